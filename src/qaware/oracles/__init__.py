@@ -1,0 +1,1 @@
+"""Oracles: real calculations (PySCF, GPAW, ASE calculators), pretrained stand-ins, replays."""
