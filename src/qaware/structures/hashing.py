@@ -1,0 +1,180 @@
+"""Identity of a structure: a hash of its canonical form, and a composition key.
+
+The same crystal written differently (rotated, translated, atoms permuted, wrapped or not, any
+supercell or cell choice) must give one hash, so that the same candidate met in two cycles is one
+row of the store (DESIGN.md §3). For periodic structures the canonical form is built as:
+
+1. spglib finds the primitive cell and idealises it (symmetrises lattice and positions within
+   ``symprec``), which removes the supercell and the numerical noise;
+2. the primitive lattice is Niggli reduced, which fixes its metric (a ≤ b ≤ c, angles) uniquely;
+3. the remaining freedom is a lattice automorphism (an integer matrix that keeps the metric, at
+   most 48 of them) and the origin. Every automorphism × every atom of the rarest species as
+   origin is tried; the lexicographically smallest sorted table of (Z, x, y, z), with fractional
+   coordinates rounded to ``decimals`` and wrapped to [0, 1), is the canonical form.
+
+The hash covers the rounded lattice parameters (Å, degrees) and that table. Improper lattice
+operations are included, so a chiral structure and its mirror image share a hash (as in
+pymatgen's StructureMatcher). Non-periodic structures (molecules, clusters) hash the species
+multiset with the sorted rounded interatomic distances of each element pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from functools import cache
+from math import gcd
+
+import numpy as np
+from ase import Atoms
+from ase.data import chemical_symbols
+
+from qaware.errors import InvalidStructureError
+
+__all__ = ["composition_key", "structure_hash"]
+
+_HASH_VERSION = "qaware-structure-hash-v1"
+_HASH_CHARS = 32
+_GRID_SHIFT = 0.5 - np.sqrt(2.0) / 100.0  # bin edges at 0.5141… of a step, see _grid
+
+
+def composition_key(atoms: Atoms) -> str:
+    """Reduced formula with elements in alphabetical order, counts of 1 omitted ("O3SrTi")."""
+    numbers = np.asarray(atoms.numbers)
+    if numbers.size == 0:
+        return ""
+    zs, counts = np.unique(numbers, return_counts=True)
+    divisor = 0
+    for c in counts:
+        divisor = gcd(divisor, int(c))
+    parts = sorted(
+        (chemical_symbols[int(z)], int(c) // divisor) for z, c in zip(zs, counts, strict=True)
+    )
+    return "".join(f"{sym}{n if n != 1 else ''}" for sym, n in parts)
+
+
+def structure_hash(atoms: Atoms, *, symprec: float = 1e-3, decimals: int = 3) -> str:
+    """Hex digest (32 chars of sha256) of ``atoms``' canonical form.
+
+    symprec:  Å, tolerance with which spglib finds the primitive cell and symmetrises it.
+    decimals: digits kept of fractional coordinates, lattice lengths (Å), angles (degrees) and,
+              for molecules, interatomic distances (Å). At most 5.
+    Raises InvalidStructureError for mixed periodicity (e.g. slabs), which is not supported.
+    """
+    if not 0 <= decimals <= 5:
+        raise ValueError(f"decimals must be in 0..5, got {decimals}")
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    if pbc.all():
+        text = _crystal_form(atoms, symprec, decimals)
+    elif not pbc.any():
+        text = _molecule_form(atoms, decimals)
+    else:
+        raise InvalidStructureError(
+            f"mixed periodic boundary conditions {pbc.tolist()} are not supported; "
+            "use pbc all True (crystal) or all False (molecule)"
+        )
+    digest = hashlib.sha256(f"{_HASH_VERSION}|{text}".encode()).hexdigest()
+    return digest[:_HASH_CHARS]
+
+
+def _grid(values: np.ndarray, base: int) -> np.ndarray:
+    """Integers ``floor(values * base + _GRID_SHIFT)``: rounding with off-centre bin edges.
+
+    Plain rounding puts a bin edge at every ``k + 0.5`` step, exactly where data written with one
+    more decimal (coordinates differing by 0.0005) sit, so float noise would flip them. Edges at
+    a fraction of 0.5141… of a step are far from 0, 1/2, 1/3, 1/4, 1/6, 1/8 and 1/12 of a step.
+    """
+    return np.floor(np.asarray(values) * base + _GRID_SHIFT).astype(np.int64)
+
+
+def _molecule_form(atoms: Atoms, decimals: int) -> str:
+    numbers = np.asarray(atoms.numbers)
+    pos = np.asarray(atoms.positions, dtype=float)
+    order = np.argsort(numbers, kind="stable")
+    numbers, pos = numbers[order], pos[order]
+    parts = ["mol", ",".join(str(int(z)) for z in numbers)]
+    if len(numbers) > 1:
+        i, j = np.triu_indices(len(numbers), k=1)
+        d = _grid(np.linalg.norm(pos[i] - pos[j], axis=1), 10**decimals)
+        zi, zj = numbers[i], numbers[j]
+        lo, hi = np.minimum(zi, zj), np.maximum(zi, zj)
+        keys = np.lexsort((d, hi, lo))
+        parts.append(";".join(f"{lo[k]}-{hi[k]}:{d[k]}" for k in keys))
+    return "|".join(parts)
+
+
+def _primitive_reduced(atoms: Atoms, symprec: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lattice (3,3) Å rows, fractional (n,3), numbers (n,)) of the Niggli-reduced primitive."""
+    import spglib
+
+    cell = (
+        np.asarray(atoms.cell[:], dtype=float),
+        np.asarray(atoms.get_scaled_positions(wrap=True), dtype=float),
+        np.asarray(atoms.numbers, dtype=int),
+    )
+    std = None
+    try:
+        std = spglib.standardize_cell(cell, to_primitive=True, no_idealize=True, symprec=symprec)
+    except Exception:  # spglib >= 2.5 may raise SpglibError instead of returning None
+        std = None
+    lattice, frac, numbers = std if std is not None else cell
+    lattice = np.asarray(lattice, dtype=float)
+    reduced = spglib.niggli_reduce(lattice, eps=1e-5)
+    if reduced is not None:
+        reduced = np.asarray(reduced, dtype=float)
+        frac = np.asarray(frac, dtype=float) @ lattice @ np.linalg.inv(reduced)
+        lattice = reduced
+    return lattice, np.asarray(frac, dtype=float), np.asarray(numbers, dtype=np.int64)
+
+
+@cache
+def _unimodular_small() -> np.ndarray:
+    """All (k, 3, 3) integer matrices with entries in {-1, 0, 1} and determinant ±1."""
+    mats = np.array(list(itertools.product((-1, 0, 1), repeat=9)), dtype=np.int64)
+    mats = mats.reshape(-1, 3, 3)
+    det = np.rint(np.linalg.det(mats.astype(float))).astype(np.int64)
+    return mats[np.abs(det) == 1]
+
+
+def _lattice_automorphisms(lattice: np.ndarray) -> np.ndarray:
+    """(k, 3, 3) integer M with M G Mᵀ = G (G the metric of a Niggli-reduced ``lattice``).
+
+    For a reduced basis every automorphism has entries in {-1, 0, 1}, so the search is finite.
+    """
+    G = lattice @ lattice.T
+    mats = _unimodular_small()
+    Gm = np.einsum("kij,jl,kml->kim", mats, G, mats, optimize=True)
+    tol = 1e-4 * float(np.max(np.abs(G)))
+    ok = np.all(np.abs(Gm - G) <= tol, axis=(1, 2))
+    return mats[ok]
+
+
+def _crystal_form(atoms: Atoms, symprec: float, decimals: int) -> str:
+    lattice, frac, numbers = _primitive_reduced(atoms, symprec)
+    n = len(numbers)
+    base = 10**decimals
+    a, b, c = np.linalg.norm(lattice, axis=1)
+    cos = [
+        np.dot(lattice[1], lattice[2]) / (b * c),
+        np.dot(lattice[0], lattice[2]) / (a * c),
+        np.dot(lattice[0], lattice[1]) / (a * b),
+    ]
+    angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    params = _grid(np.array([a, b, c, *angles]), base)
+    head = "xtal|" + ",".join(str(int(p)) for p in params)
+    if n == 0:
+        return head
+    # Origin candidates: atoms of the rarest species (ties broken by the smaller Z).
+    zs, counts = np.unique(numbers, return_counts=True)
+    rare = zs[np.lexsort((zs, counts))[0]]
+    origins = frac[numbers == rare]  # (m, 3)
+    inv = np.linalg.inv(_lattice_automorphisms(lattice).astype(float))  # (k, 3, 3)
+    # f' = (f - f_o) M^{-1} for every automorphism M and origin o: (k, m, n, 3)
+    shifted = frac[None, :, :] - origins[:, None, :]  # (m, n, 3)
+    moved = np.einsum("mnj,kjl->kmnl", shifted, inv, optimize=True)
+    ints = np.mod(_grid(moved, base), base)
+    keys = ((numbers[None, None, :] * base + ints[..., 0]) * base + ints[..., 1]) * base
+    keys = (keys + ints[..., 2]).reshape(-1, n)
+    keys.sort(axis=1)
+    best = keys[np.lexsort(keys.T[::-1])[0]]
+    return head + "|" + ",".join(str(int(k)) for k in best)
