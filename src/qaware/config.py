@@ -1,0 +1,159 @@
+"""Typed run configuration: pydantic models, validated from YAML, unknown keys refused.
+
+One :class:`QawareConfig` describes a whole run. Every section is a model with
+``extra="forbid"``, so a typo such as ``campaign.budgte`` fails with its full key path and a
+suggestion instead of being silently ignored. Loading, error formatting and the commented
+template live in :mod:`qaware.config_io`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from qaware.execution import ExecutionSettings
+from qaware.fidelity import DEFAULT_LADDER, Fidelity, FidelityLadder, LevelKind
+
+__all__ = [
+    "AcquisitionSettings",
+    "CampaignSettings",
+    "FidelitySpec",
+    "OracleSpec",
+    "QawareConfig",
+    "RunSettings",
+    "ScreeningSettings",
+    "StoreSettings",
+    "config_hash",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class RunSettings(_Section):
+    name: str = Field("qaware-run", description="Campaign name; rows in a shared store are keyed by it.")
+    directory: Path = Field(
+        Path("qaware-runs/qaware-run"),
+        description="Run directory (config, campaign.db, events.jsonl, cycles/, models/, report/).",
+    )
+    seed: int = Field(0, description="Master seed: every random choice of the run derives from it.")
+
+
+class StoreSettings(_Section):
+    url: str | None = Field(
+        None,
+        description="null: SQLite file campaign.db in the run directory; or postgresql://user@host:port/db.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith("postgresql://") or v.endswith(".db")):
+            raise ValueError("must be null, a postgresql:// URL or a path ending in .db")
+        return v
+
+
+class FidelitySpec(_Section):
+    name: str = Field(description="Level name: 'PBE', or 'theory@code' for a stand-in.")
+    weight: float = Field(1.0, gt=0, description="Loss weight in multi-fidelity training.")
+    cost: float = Field(1.0, gt=0, description="Relative cost of one call (cost-aware budgets).")
+    kind: LevelKind = Field("first-principles", description="first-principles | stand-in | experiment | empirical")
+
+    def to_fidelity(self) -> Fidelity:
+        return Fidelity(self.name, weight=self.weight, cost=self.cost, kind=self.kind)
+
+
+def _default_fidelities() -> list[FidelitySpec]:
+    return [
+        FidelitySpec(name=f.name, weight=f.weight, cost=f.cost, kind=f.kind) for f in DEFAULT_LADDER
+    ]
+
+
+class OracleSpec(_Section):
+    level: str = Field(description="Ladder level this oracle labels.")
+    kind: Literal["pyscf", "gpaw", "ase", "pretrained", "replay"] = Field(
+        description="Backend: pyscf (molecules), gpaw (crystals), ase (any ASE calculator), "
+        "pretrained (SevenNet-MF-0 / CHGNet stand-ins), replay (a recorded table)."
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Backend settings (method, basis, cutoff, k-density...)."
+    )
+    timeout_s: float = Field(3600.0, gt=0, description="Per-call wall-time limit; the call is killed past it.")
+    max_retries: int = Field(1, ge=0, description="Retries of a failed call before quarantine.")
+
+
+class ScreeningSettings(_Section):
+    min_distance: float = Field(0.5, gt=0, description="Reject structures with atoms closer than this (Å).")
+    max_atoms: int | None = Field(200, ge=1, description="Reject structures with more atoms (null: no cap).")
+
+
+class CampaignSettings(_Section):
+    max_cycles: int = Field(20, ge=1, description="Hard cap on active-learning cycles.")
+    budget: int = Field(100, ge=1, description="Top-fidelity oracle calls the campaign may spend.")
+    candidates_per_cycle: int = Field(200, ge=1, description="Structures generated per cycle.")
+    batch_size: int = Field(8, ge=1, description="Candidates sent to the top-fidelity oracle per cycle.")
+    patience: int = Field(3, ge=1, description="Stop after this many consecutive cycles without a discovery.")
+    hit_threshold: float = Field(0.0, description="E_hull (eV/atom) at or below which a result is a hit.")
+    retrain_validator_every: int = Field(1, ge=1, description="Retrain the validator every N cycles.")
+    retrain_generator_every: int = Field(5, ge=1, description="Fine-tune the generator every N cycles.")
+    max_calibration_error: float = Field(
+        0.1, gt=0, le=1, description="Refuse to start while the validator's top-level ECE is at or above this."
+    )
+
+
+class AcquisitionSettings(_Section):
+    strategy: Literal["qaware", "divergence", "uncertainty", "dft_only", "random"] = Field(
+        "qaware", description="qaware = w_D·D + w_U·U; the others are the baselines."
+    )
+    divergence: Literal["signed", "absolute", "relative"] = Field(
+        "signed", description="D_signed (top finds x more stable than low), D_abs or D_rel (DESIGN.md §3)."
+    )
+    weight_divergence: float = Field(0.7, ge=0, description="w_D in S = w_D·D + w_U·U.")
+    weight_uncertainty: float = Field(0.3, ge=0, description="w_U in S = w_D·D + w_U·U.")
+    min_diversity: float = Field(0.0, ge=0, description="Minimum embedding distance between two picks of a batch.")
+
+    @model_validator(mode="after")
+    def _weights_not_both_zero(self) -> AcquisitionSettings:
+        if self.weight_divergence + self.weight_uncertainty <= 0:
+            raise ValueError("weight_divergence + weight_uncertainty must be > 0")
+        return self
+
+
+class QawareConfig(_Section):
+    """A whole run. Sections: run, store, fidelities, oracles, screening, campaign, acquisition, execution."""
+
+    run: RunSettings = Field(default_factory=RunSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    fidelities: list[FidelitySpec] = Field(
+        default_factory=_default_fidelities, description="The ladder, cheapest level first."
+    )
+    oracles: list[OracleSpec] = Field(default_factory=list, description="One oracle per level that is paid for.")
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    campaign: CampaignSettings = Field(default_factory=CampaignSettings)
+    acquisition: AcquisitionSettings = Field(default_factory=AcquisitionSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QawareConfig:
+        ladder = self.ladder()  # raises on duplicates / unnamed stand-ins
+        for i, spec in enumerate(self.oracles):
+            if spec.level not in ladder:
+                raise ValueError(
+                    f"oracles.{i}.level: {spec.level!r} is not a fidelity; levels are {list(ladder.names)}"
+                )
+        return self
+
+    def ladder(self) -> FidelityLadder:
+        return FidelityLadder(tuple(f.to_fidelity() for f in self.fidelities))
+
+
+def config_hash(config: QawareConfig) -> str:
+    """sha256 of the canonical JSON of the resolved config (what `resume` compares)."""
+    blob = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
