@@ -1,0 +1,204 @@
+"""Conformance checks every plug-in's tests call, and reusable physics assertions.
+
+``check_oracle``, ``check_validator``, ``check_generator`` and ``check_store`` hold a new
+implementation to the same contract as the built-ins (the torch-sim / e3nn idea). The physics
+helpers (finite-difference forces, rotation/permutation/translation invariance) are written once
+here and reused by every model's tests. They raise AssertionError with a message saying what failed.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from ase import Atoms
+
+from qaware.oracles.result import OracleResult
+from qaware.protocols import Oracle, Prediction, Store, StructureGenerator, Validator
+
+__all__ = [
+    "assert_energy_invariant",
+    "assert_forces_match_finite_differences",
+    "check_generator",
+    "check_oracle",
+    "check_store",
+    "check_validator",
+    "random_rotation",
+]
+
+_HEX = re.compile(r"^[0-9a-f]{16,128}$")
+
+
+def check_oracle(oracle: Oracle, atoms: Atoms, *, expect_ok: bool = True) -> OracleResult:
+    """Check the Oracle contract on one structure and return the result.
+
+    Checks: picklable spec; ``level`` a non-empty string; ``settings_hash`` hex and stable (and
+    unchanged by pickling); ``compute`` returns an OracleResult for that level without raising;
+    on success a finite energy, forces (n, 3) and stress (6,) when present and finite; on failure
+    a non-empty reason; the input structure is not modified.
+    """
+    assert isinstance(oracle.level, str) and oracle.level, "oracle.level must be a non-empty str"
+    h1 = oracle.settings_hash()
+    assert isinstance(h1, str) and _HEX.match(h1), f"settings_hash must be lowercase hex, got {h1!r}"
+    assert oracle.settings_hash() == h1, "settings_hash is not stable between calls"
+    clone = pickle.loads(pickle.dumps(oracle))
+    assert clone.settings_hash() == h1, "settings_hash changes through pickling"
+    before = atoms.copy()
+    result = oracle.compute(atoms)
+    assert isinstance(result, OracleResult), f"compute returned {type(result).__name__}"
+    assert result.level == oracle.level, f"result.level {result.level!r} != oracle.level {oracle.level!r}"
+    assert np.allclose(atoms.positions, before.positions) and np.allclose(atoms.cell, before.cell), (
+        "compute modified its input structure"
+    )
+    assert result.settings_hash == h1, "result.settings_hash differs from oracle.settings_hash()"
+    assert result.wall_time_s >= 0
+    if result.ok:
+        assert result.energy is not None and math.isfinite(result.energy), "ok result without finite energy"
+        if result.forces is not None:
+            assert result.forces.shape == (len(atoms), 3), f"forces shape {result.forces.shape}"
+            assert np.all(np.isfinite(result.forces)), "non-finite forces"
+        if result.stress is not None:
+            assert result.stress.shape == (6,), f"stress shape {result.stress.shape}"
+    else:
+        assert result.reason, "a failed result must say why (reason)"
+    if expect_ok:
+        assert result.ok, f"expected a successful calculation, got reason {result.reason!r}"
+    roundtrip = OracleResult.from_dict(result.to_dict())
+    assert roundtrip.ok == result.ok and roundtrip.energy == result.energy, "to_dict/from_dict lost data"
+    return result
+
+
+def check_validator(validator: Validator, structures: Sequence[Atoms], *, atol: float = 1e-4) -> Prediction:
+    """Check the Validator contract: one prediction per structure and level, finite, σ ≥ 0,
+    independent of the order of the batch and of the atom order within a structure."""
+    assert len(structures) >= 2, "check_validator needs at least two structures"
+    pred = validator.predict(structures)
+    n = len(structures)
+    names = validator.ladder.names
+    for table_name in ("energy_per_atom", "e_form_per_atom", "e_form_std_per_atom"):
+        table = getattr(pred, table_name)
+        assert set(table) == set(names), f"{table_name} levels {sorted(table)} != ladder {list(names)}"
+        for level, values in table.items():
+            arr = np.asarray(values)
+            assert arr.shape == (n,), f"{table_name}[{level}] has shape {arr.shape}, expected ({n},)"
+            assert np.all(np.isfinite(arr)), f"{table_name}[{level}] has non-finite values"
+    for level, std in pred.e_form_std_per_atom.items():
+        assert np.all(np.asarray(std) >= 0), f"negative uncertainty at {level}"
+    assert pred.embedding.shape[0] == n, "one embedding row per structure"
+    reversed_pred = validator.predict(list(structures)[::-1])
+    for level in names:
+        a = np.asarray(pred.e_form_per_atom[level])
+        b = np.asarray(reversed_pred.e_form_per_atom[level])[::-1]
+        assert np.allclose(a, b, atol=atol), f"prediction at {level} depends on batch order"
+    permuted = structures[0][np.random.default_rng(0).permutation(len(structures[0]))]
+    single = validator.predict([permuted, structures[1]])
+    for level in names:
+        assert np.isclose(
+            single.e_form_per_atom[level][0], pred.e_form_per_atom[level][0], atol=atol
+        ), f"prediction at {level} changes when the atoms are permuted"
+    return pred
+
+
+def check_generator(generator: StructureGenerator, *, n: int = 4, seed: int = 0) -> list[Atoms]:
+    """Check the StructureGenerator contract: n Atoms with finite positions, a given seed
+    reproduces its samples exactly, and another seed changes them."""
+    first = generator.sample(n, seed=seed)
+    assert isinstance(first, list) and len(first) == n, f"expected a list of {n} structures"
+    for i, atoms in enumerate(first):
+        assert isinstance(atoms, Atoms), f"sample {i} is {type(atoms).__name__}, not ase.Atoms"
+        assert len(atoms) > 0 and np.all(np.isfinite(atoms.positions)), f"sample {i} is empty or non-finite"
+    again = generator.sample(n, seed=seed)
+    for a, b in zip(first, again, strict=True):
+        assert a.get_chemical_symbols() == b.get_chemical_symbols() and np.allclose(
+            a.positions, b.positions
+        ), "the same seed must reproduce the same samples"
+    return first
+
+
+def check_store(store: Store, structures: Sequence[Atoms]) -> None:
+    """Check the Store contract: insert with dedupe, state transitions, result round trip."""
+    ids = store.add_candidates(structures, cycle=0, origin="check_store")
+    assert len(ids) == len(structures)
+    again = store.add_candidates(structures[:1], cycle=1, origin="check_store")
+    assert again == ids[:1], "re-adding a known structure must return its existing id"
+    assert store.count(status="generated") >= len(set(ids))
+    store.set_status([ids[0]], "scored", fields={"D": 0.5})
+    assert store.get(ids[0]).status == "scored"
+    try:
+        store.set_status([ids[0]], "done")
+    except Exception:  # noqa: BLE001 - any refusal is fine, a silent jump is not
+        pass
+    else:
+        raise AssertionError("scored -> done must be refused by the state machine")
+    assert store.get(ids[0]).status == "scored", "a refused transition must leave the row unchanged"
+    result = OracleResult(ok=True, level="L", energy=-1.25, forces=np.zeros((len(structures[0]), 3)))
+    store.record_result(ids[0], "key-check-store", result)
+    found = store.find_result("key-check-store")
+    assert found is not None and found.energy == -1.25, "record_result/find_result round trip failed"
+
+
+# ------------------------------------------------------------------------------------------
+# physics assertions
+
+
+def random_rotation(rng: np.random.Generator, *, reflect: bool = False) -> np.ndarray:
+    """A uniformly random 3×3 rotation matrix (times -1 when ``reflect``)."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return -q if reflect else q
+
+
+def assert_forces_match_finite_differences(
+    energy_and_forces: Callable[[Atoms], tuple[float, np.ndarray]],
+    atoms: Atoms,
+    *,
+    delta: float = 1e-4,
+    atol: float = 1e-3,
+    atoms_to_check: Sequence[int] | None = None,
+) -> None:
+    """forces = -dE/dr by central differences (ASE's numeric_forces idea), in eV/Å."""
+    _, forces = energy_and_forces(atoms)
+    indices = range(len(atoms)) if atoms_to_check is None else atoms_to_check
+    for a in indices:
+        for c in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[a, c] += delta
+            minus.positions[a, c] -= delta
+            numeric = -(energy_and_forces(plus)[0] - energy_and_forces(minus)[0]) / (2 * delta)
+            assert abs(numeric - forces[a, c]) <= atol, (
+                f"atom {a}, axis {'xyz'[c]}: analytic force {forces[a, c]:.6f} vs "
+                f"finite difference {numeric:.6f} eV/Å"
+            )
+
+
+def assert_energy_invariant(
+    energy: Callable[[Atoms], float],
+    atoms: Atoms,
+    *,
+    seed: int = 0,
+    atol: float = 1e-6,
+) -> None:
+    """Energy unchanged by rotation+reflection, translation, permutation and (pbc) wrapping."""
+    rng = np.random.default_rng(seed)
+    e0 = energy(atoms)
+    rotated = atoms.copy()
+    rot = random_rotation(rng, reflect=True)
+    rotated.positions = atoms.positions @ rot.T
+    if atoms.pbc.any():
+        rotated.set_cell(np.asarray(atoms.cell) @ rot.T, scale_atoms=False)
+    moved = atoms.copy()
+    moved.positions += rng.normal(size=3)
+    permuted = atoms[rng.permutation(len(atoms))]
+    variants = {"rotation/reflection": rotated, "translation": moved, "permutation": permuted}
+    if atoms.pbc.all():
+        wrapped = moved.copy()
+        wrapped.wrap()
+        variants["periodic wrapping"] = wrapped
+    for name, variant in variants.items():
+        e = energy(variant)
+        assert abs(e - e0) <= atol, f"energy changes under {name}: {e0:.9f} -> {e:.9f} eV"
