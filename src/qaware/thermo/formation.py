@@ -93,8 +93,8 @@ def formation_energies_per_atom(
     if np.any(composition < 0):
         row = int(np.argwhere(composition < 0)[0][0])
         raise ValueError(f"negative atom count in composition row {row}")
-    used = composition.any(axis=0)
-    mu = np.array([references[el] if u else 0.0 for el, u in zip(elements, used, strict=True)])
+    used = np.any(composition != 0, axis=0)  # (n_el,) bool: elements that occur
+    mu = np.array([references[el] if used[j] else 0.0 for j, el in enumerate(elements)])
     n_atoms = composition.sum(axis=1)
     if np.any(n_atoms <= 0):
         raise ValueError(f"composition row {int(np.argmin(n_atoms))} has no atoms")
