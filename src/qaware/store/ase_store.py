@@ -1,0 +1,398 @@
+"""The campaign store: candidates and oracle calls as rows of an ase.db (SQLite or PostgreSQL).
+
+Rows are told apart by ``kind`` (schema in :mod:`.keys`). A **candidate** row holds the
+structure, ``cycle`` (first generated in), ``status`` (:class:`.states.CandidateStatus`),
+``shash`` (unique per campaign), ``origin`` and the campaign's score fields. A **call** row is
+one oracle-call key with ``status`` (:class:`.states.CallStatus`), ``level``, ``attempt`` and,
+once answered, the full OracleResult in its data (an ok result's energy, forces and stress also
+as a SinglePointCalculator, so ``ase db campaign.db`` shows them).
+
+**Only the driver process writes**; workers hand results back to it, and there is no locking
+beyond the database's own. Every public method is one transaction, committed before it returns.
+Single-row lookups (hash, oracle key) select by that one indexed key and filter the rest in
+Python: a selection on several keys makes SQLite materialise every key's full id list.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.db.core import check as ase_check_keys
+
+from qaware.errors import InvalidStructureError, MissingDependencyError, StoreError
+from qaware.oracles.result import OracleResult
+from qaware.protocols import CandidateRecord
+from qaware.store import keys as kv
+from qaware.store.states import CallStatus, CandidateStatus, check_transition
+from qaware.structures.hashing import structure_hash
+
+__all__ = ["CallRecord", "CampaignStore"]
+
+_KVP_ONLY: dict[str, Any] = {"columns": ["id", "key_value_pairs"], "include_data": False}
+
+
+@dataclass
+class CallRecord:
+    """One oracle-call row. ``result`` is the latest attempt's outcome (None while submitted)."""
+
+    id: int
+    oracle_key: str
+    level: str
+    status: CallStatus
+    attempt: int
+    candidate_id: int | None
+    structure_hash: str
+    handle: str
+    atoms: Atoms
+    result: OracleResult | None
+
+
+class CampaignStore:
+    """Persistent state of one campaign in an ase.db (implements :class:`qaware.Store`).
+
+    url:      path of an SQLite file (created if missing), or ``postgresql://user@host:port/db``
+              (needs the ``postgres`` extra; put the password in ~/.pgpass, not in the URL).
+    campaign: name of this campaign's rows; several campaigns may share one database.
+    """
+
+    def __init__(self, url: str | Path, *, campaign: str = "default") -> None:
+        self.url, self.campaign, self._closed = str(url), campaign, False
+        self.is_postgres = self.url.startswith(("postgresql://", "postgres://"))
+        try:
+            ase_check_keys({kv.CAMPAIGN: campaign})
+        except ValueError as err:
+            raise StoreError(f"bad campaign name {campaign!r}: {err}") from None
+        self._db = _connect(self.url, self.is_postgres)
+        try:
+            with self._transaction() as db, db.managed_connection() as con:
+                cur = con.cursor()
+                for sql in kv.SQL_INDEXES + (kv.POSTGRES_INDEXES if self.is_postgres else ()):
+                    cur.execute(sql)
+        except Exception as err:
+            raise StoreError(f"cannot open campaign store {self}: {err}") from err
+
+    def __repr__(self) -> str:
+        safe = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)  # hide a password
+        return f"CampaignStore({safe!r}, campaign={self.campaign!r})"
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Forget the database. Nothing stays open between calls, so this only blocks reuse."""
+        self._closed = True
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One connection and one transaction: committed at exit, discarded on an exception.
+
+        ASE's own ``with db:`` commits every 5,000 changes (so a big batch would be split) and,
+        on PostgreSQL, fails to roll back; here ASE's intermediate commits are deferred.
+        """
+        if self._closed:
+            raise StoreError(f"{self} is closed")
+        db, raw = self._db, self._db._connect()
+        db.connection, db.change_count = _DeferredCommit(raw), 0
+        try:
+            yield db
+            raw.commit()
+        except ValueError as err:  # ase.db refuses a key or value
+            raise StoreError(f"{self}: {err}") from err
+        finally:
+            db.connection = None
+            raw.close()  # without a commit, closing discards the transaction
+
+    def _mine(self, row: Any, kind: str) -> bool:
+        kvp = row.key_value_pairs
+        return kvp.get(kv.KIND) == kind and kvp.get(kv.CAMPAIGN) == self.campaign
+
+    def _by_key(self, db: Any, key: str, value: str, kind: str, **options: Any) -> list[Any]:
+        """This campaign's rows of ``kind`` with ``key == value`` (one-key indexed select)."""
+        rows = db.select(**{key: value}, **options)
+        return [row for row in rows if self._mine(row, kind)]
+
+    def _selection(self, kind: str, **more: Any) -> dict[str, Any]:
+        sel = {kv.KIND: kind, kv.CAMPAIGN: self.campaign}
+        sel.update({k: v for k, v in more.items() if v is not None})
+        return sel
+
+    # ---- candidates -------------------------------------------------------------------------
+    def add_candidates(
+        self, structures: Sequence[Atoms], *, cycle: int, origin: str = ""
+    ) -> list[int]:
+        """Store new candidates (status ``generated``) and return one row id per structure.
+
+        A structure whose hash this campaign already holds (or that repeats within the batch)
+        gets the existing id and no new row. All new rows are written in one transaction.
+        """
+        if int(cycle) != cycle or cycle < 0:
+            raise StoreError(f"cycle must be a non-negative integer, got {cycle!r}")
+        hashes = []
+        for i, atoms in enumerate(structures):
+            try:
+                hashes.append(structure_hash(atoms))
+            except InvalidStructureError as err:
+                raise err.located(source="add_candidates", index=i) from err
+        ids: dict[str, int] = {}
+        with self._transaction() as db:
+            for h in dict.fromkeys(hashes):
+                found = self._by_key(db, kv.STRUCTURE_HASH, h, kv.KIND_CANDIDATE, **_KVP_ONLY)
+                if found:
+                    ids[h] = min(r.id for r in found)
+            for h, atoms in zip(hashes, structures, strict=True):
+                if h not in ids:
+                    kvp = self._selection(kv.KIND_CANDIDATE, cycle=int(cycle))
+                    kvp.update({kv.STATUS: str(CandidateStatus.GENERATED), kv.STRUCTURE_HASH: h})
+                    kvp[kv.ORIGIN] = origin
+                    ids[h] = db.write(atoms.copy(), key_value_pairs=kvp)
+        return [ids[h] for h in hashes]
+
+    def set_status(
+        self,
+        ids: Sequence[int],
+        status: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Move candidates ``ids`` to ``status``, adding ``fields`` (key-value pairs) and ``data``.
+
+        Every transition is checked before anything is written: one illegal edge raises
+        StateTransitionError and no row changes. ``fields`` are indexed scalars (floats, ints,
+        strings), e.g. ``{"D_signed": 0.31, "e_form_PBE": -1.2}``; ``data`` is merged into the
+        row's data (for arrays and nested things).
+        """
+        kvp = kv.check_fields(fields or {})
+        with self._transaction() as db:
+            rows = [self._candidate_row(db, i) for i in dict.fromkeys(int(i) for i in ids)]
+            new = [check_transition(r.status, status, candidate=r.id) for r in rows]
+            for row, new_status in zip(rows, new, strict=True):
+                db.update(row.id, data=data and dict(data), **kvp, status=str(new_status))
+
+    def get(self, candidate_id: int) -> CandidateRecord:
+        """The candidate row ``candidate_id`` of this campaign (StoreError if there is none)."""
+        with self._transaction() as db:
+            return _candidate(self._candidate_row(db, candidate_id))
+
+    def candidates(
+        self, *, status: str | None = None, cycle: int | None = None
+    ) -> Iterator[CandidateRecord]:
+        """This campaign's candidates, oldest first, optionally of one status and/or cycle.
+
+        The rows are read in one go, so the caller may write to the store while iterating.
+        """
+        sel = self._selection(kv.KIND_CANDIDATE, status=_status(status), cycle=cycle)
+        with self._transaction() as db:
+            rows = list(db.select(**sel))
+        for row in sorted(rows, key=lambda r: r.id):
+            yield _candidate(row)
+
+    def count(self, *, status: str | None = None, cycle: int | None = None) -> int:
+        """Number of this campaign's candidates, optionally of one status and/or cycle."""
+        sel = self._selection(kv.KIND_CANDIDATE, status=_status(status), cycle=cycle)
+        with self._transaction() as db:
+            return int(db.count(**sel))
+
+    def summary(self) -> dict[int, dict[str, int]]:
+        """``{cycle: {status: count}}`` over every status (zeros included), cycles in order."""
+        with self._transaction() as db:
+            rows = list(db.select(**self._selection(kv.KIND_CANDIDATE), **_KVP_ONLY))
+        counts = Counter(
+            (int(r.key_value_pairs[kv.CYCLE]), r.key_value_pairs[kv.STATUS]) for r in rows
+        )
+        out: dict[int, dict[str, int]] = {}
+        for cycle in sorted({c for c, _ in counts}):
+            out[cycle] = {str(s): counts.get((cycle, str(s)), 0) for s in CandidateStatus}
+        return out
+
+    def _candidate_row(self, db: Any, candidate_id: int) -> Any:
+        try:
+            row = db.get(id=int(candidate_id))
+        except KeyError:
+            row = None
+        if row is None or not self._mine(row, kv.KIND_CANDIDATE):
+            raise StoreError(f"{self}: no candidate row with id {candidate_id}")
+        return row
+
+    # ---- oracle calls -----------------------------------------------------------------------
+    def begin_call(
+        self,
+        candidate_id: int | None,
+        atoms: Atoms,
+        *,
+        oracle_key: str,
+        level: str,
+        handle: str = "",
+    ) -> int:
+        """Record that the call ``oracle_key`` was handed to an executor; return the call row id.
+
+        ``handle`` is the executor's job id, kept to re-attach after a restart. A key that is
+        already submitted or failed is resubmitted on the same row (``attempt`` + 1); a ``done``
+        key raises StoreError: its result is truth and is never recomputed.
+        """
+        shash = structure_hash(atoms)
+        with self._transaction() as db:
+            rows = self._by_key(db, kv.ORACLE_KEY, oracle_key, kv.KIND_CALL)
+            if rows:
+                row = rows[0]
+                if row.status == CallStatus.DONE:
+                    raise StoreError(f"{self}: oracle call {oracle_key} is done: never recompute")
+                kvp = {kv.STATUS: str(CallStatus.SUBMITTED), kv.ATTEMPT: int(row.attempt) + 1}
+                db.update(row.id, data={kv.DATA_HANDLE: handle}, **kvp)
+                return int(row.id)
+            kvp = self._call_kvp(oracle_key, level, candidate_id, shash)
+            kvp.update({kv.STATUS: str(CallStatus.SUBMITTED), kv.ATTEMPT: 1})
+            return db.write(atoms.copy(), key_value_pairs=kvp, data={kv.DATA_HANDLE: handle})
+
+    def record_result(self, candidate_id: int, oracle_key: str, result: OracleResult) -> None:
+        """Store ``result`` on the call row ``oracle_key`` (created from the candidate if absent).
+
+        Status becomes ``done`` when ``result.ok``, else ``failed``. A result for a failed call
+        counts as a new attempt. Energy, forces and stress of an ok result are also attached as
+        a SinglePointCalculator. Refuses a result for a ``done`` key, for another level, or whose
+        settings hash gives a different oracle key for the row's structure.
+        """
+        status = CallStatus.DONE if result.ok else CallStatus.FAILED
+        with self._transaction() as db:
+            rows = self._by_key(db, kv.ORACLE_KEY, oracle_key, kv.KIND_CALL)
+            if rows:
+                row = rows[0]
+                if row.status == CallStatus.DONE:
+                    raise StoreError(f"{self}: oracle call {oracle_key} (row {row.id}) is done")
+                shash, level, call_id = row.shash, row.level, int(row.id)
+                attempt = int(row.attempt) + (row.status == CallStatus.FAILED)
+                atoms = row.toatoms()
+            else:
+                cand = self._candidate_row(db, candidate_id)
+                shash, level, call_id, attempt = cand.shash, result.level, None, 1
+                atoms = cand.toatoms()
+            if result.level != level:
+                raise StoreError(f"{self}: call {oracle_key} is '{level}', not '{result.level}'")
+            settings = result.settings_hash
+            if settings and kv.oracle_call_key(shash, settings) != oracle_key:
+                raise StoreError(f"{self}: {oracle_key} is not the key of {shash} + {settings}")
+            atoms = _with_results(atoms, result, oracle_key)
+            kvp = self._call_kvp(oracle_key, level, candidate_id, shash)
+            kvp.update({kv.STATUS: str(status), kv.ATTEMPT: attempt})
+            data = {kv.DATA_RESULT: result.to_dict()}
+            if call_id is None:
+                db.write(atoms, key_value_pairs=kvp, data={**data, kv.DATA_HANDLE: ""})
+            else:
+                db.update(call_id, atoms=atoms, data=data, **kvp)
+
+    def find_result(self, oracle_key: str) -> OracleResult | None:
+        """The stored result of ``oracle_key`` if that call is ``done`` (a failure is no truth)."""
+        with self._transaction() as db:
+            rows = self._by_key(db, kv.ORACLE_KEY, oracle_key, kv.KIND_CALL)
+        done = [r for r in rows if r.status == CallStatus.DONE]
+        return OracleResult.from_dict(done[0].data[kv.DATA_RESULT]) if done else None
+
+    def calls(self, *, status: str | None = None, level: str | None = None) -> Iterator[CallRecord]:
+        """This campaign's oracle-call rows, oldest first, optionally of one status and/or level."""
+        if status is not None:
+            status = str(CallStatus(status))
+        with self._transaction() as db:
+            rows = list(db.select(**self._selection(kv.KIND_CALL, status=status, level=level)))
+        for row in sorted(rows, key=lambda r: r.id):
+            yield _call(row)
+
+    def _call_kvp(
+        self, oracle_key: str, level: str, candidate_id: int | None, shash: str
+    ) -> dict[str, Any]:
+        kvp = self._selection(kv.KIND_CALL)
+        kvp.update({kv.ORACLE_KEY: oracle_key, kv.LEVEL: level, kv.STRUCTURE_HASH: shash})
+        if candidate_id is not None:
+            kvp[kv.CANDIDATE_ID] = int(candidate_id)
+        return kvp
+
+
+def _connect(url: str, postgres: bool) -> Any:
+    """An ase.db handle: PostgreSQL for a URL, else an SQLite file (no lock file: one writer)."""
+    import ase.db
+
+    if postgres:
+        for module, package in (("ase_db_backends", "ase-db-backends"), ("psycopg2", "psycopg2")):
+            if importlib.util.find_spec(module) is None:
+                raise MissingDependencyError(package, "postgres", "A PostgreSQL campaign store")
+        return ase.db.connect(url, type="postgresql")
+    path = Path(url).expanduser()
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: directory {path.parent} does not exist")
+    return ase.db.connect(str(path), type="db", use_lock_file=False)
+
+
+class _DeferredCommit:
+    """Wraps a DB-API connection so that ASE's periodic ``commit()`` calls wait for ours."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def commit(self) -> None:
+        """Deferred: :meth:`CampaignStore._transaction` commits once, at the end."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _status(status: str | None) -> str | None:
+    return None if status is None else str(CandidateStatus(status))
+
+
+def _with_results(atoms: Atoms, result: OracleResult, oracle_key: str) -> Atoms:
+    """``atoms`` with an ok result's energy/forces/stress as a SinglePointCalculator."""
+    atoms = atoms.copy()
+    if not result.ok:
+        return atoms
+    props: dict[str, Any] = {"energy": result.energy}
+    if result.forces is not None:
+        if result.forces.shape != (len(atoms), 3):
+            shape = result.forces.shape
+            raise StoreError(f"oracle call {oracle_key}: forces {shape} for {len(atoms)} atoms")
+        props["forces"] = result.forces
+    if result.stress is not None:
+        props["stress"] = result.stress
+    atoms.calc = SinglePointCalculator(atoms, **props)
+    return atoms
+
+
+def _candidate(row: Any) -> CandidateRecord:
+    kvp = dict(row.key_value_pairs)
+    return CandidateRecord(
+        id=int(row.id),
+        atoms=row.toatoms(),
+        status=str(kvp[kv.STATUS]),
+        cycle=int(kvp[kv.CYCLE]),
+        structure_hash=str(kvp[kv.STRUCTURE_HASH]),
+        key_value_pairs=kvp,
+        data=dict(row.get("data") or {}),
+    )
+
+
+def _call(row: Any) -> CallRecord:
+    kvp, data = row.key_value_pairs, dict(row.get("data") or {})
+    result = data.get(kv.DATA_RESULT)
+    cid = kvp.get(kv.CANDIDATE_ID)
+    return CallRecord(
+        id=int(row.id),
+        oracle_key=str(kvp[kv.ORACLE_KEY]),
+        level=str(kvp[kv.LEVEL]),
+        status=CallStatus(kvp[kv.STATUS]),
+        attempt=int(kvp[kv.ATTEMPT]),
+        candidate_id=None if cid is None else int(cid),
+        structure_hash=str(kvp[kv.STRUCTURE_HASH]),
+        handle=str(data.get(kv.DATA_HANDLE, "")),
+        atoms=row.toatoms(),
+        result=None if result is None else OracleResult.from_dict(result),
+    )

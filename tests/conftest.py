@@ -1,0 +1,40 @@
+"""Fixtures shared by the whole test suite."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+POSTGRES_URL_ENV = "QAWARE_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """URL of an empty campaign database: an SQLite file, then a PostgreSQL schema.
+
+    The PostgreSQL case needs ``QAWARE_TEST_POSTGRES_URL`` (``export
+    QAWARE_TEST_POSTGRES_URL="$(scripts/start_postgres.sh)"``) and is skipped without it; when it
+    is set, the server must answer. Each test gets its own schema (selected through the URL's
+    ``search_path`` option), dropped afterwards, so tests never see each other's rows.
+    """
+    if request.param == "sqlite":
+        yield str(tmp_path / "campaign.db")
+        return
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set (run scripts/start_postgres.sh to get one)")
+    import psycopg2
+
+    schema = f"qaware_test_{uuid.uuid4().hex[:12]}"
+    with psycopg2.connect(base) as con, con.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
+    con.close()
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    with psycopg2.connect(base) as con, con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    con.close()
