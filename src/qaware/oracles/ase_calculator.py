@@ -39,14 +39,14 @@ def factory_path(factory: str | Callable[..., Any]) -> str:
                 f"oracle.factory: {factory!r} must be 'module:attr', e.g. 'ase.calculators.emt:EMT'"
             )
         return f"{module}:{attr}"
-    module: str | None = getattr(factory, "__module__", None)
+    owner: str | None = getattr(factory, "__module__", None)
     qualname: str = getattr(factory, "__qualname__", "")
-    if not callable(factory) or not module or "<" in qualname:
+    if not callable(factory) or not owner or "<" in qualname:
         raise ConfigError(
             f"oracle.factory: {factory!r} is not a module-level callable (lambdas and local "
             "functions cannot be sent to a worker); pass a 'module:attr' string instead"
         )
-    return f"{module}:{qualname}"
+    return f"{owner}:{qualname}"
 
 
 def resolve_factory(path: str) -> Callable[..., Any]:
