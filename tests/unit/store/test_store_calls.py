@@ -164,3 +164,16 @@ def test_call_queries_and_campaign_scope(store, store_url, nacl):
         assert list(other.calls()) == []
     with pytest.raises(StoreError, match="no candidate row"):
         store.get(next(store.calls()).id)
+
+
+def test_calls_take_the_candidates_hash_and_need_a_candidate(store, nacl):
+    (cid,) = store.add_candidates([nacl], cycle=0)
+    okey = oracle_call_key(structure_hash(nacl), SETTINGS)
+    store.begin_call(cid, nacl.repeat((2, 1, 1)), oracle_key=okey, level="PBE")
+    assert next(store.calls()).structure_hash == structure_hash(nacl)
+    free = store.begin_call(None, bulk("Si", "diamond", a=5.43), oracle_key="k-free", level="PBE")
+    rec = next(c for c in store.calls() if c.id == free)
+    assert rec.candidate_id is None
+    assert rec.structure_hash == structure_hash(bulk("Si", "diamond", a=5.43))
+    with pytest.raises(StoreError, match="no candidate row with id 999"):
+        store.record_result(999, "k-nowhere", good_result(2))

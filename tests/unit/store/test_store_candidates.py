@@ -204,3 +204,12 @@ def test_bad_locations_and_names_are_refused(tmp_path):
         CampaignStore(tmp_path / "missing" / "campaign.db")
     with pytest.raises(StoreError, match="campaign name"):
         CampaignStore(tmp_path / "campaign.db", campaign="42")
+
+
+def test_precomputed_hashes_are_used_as_given(store):
+    a, b = perovskite(0), perovskite(1)
+    ids = store.add_candidates([a, b], cycle=0, hashes=["h-one", "h-one"])
+    assert ids[0] == ids[1]  # trusted: same hash, one row
+    assert store.get(ids[0]).structure_hash == "h-one"
+    with pytest.raises(StoreError, match="1 hashes for 2 structures"):
+        store.add_candidates([a, b], cycle=0, hashes=["h-two"])
