@@ -6,14 +6,36 @@ Every executor hands out real :class:`concurrent.futures.Future` objects, so ``a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-__all__ = ["ChainedFuture", "chain"]
+__all__ = ["BackedFuture", "ChainedFuture", "chain"]
 
 
-class ChainedFuture(Future[Any]):
+class BackedFuture(Future[Any]):
+    """A future completed by a backend (a pool future, a job, a task) rather than by a pool.
+
+    Subclasses override ``cancel()`` to stop the backend's work, then call ``mark_cancelled``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cancel_lock = threading.Lock()
+
+    def mark_cancelled(self) -> bool:
+        """Cancel this future and wake ``as_completed`` / ``wait`` (once; thread-safe).
+
+        Returns False when it already holds a result or an exception.
+        """
+        with self._cancel_lock:
+            if not self.cancelled() and Future.cancel(self):
+                self.set_running_or_notify_cancel()
+        return self.cancelled()
+
+
+class ChainedFuture(BackedFuture):
     """A future that mirrors ``inner``; cancelling it cancels ``inner`` (when still possible)."""
 
     def __init__(self, inner: Future[Any]) -> None:
@@ -24,10 +46,6 @@ class ChainedFuture(Future[Any]):
         self.inner.cancel()  # its done-callback cancels this future
         return self.cancelled()
 
-    def _cancel_from_inner(self) -> None:
-        if Future.cancel(self):
-            self.set_running_or_notify_cancel()  # wakes as_completed / wait
-
 
 def chain(
     inner: Future[Any], translate: Callable[[BaseException], BaseException] | None = None
@@ -37,7 +55,7 @@ def chain(
 
     def _transfer(done: Future[Any]) -> None:
         if done.cancelled():
-            outer._cancel_from_inner()
+            outer.mark_cancelled()
             return
         if outer.done():  # already cancelled
             return

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from qaware.errors import ConfigError, ExecutionError, MissingDependencyError
 from qaware.execution._call import CapturedCall, Outcome, RemoteTraceback
+from qaware.execution._futures import BackedFuture
 from qaware.execution.base import QawareExecutor
 
 __all__ = ["SubmititExecutor"]
@@ -59,7 +60,7 @@ def _pid_running(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-class JobFuture(Future[Any]):
+class JobFuture(BackedFuture):
     """The future of one submitit job; ``job`` is ``None`` while the call waits for a slot.
 
     ``cancel()`` also cancels the job (``scancel`` on SLURM, SIGINT locally).
@@ -80,9 +81,7 @@ class JobFuture(Future[Any]):
     def cancel(self) -> bool:
         if self.job is not None and not self.done():
             self.job.cancel(check=False)
-        if Future.cancel(self):
-            self.set_running_or_notify_cancel()  # wakes as_completed / wait
-        return self.cancelled()
+        return self.mark_cancelled()
 
     def job_done(self) -> bool:
         if self.orphan:
