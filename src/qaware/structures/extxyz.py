@@ -1,0 +1,70 @@
+"""Extended XYZ (ASE's dialect) <-> ase.Atoms, frame by frame.
+
+The file is cut into frames here (count line, comment line, that many atom lines) and each frame
+is handed to ``ase.io.extxyz``, so a broken frame is one bad item whose error names the frame
+(``index``, 0-based) and the rest still read. A count line that is not an integer, or a file
+that ends inside a frame, leaves nothing after it that can be trusted: it ends the file.
+Writing keeps ``atoms.info``, per-atom arrays (forces, ...) and calculator results.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ase import Atoms
+
+from qaware.errors import InvalidStructureError
+
+__all__ = ["iter_extxyz_text", "write_extxyz"]
+
+
+def iter_extxyz_text(text: str) -> Iterator[Atoms | InvalidStructureError]:
+    """Yield one Atoms per frame, or that frame's InvalidStructureError (index = frame)."""
+    from ase.io.extxyz import read_extxyz
+
+    lines = text.splitlines()
+    pos, frame = 0, 0
+    while pos < len(lines):
+        if not lines[pos].strip():  # blank lines between or after frames
+            pos += 1
+            continue
+        head = lines[pos].strip()
+        try:
+            natoms = int(head.split()[0])
+            if natoms < 0:
+                raise ValueError(head)
+        except ValueError:
+            yield InvalidStructureError(
+                f"line {pos + 1} should give the number of atoms of the frame, found {head[:40]!r}",
+                index=frame,
+            )
+            return
+        end = pos + 2 + natoms
+        if end > len(lines):
+            got = max(len(lines) - pos - 2, 0)
+            yield InvalidStructureError(
+                f"file is truncated: frame declares {natoms} atoms but only {got} atom lines "
+                f"follow (line {pos + 1})",
+                index=frame,
+            )
+            return
+        chunk = "\n".join(lines[pos:end]) + "\n"
+        try:
+            atoms = next(read_extxyz(io.StringIO(chunk), index=0))
+        except Exception as exc:
+            problem = " ".join(str(exc).split()) or type(exc).__name__
+            yield InvalidStructureError(
+                f"frame starting at line {pos + 1} could not be parsed: {problem}", index=frame
+            )
+        else:
+            yield atoms
+        pos, frame = end, frame + 1
+
+
+def write_extxyz(structures: Sequence[Atoms], path: str | Path) -> None:
+    """Write all frames to ``path`` (info, arrays and calculator results kept)."""
+    from ase.io import write
+
+    write(str(path), list(structures), format="extxyz")
