@@ -24,6 +24,7 @@ __all__ = ["CIF_COLUMN", "INDEX_INFO_KEY", "iter_cdvae_csv_text", "write_cdvae_c
 
 CIF_COLUMN = "cif"
 INDEX_INFO_KEY = "csv_index"  # info key of the unnamed first (index) column
+_FIELD_LIMIT = 1 << 26  # characters in one CSV cell
 _STRING_COLUMNS = frozenset({"material_id", "formula"})
 _READER_KEYS = frozenset({"source", "index", "cif_block", INDEX_INFO_KEY})
 
@@ -45,6 +46,8 @@ def iter_cdvae_csv_text(text: str) -> Iterator[Atoms | InvalidStructureError]:
 
     Raises InvalidStructureError (file level, no index) when the header has no ``cif`` column.
     """
+    if csv.field_size_limit() < _FIELD_LIMIT:  # a CIF of a large cell exceeds csv's 128 kB
+        csv.field_size_limit(_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -78,9 +81,13 @@ def _row_to_atoms(
     header: list[str], fields: list[str], cif_at: int, row: int, line: int
 ) -> Atoms | InvalidStructureError:
     if len(fields) != len(header):
+        missing = header[len(fields) :]
+        detail = f" (no value for {', '.join(map(repr, missing))})" if missing else ""
         return InvalidStructureError(
-            f"CSV line {line}: row has {len(fields)} fields but the header has {len(header)}",
+            f"CSV line {line}: row has {len(fields)} fields but the header has "
+            f"{len(header)}{detail}",
             index=row,
+            field=missing[0] if missing else None,
         )
     cif_text = fields[cif_at]
     if not cif_text.strip():

@@ -80,10 +80,12 @@ def check_cell(atoms: Atoms, *, min_volume: float = MIN_CELL_VOLUME) -> Problems
     cell = np.asarray(atoms.cell[:], dtype=float)
     lengths = np.linalg.norm(cell, axis=1)
     problems: Problems = []
-    for axis in np.flatnonzero(pbc & (lengths < 1e-6)):
+    missing = np.flatnonzero(pbc & (lengths < 1e-6))
+    if len(missing):
+        axes = ", ".join(str(int(k)) for k in missing)
         problems.append(
             InvalidStructureError(
-                f"structure is periodic along axis {int(axis)} but has no lattice vector there "
+                f"structure is periodic along axis {axes} but has no lattice vector there "
                 "(missing or zero cell)",
                 field="cell",
             )

@@ -12,13 +12,16 @@ import re
 import warnings
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 from ase import Atoms
 
 from qaware.errors import InvalidStructureError
+from qaware.structures.checks import MIN_CELL_VOLUME
 
 __all__ = ["atoms_to_cif", "iter_cif_text", "parse_cif", "split_cif_blocks", "structures_to_cif"]
 
 _BLOCK_START = re.compile(r"^data_(\S*)", re.MULTILINE)
+_ANGLES = ("alpha", "beta", "gamma")
 _BENIGN_WARNINGS = (
     "fractional coordinates rounded to ideal values",
     "1-line symmetry op P1 CIF is detected",
@@ -53,15 +56,17 @@ def parse_cif(text: str) -> Atoms:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        parser = None
         try:
-            parser = CifParser.from_str(text)
+            parser = CifParser.from_str(text, check_cif=False)  # formula: see below
             structures = parser.parse_structures(primitive=False, on_error="raise")
-        except InvalidStructureError:
-            raise
         except Exception as exc:
-            raise InvalidStructureError(f"CIF could not be parsed: {_one_line(exc)}") from exc
+            cell_problem = _cell_problem(parser)
+            if cell_problem is not None:
+                raise InvalidStructureError(cell_problem, field="cell") from exc
+            raise InvalidStructureError(f"CIF could not be parsed: {_explain(exc)}") from exc
     serious = [
-        _one_line(w.message)
+        _clean(w.message)
         for w in caught
         if not issubclass(w.category, DeprecationWarning)
         and not any(b in str(w.message) for b in _BENIGN_WARNINGS)
@@ -77,9 +82,34 @@ def parse_cif(text: str) -> Atoms:
                 f"site {site.species} is partially occupied; only ordered structures are supported",
                 atom=i,
             )
+    _check_declared_formula(parser, structure)
     from qaware.structures.convert import from_pymatgen
 
-    return from_pymatgen(structure)
+    order = _file_order(parser, structure)
+    try:
+        atoms = from_pymatgen(structure)
+    except InvalidStructureError as exc:
+        if exc.atom is None:
+            raise
+        atom = int(np.flatnonzero(order == exc.atom)[0])
+        raise InvalidStructureError(exc.problem, atom=atom, field=exc.field) from None
+    return atoms[order]
+
+
+def _file_order(parser: object, structure: object) -> np.ndarray:
+    """Permutation putting pymatgen's sites (grouped by species) back in the file's order.
+
+    Sites are sorted by the position of their label in the _atom_site_label loop (stable, so
+    the symmetry images of one site stay in pymatgen's order), so that "atom k" in a message
+    is the k-th atom site of a P1 file.
+    """
+    labels = _block_data(parser).get("_atom_site_label")
+    sites = list(structure)  # type: ignore[call-overload]
+    if not isinstance(labels, list):
+        return np.arange(len(sites))
+    rank = {str(label): k for k, label in reversed(list(enumerate(labels)))}
+    keys = [rank.get(str(getattr(site, "label", "")), len(rank)) for site in sites]
+    return np.argsort(np.asarray(keys), kind="stable")
 
 
 def iter_cif_text(text: str) -> Iterator[Atoms | InvalidStructureError]:
@@ -127,5 +157,62 @@ def structures_to_cif(structures: Sequence[Atoms]) -> str:
     )
 
 
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
+def _clean(message: object) -> str:
+    """One line, without pymatgen's generic 'No structure parsed for section 1 in CIF.'."""
+    text = " ".join(str(message).split())
+    return re.sub(r"^No structure parsed for section \d+ in CIF\.\s*", "", text) or text
+
+
+def _explain(exc: Exception) -> str:
+    """pymatgen's message, with a plain-words reading of the loop errors it gives."""
+    text = _clean(exc)
+    if "zip()" in text or "is not a multiple of" in text:
+        return f"a loop has missing or extra values (truncated or malformed file?): {text}"
+    return text
+
+
+def _block_data(parser: object) -> dict[str, object]:
+    blocks = list(getattr(parser, "_cif", None).data.values()) if parser is not None else []
+    return blocks[0].data if blocks else {}
+
+
+def _cell_problem(parser: object) -> str | None:
+    """Say what is wrong with the cell parameters of a block pymatgen could not build, if so."""
+    data = _block_data(parser)
+    keys = [f"_cell_length_{x}" for x in "abc"] + [f"_cell_angle_{x}" for x in _ANGLES]
+    try:
+        a, b, c, alpha, beta, gamma = (float(str(data[k]).split("(")[0]) for k in keys)
+    except (KeyError, ValueError):
+        return None
+    cos = np.cos(np.radians([alpha, beta, gamma]))
+    v2 = 1.0 - float(np.sum(cos**2)) + 2.0 * float(np.prod(cos))
+    volume = a * b * c * float(np.sqrt(max(v2, 0.0)))
+    if min(a, b, c) <= 0.0 or volume < MIN_CELL_VOLUME:
+        return (
+            f"cell volume {volume:.3g} Å^3 is below {MIN_CELL_VOLUME} Å^3 (a={a}, b={b}, c={c} Å, "
+            f"alpha={alpha}, beta={beta}, gamma={gamma}°): zero-volume or degenerate cell"
+        )
+    return None
+
+
+def _check_declared_formula(parser: object, structure: object) -> None:
+    """A block that states _chemical_formula_sum must hold atoms of that composition.
+
+    This catches a file cut between two lines of the atom loop, which still parses.
+    """
+    from pymatgen.core import Composition
+
+    declared = _block_data(parser).get("_chemical_formula_sum")
+    if not isinstance(declared, str) or not declared.strip():
+        return
+    try:
+        expected = Composition(declared)
+    except Exception:
+        return
+    found = structure.composition  # type: ignore[attr-defined]
+    if expected.reduced_composition != found.reduced_composition:
+        raise InvalidStructureError(
+            f"atom sites give {found.formula!r} but the block declares _chemical_formula_sum "
+            f"{declared!r} (truncated or edited file?)",
+            field="_chemical_formula_sum",
+        )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 
 from qaware.errors import InvalidStructureError
 
@@ -70,10 +71,9 @@ def from_pymatgen(obj: Structure | Molecule) -> Atoms:
                 f"site {site.species} is partially occupied; only ordered structures are supported",
                 atom=i,
             )
-        element = getattr(site.specie, "element", site.specie)
-        symbol = getattr(element, "symbol", None)
-        if symbol is None or getattr(site.specie, "Z", 0) < 1:
-            raise InvalidStructureError(f"unknown element '{site.specie}'", atom=i)
+        symbol = str(getattr(site.specie, "symbol", site.specie))
+        if atomic_numbers.get(symbol, 0) < 1:
+            raise InvalidStructureError(f"unknown element {symbol!r}", atom=i)
         symbols.append(str(symbol))
     positions = np.asarray(obj.cart_coords, dtype=float).reshape(-1, 3)
     lattice = getattr(obj, "lattice", None)

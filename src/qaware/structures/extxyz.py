@@ -54,13 +54,29 @@ def iter_extxyz_text(text: str) -> Iterator[Atoms | InvalidStructureError]:
         try:
             atoms = next(read_extxyz(io.StringIO(chunk), index=0))
         except Exception as exc:
-            problem = " ".join(str(exc).split()) or type(exc).__name__
-            yield InvalidStructureError(
-                f"frame starting at line {pos + 1} could not be parsed: {problem}", index=frame
-            )
+            yield _frame_error(exc, lines[pos + 2 : end], pos, frame)
         else:
             yield atoms
         pos, frame = end, frame + 1
+
+
+def _frame_error(
+    exc: Exception, atom_lines: list[str], pos: int, frame: int
+) -> InvalidStructureError:
+    """Name the atom line with an unknown element symbol, else pass ASE's complaint on."""
+    from ase.data import chemical_symbols
+
+    if isinstance(exc, KeyError):
+        for k, line in enumerate(atom_lines):
+            symbol = line.split()[0] if line.split() else ""
+            if symbol not in chemical_symbols[1:]:
+                return InvalidStructureError(
+                    f"unknown element symbol {symbol!r} on line {pos + 3 + k}", index=frame, atom=k
+                )
+    problem = " ".join(str(exc).split()) or type(exc).__name__
+    return InvalidStructureError(
+        f"frame starting at line {pos + 1} could not be parsed: {problem}", index=frame
+    )
 
 
 def write_extxyz(structures: Sequence[Atoms], path: str | Path) -> None:

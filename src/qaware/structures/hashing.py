@@ -35,6 +35,8 @@ __all__ = ["composition_key", "structure_hash"]
 
 _HASH_VERSION = "qaware-structure-hash-v1"
 _HASH_CHARS = 32
+_IMAGES = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)
+_MAX_IMAGE_ATOMS = 200  # above this, the ordering key uses the nearest image only (memory)
 _GRID_SHIFT = 0.5 - np.sqrt(2.0) / 100.0  # bin edges at 0.5141… of a step, see _grid
 
 
@@ -107,11 +109,11 @@ def _primitive_reduced(atoms: Atoms, symprec: float) -> tuple[np.ndarray, np.nda
     """(lattice (3,3) Å rows, fractional (n,3), numbers (n,)) of the Niggli-reduced primitive."""
     import spglib
 
-    cell = (
-        np.asarray(atoms.cell[:], dtype=float),
-        np.asarray(atoms.get_scaled_positions(wrap=True), dtype=float),
-        np.asarray(atoms.numbers, dtype=int),
-    )
+    lattice = np.asarray(atoms.cell[:], dtype=float)
+    frac = np.asarray(atoms.get_scaled_positions(wrap=True), dtype=float)
+    numbers = np.asarray(atoms.numbers, dtype=int)
+    order = _canonical_order(lattice, frac, numbers)
+    cell = (lattice, frac[order], numbers[order])
     std = None
     try:
         std = spglib.standardize_cell(cell, to_primitive=True, no_idealize=True, symprec=symprec)
@@ -125,6 +127,23 @@ def _primitive_reduced(atoms: Atoms, symprec: float) -> tuple[np.ndarray, np.nda
         frac = np.asarray(frac, dtype=float) @ lattice @ np.linalg.inv(reduced)
         lattice = reduced
     return lattice, np.asarray(frac, dtype=float), np.asarray(numbers, dtype=np.int64)
+
+
+def _canonical_order(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """Atom order that does not depend on how the input was ordered, rotated or translated.
+
+    spglib takes its reference atom from the input order; when a near-translation sits at the
+    edge of ``symprec``, another reference can find another primitive cell. Sorting atoms by
+    (Z, a Gaussian-weighted coordination sum over nearby images) first makes that choice a
+    function of the geometry alone.
+    """
+    n = len(numbers)
+    df = frac[None, :, :] - frac[:, None, :]
+    df -= np.rint(df)
+    shifts = _IMAGES if n <= _MAX_IMAGE_ATOMS else np.zeros((1, 3))
+    d2 = np.sum(((df[:, :, None, :] + shifts[None, None]) @ lattice) ** 2, axis=-1)
+    weight = np.exp(-0.5 * d2).sum(axis=2) * numbers[None, :]  # (n, n)
+    return np.lexsort((weight.sum(axis=1), numbers))
 
 
 @cache

@@ -89,8 +89,8 @@ def read_structures(
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    source = str(path)
     path = Path(path)
-    source = path.name
     fmt = infer_format(path, format)
     text = _read_text(path, source)
     batch = StructureBatch(atoms=[], skipped=[], source=source)
@@ -104,7 +104,7 @@ def read_structures(
                         item, min_distance=min_distance, max_atoms=max_atoms, index=index
                     )
                 except InvalidStructureError as exc:
-                    problem = exc
+                    problem = _with_block_name(exc, item)
             if problem is not None:
                 located = problem.located(source=source, index=index)
                 if on_error == "raise":
@@ -142,11 +142,21 @@ def write_structures(
         write_cdvae_csv(items, path)
 
 
+def _with_block_name(exc: InvalidStructureError, atoms: Atoms) -> InvalidStructureError:
+    """Put a CIF block's name in front of a validation problem, as the parse errors have it."""
+    block = atoms.info.get("cif_block")
+    if block is None:
+        return exc
+    return InvalidStructureError(
+        f"block 'data_{block}': {exc.problem}", atom=exc.atom, field=exc.field
+    )
+
+
 def _read_text(path: Path, source: str) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidStructureError("file not found", source=str(path)) from None
+        raise InvalidStructureError("file not found", source=source) from None
     except OSError as exc:
         raise InvalidStructureError(f"file could not be read: {exc}", source=source) from exc
     if not raw.strip():
