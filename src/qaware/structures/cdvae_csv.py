@@ -20,12 +20,18 @@ from ase import Atoms
 from qaware.errors import InvalidStructureError
 from qaware.structures.cif import atoms_to_cif, parse_cif
 
-__all__ = ["CIF_COLUMN", "INDEX_INFO_KEY", "iter_cdvae_csv_text", "write_cdvae_csv"]
+__all__ = [
+    "CIF_COLUMN",
+    "IDENTIFIER_KEYS",
+    "INDEX_INFO_KEY",
+    "iter_cdvae_csv_text",
+    "write_cdvae_csv",
+]
 
 CIF_COLUMN = "cif"
 INDEX_INFO_KEY = "csv_index"  # info key of the unnamed first (index) column
 _FIELD_LIMIT = 1 << 26  # characters in one CSV cell
-_STRING_COLUMNS = frozenset({"material_id", "formula"})
+IDENTIFIER_KEYS = frozenset({"material_id", "formula"})  # info keys that stay strings
 _READER_KEYS = frozenset({"source", "index", "cif_block", INDEX_INFO_KEY})
 
 
@@ -104,7 +110,7 @@ def _row_to_atoms(
         if name == CIF_COLUMN or value == "":
             continue
         key = name if name else INDEX_INFO_KEY
-        atoms.info[key] = value if key in _STRING_COLUMNS else parse_value(value)
+        atoms.info[key] = value if key in IDENTIFIER_KEYS else parse_value(value)
     return atoms
 
 

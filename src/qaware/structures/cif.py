@@ -172,7 +172,8 @@ def _explain(exc: Exception) -> str:
 
 
 def _block_data(parser: object) -> dict[str, object]:
-    blocks = list(getattr(parser, "_cif", None).data.values()) if parser is not None else []
+    cif_file = getattr(parser, "_cif", None)  # pymatgen's parsed CifFile
+    blocks = list(cif_file.data.values()) if cif_file is not None else []
     return blocks[0].data if blocks else {}
 
 

@@ -39,7 +39,7 @@ def to_pymatgen(atoms: Atoms) -> Structure | Molecule:
         if name not in _BUILTIN_ARRAYS
     }
     properties = dict(atoms.info)
-    pbc = tuple(bool(p) for p in atoms.pbc)
+    pbc = (bool(atoms.pbc[0]), bool(atoms.pbc[1]), bool(atoms.pbc[2]))
     if any(pbc):
         lattice = Lattice(np.asarray(atoms.cell[:], dtype=float), pbc=pbc)
         return Structure(

@@ -4,7 +4,8 @@ The file is cut into frames here (count line, comment line, that many atom lines
 is handed to ``ase.io.extxyz``, so a broken frame is one bad item whose error names the frame
 (``index``, 0-based) and the rest still read. A count line that is not an integer, or a file
 that ends inside a frame, leaves nothing after it that can be trusted: it ends the file.
-Writing keeps ``atoms.info``, per-atom arrays (forces, ...) and calculator results.
+Identifiers (``material_id``, ``formula``) are read back as strings, whatever they look
+like. Writing keeps ``atoms.info``, per-atom arrays (forces, ...) and calculator results.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from ase import Atoms
 
 from qaware.errors import InvalidStructureError
+from qaware.structures.cdvae_csv import IDENTIFIER_KEYS
 
 __all__ = ["iter_extxyz_text", "write_extxyz"]
 
@@ -56,6 +58,8 @@ def iter_extxyz_text(text: str) -> Iterator[Atoms | InvalidStructureError]:
         except Exception as exc:
             yield _frame_error(exc, lines[pos + 2 : end], pos, frame)
         else:
+            for key in IDENTIFIER_KEYS & atoms.info.keys():  # ASE reads material_id=18517 as int
+                atoms.info[key] = str(atoms.info[key])
             yield atoms
         pos, frame = end, frame + 1
 

@@ -116,10 +116,16 @@ def _primitive_reduced(atoms: Atoms, symprec: float) -> tuple[np.ndarray, np.nda
     cell = (lattice, frac[order], numbers[order])
     std = None
     try:
-        std = spglib.standardize_cell(cell, to_primitive=True, no_idealize=True, symprec=symprec)
+        std = spglib.standardize_cell(
+            cell,  # type: ignore[arg-type]  # spglib's hints say Sequence; arrays are what it wants
+            to_primitive=True,
+            no_idealize=True,
+            symprec=symprec,
+        )
     except Exception:  # spglib >= 2.5 may raise SpglibError instead of returning None
         std = None
-    lattice, frac, numbers = std if std is not None else cell
+    if std is not None:
+        lattice, frac, numbers = (np.asarray(x) for x in std)
     lattice = np.asarray(lattice, dtype=float)
     reduced = spglib.niggli_reduce(lattice, eps=1e-5)
     if reduced is not None:

@@ -96,24 +96,22 @@ def read_structures(
     batch = StructureBatch(atoms=[], skipped=[], source=source)
     try:
         for index, item in enumerate(_READERS[fmt](text)):
-            problem = item if isinstance(item, InvalidStructureError) else None
-            if problem is None:
-                assert isinstance(item, Atoms)
+            if isinstance(item, InvalidStructureError):
+                problem = item
+            else:
                 try:
-                    validate_structure(
-                        item, min_distance=min_distance, max_atoms=max_atoms, index=index
-                    )
+                    validate_structure(item, min_distance=min_distance, max_atoms=max_atoms)
                 except InvalidStructureError as exc:
                     problem = _with_block_name(exc, item)
-            if problem is not None:
-                located = problem.located(source=source, index=index)
-                if on_error == "raise":
-                    raise located from None
-                batch.skipped.append(located)
-                continue
-            item.info["source"] = source
-            item.info["index"] = index
-            batch.atoms.append(item)
+                else:
+                    item.info["source"] = source
+                    item.info["index"] = index
+                    batch.atoms.append(item)
+                    continue
+            located = problem.located(source=source, index=index)
+            if on_error == "raise":
+                raise located from None
+            batch.skipped.append(located)
     except InvalidStructureError as exc:
         if exc.source is not None:
             raise
