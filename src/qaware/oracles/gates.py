@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+import numpy as np
+
 from qaware.oracles.result import OracleResult
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "check_scf_stable",
     "check_spin_contamination",
     "gate_failures",
+    "t1_d1",
 ]
 
 # Diagnostic keys the gates read (oracles write them).
@@ -164,3 +167,24 @@ def apply_gates(result: OracleResult, settings: GateSettings | None = None) -> O
     if not failed or not result.ok:
         return replace(result, diagnostics=diagnostics)
     return replace(result, ok=False, reason=failed[0], diagnostics=diagnostics)
+
+
+def t1_d1(t1: Any) -> tuple[float, float]:
+    """T1 and D1 diagnostics of CCSD singles amplitudes.
+
+    Closed shell (``t1`` one (nocc, nvir) array): Lee-Taylor T1 = ||t1|| / sqrt(N_corr) and
+    Janssen-Nielsen D1 = largest singular value of t1. Open shell (a (t1α, t1β) pair):
+    T1 = sqrt((||t1α||² + ||t1β||²) / (2 N_corr)) and D1 = max of the two spin blocks' largest
+    singular values; both reduce to the closed-shell values when t1α = t1β.
+    """
+    blocks = [np.asarray(t) for t in t1] if isinstance(t1, tuple | list) else [np.asarray(t1)]
+    if len(blocks) == 1:
+        t = blocks[0]
+        return float(np.linalg.norm(t) / math.sqrt(2 * t.shape[0])), _sv_max(t)
+    n_corr = sum(t.shape[0] for t in blocks)
+    norm2 = sum(float(np.linalg.norm(t)) ** 2 for t in blocks)
+    return math.sqrt(norm2 / (2 * n_corr)), max(_sv_max(t) for t in blocks)
+
+
+def _sv_max(t: Any) -> float:
+    return float(np.linalg.norm(t, 2)) if t.size else 0.0
