@@ -5,20 +5,20 @@ status, hash unique per campaign, score fields) and **call** rows (one per oracl
 the full OracleResult in the row's data and an ok result's energy/forces/stress also as a
 SinglePointCalculator, so ``ase db campaign.db`` shows them).
 
-**Only the driver process writes**; workers hand results back to it, and there is no locking
-beyond the database's own. Every public method is one transaction, committed before it returns.
-Single-row lookups (hash, oracle key) select by that one indexed key and filter the rest in
-Python: a selection on several keys makes SQLite materialise every key's full id list.
+**Only the driver process writes** (from one thread: a store object is not thread-safe);
+workers hand results back to it; no locking beyond the database's own. Every public method is
+one transaction, committed before it returns. Single-row lookups select by one indexed key and
+filter in Python: a selection on several keys makes SQLite materialise each key's id list.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +30,13 @@ from qaware.errors import InvalidStructureError, MissingDependencyError, StoreEr
 from qaware.oracles.result import OracleResult
 from qaware.protocols import CandidateRecord
 from qaware.store import keys as kv
+from qaware.store.keys import CallRecord
 from qaware.store.states import CallStatus, CandidateStatus, check_transition
 from qaware.structures.hashing import structure_hash
 
 __all__ = ["CallRecord", "CampaignStore"]
 
 _KVP_ONLY: dict[str, Any] = {"columns": ["id", "key_value_pairs"], "include_data": False}
-
-
-@dataclass
-class CallRecord:
-    """One oracle-call row. ``result`` is the latest attempt's outcome (None while submitted)."""
-
-    id: int
-    oracle_key: str
-    level: str
-    status: CallStatus
-    attempt: int
-    candidate_id: int | None
-    structure_hash: str
-    handle: str
-    atoms: Atoms
-    result: OracleResult | None
 
 
 class CampaignStore:
@@ -64,6 +49,8 @@ class CampaignStore:
 
     def __init__(self, url: str | Path, *, campaign: str = "default") -> None:
         self.url, self.campaign, self._closed = str(url), campaign, False
+        self._raw: Any = None  # the open DB-API connection, made on first use
+        self._pid = os.getpid()
         self.is_postgres = self.url.startswith(("postgresql://", "postgres://"))
         try:
             ase_check_keys({kv.CAMPAIGN: campaign})
@@ -89,28 +76,36 @@ class CampaignStore:
         self.close()
 
     def close(self) -> None:
-        """Block further use (no connection stays open between calls)."""
+        """Close the connection and block further use."""
         self._closed = True
+        if self._raw is not None:
+            self._raw, raw = None, self._raw
+            raw.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """One connection and one transaction: committed at exit, discarded on an exception.
+        """One transaction on the store's connection: committed at exit, discarded on error.
 
-        ASE's own ``with db:`` commits every 5,000 changes (so a big batch would be split) and,
-        on PostgreSQL, fails to roll back; here ASE's intermediate commits are deferred.
+        ASE's own ``with db:`` opens a connection per block (a PostgreSQL backend per call),
+        commits every 5,000 changes (splitting a big batch) and cannot roll back on PostgreSQL.
         """
         if self._closed:
             raise StoreError(f"{self} is closed")
-        db, raw = self._db, self._db._connect()
+        if self._raw is None or self._pid != os.getpid():  # never share one across a fork
+            self._raw, self._pid = self._db._connect(), os.getpid()
+        db, raw = self._db, self._raw
         db.connection, db.change_count = _DeferredCommit(raw), 0
         try:
             yield db
             raw.commit()
-        except ValueError as err:  # ase.db refuses a key or value
-            raise StoreError(f"{self}: {err}") from err
+        except BaseException as err:
+            self._raw = None
+            raw.close()  # discards the transaction; the next call reconnects
+            if isinstance(err, ValueError):  # ase.db refused a key or value
+                raise StoreError(f"{self}: {err}") from err
+            raise
         finally:
             db.connection = None
-            raw.close()  # without a commit, closing discards the transaction
 
     def _mine(self, row: Any, kind: str) -> bool:
         return row.get(kv.KIND) == kind and row.get(kv.CAMPAIGN) == self.campaign
@@ -157,7 +152,7 @@ class CampaignStore:
                     kvp = self._selection(kv.KIND_CANDIDATE, cycle=int(cycle))
                     kvp.update({kv.STATUS: str(CandidateStatus.GENERATED), kv.STRUCTURE_HASH: h})
                     kvp[kv.ORIGIN] = origin
-                    ids[h] = db.write(atoms.copy(), key_value_pairs=kvp)
+                    ids[h] = db.write(_bare(atoms), key_value_pairs=kvp)
         return [ids[h] for h in hashes]
 
     def set_status(
@@ -184,7 +179,7 @@ class CampaignStore:
     def get(self, candidate_id: int) -> CandidateRecord:
         """The candidate row ``candidate_id`` of this campaign (StoreError if there is none)."""
         with self._transaction() as db:
-            return _candidate(self._candidate_row(db, candidate_id))
+            return kv.candidate_record(self._candidate_row(db, candidate_id))
 
     def candidates(
         self, *, status: str | None = None, cycle: int | None = None
@@ -197,7 +192,7 @@ class CampaignStore:
         with self._transaction() as db:
             rows = list(db.select(**sel))
         for row in sorted(rows, key=lambda r: r.id):
-            yield _candidate(row)
+            yield kv.candidate_record(row)
 
     def count(self, *, status: str | None = None, cycle: int | None = None) -> int:
         """Number of this campaign's candidates, optionally of one status and/or cycle."""
@@ -206,10 +201,15 @@ class CampaignStore:
             return int(db.count(**sel))
 
     def summary(self) -> dict[int, dict[str, int]]:
-        """``{cycle: {status: count}}`` over every status (zeros included), cycles in order."""
-        with self._transaction() as db:
-            rows = list(db.select(**self._selection(kv.KIND_CANDIDATE), **_KVP_ONLY))
-        counts = Counter((int(r.get(kv.CYCLE)), str(r.get(kv.STATUS))) for r in rows)
+        """``{cycle: {status: count}}`` over every status (zeros included), cycles in order.
+
+        Counted in SQL on ASE's key-value tables (both backends keep them): reading 100k rows
+        through ``select`` takes seconds.
+        """
+        with self._transaction() as db, db.managed_connection() as con:
+            cur = con.cursor()
+            cur.execute(kv.SUMMARY_SQL, (self.campaign, kv.KIND_CANDIDATE))
+            counts = Counter({(int(c), str(s)): int(n) for c, s, n in cur.fetchall()})
         cycles = sorted({c for c, _ in counts})
         return {c: {str(s): counts[c, str(s)] for s in CandidateStatus} for c in cycles}
 
@@ -249,7 +249,7 @@ class CampaignStore:
                 return int(row.id)
             kvp = self._call_kvp(oracle_key, level, candidate_id, shash)
             kvp.update({kv.STATUS: str(CallStatus.SUBMITTED), kv.ATTEMPT: 1})
-            return db.write(atoms.copy(), key_value_pairs=kvp, data={kv.DATA_HANDLE: handle})
+            return db.write(_bare(atoms), key_value_pairs=kvp, data={kv.DATA_HANDLE: handle})
 
     def record_result(self, candidate_id: int, oracle_key: str, result: OracleResult) -> None:
         """Store ``result`` on the call row ``oracle_key`` (created from the candidate if absent).
@@ -295,12 +295,11 @@ class CampaignStore:
 
     def calls(self, *, status: str | None = None, level: str | None = None) -> Iterator[CallRecord]:
         """This campaign's oracle-call rows, oldest first, optionally of one status and/or level."""
-        if status is not None:
-            status = str(CallStatus(status))
+        status = None if status is None else str(CallStatus(status))
         with self._transaction() as db:
             rows = list(db.select(**self._selection(kv.KIND_CALL, status=status, level=level)))
         for row in sorted(rows, key=lambda r: r.id):
-            yield _call(row)
+            yield kv.call_record(row)
 
     def _call_kvp(
         self, oracle_key: str, level: str, candidate_id: int | None, shash: str
@@ -340,6 +339,10 @@ class _DeferredCommit:
         return getattr(self._con, name)
 
 
+def _bare(atoms: Atoms) -> Atoms:  # rows hold structures; Atoms.copy() drops the calculator
+    return atoms if atoms.calc is None else atoms.copy()
+
+
 def _hash(atoms: Atoms, index: int) -> str:
     try:
         return structure_hash(atoms)
@@ -356,44 +359,10 @@ def _with_results(atoms: Atoms, result: OracleResult, oracle_key: str) -> Atoms:
     atoms = atoms.copy()
     if not result.ok:
         return atoms
-    props: dict[str, Any] = {"energy": result.energy}
-    if result.forces is not None:
-        if result.forces.shape != (len(atoms), 3):
-            shape = result.forces.shape
-            raise StoreError(f"oracle call {oracle_key}: forces {shape} for {len(atoms)} atoms")
-        props["forces"] = result.forces
-    if result.stress is not None:
-        props["stress"] = result.stress
+    props = {"energy": result.energy, "forces": result.forces, "stress": result.stress}
+    if result.forces is not None and result.forces.shape != (len(atoms), 3):
+        shape = result.forces.shape
+        raise StoreError(f"oracle call {oracle_key}: forces {shape} for {len(atoms)} atoms")
+    props = {name: value for name, value in props.items() if value is not None}
     atoms.calc = SinglePointCalculator(atoms, **props)
     return atoms
-
-
-def _candidate(row: Any) -> CandidateRecord:
-    kvp = dict(row.key_value_pairs)
-    return CandidateRecord(
-        id=int(row.id),
-        atoms=row.toatoms(),
-        status=str(kvp[kv.STATUS]),
-        cycle=int(kvp[kv.CYCLE]),
-        structure_hash=str(kvp[kv.STRUCTURE_HASH]),
-        key_value_pairs=kvp,
-        data=dict(row.get("data") or {}),
-    )
-
-
-def _call(row: Any) -> CallRecord:
-    kvp, data = row.key_value_pairs, dict(row.get("data") or {})
-    result = data.get(kv.DATA_RESULT)
-    cid = kvp.get(kv.CANDIDATE_ID)
-    return CallRecord(
-        id=int(row.id),
-        oracle_key=str(kvp[kv.ORACLE_KEY]),
-        level=str(kvp[kv.LEVEL]),
-        status=CallStatus(kvp[kv.STATUS]),
-        attempt=int(kvp[kv.ATTEMPT]),
-        candidate_id=None if cid is None else int(cid),
-        structure_hash=str(kvp[kv.STRUCTURE_HASH]),
-        handle=str(data.get(kv.DATA_HANDLE, "")),
-        atoms=row.toatoms(),
-        result=None if result is None else OracleResult.from_dict(result),
-    )

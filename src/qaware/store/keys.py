@@ -1,4 +1,4 @@
-"""Schema of a campaign database: key names, the rules for user fields, the extra indexes.
+"""Schema of a campaign database: key names, rules for user fields, indexes, row records.
 
 Every row carries ``kind`` (what the row is) and ``campaign`` (which run it belongs to, so that
 several campaigns can share one PostgreSQL database). Key-value pairs are indexed, so they are
@@ -13,11 +13,16 @@ import hashlib
 import math
 import numbers
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+from ase import Atoms
 
 from qaware.errors import StoreError
+from qaware.oracles.result import OracleResult
+from qaware.protocols import CandidateRecord
+from qaware.store.states import CallStatus
 
 __all__ = [
     "ATTEMPT",
@@ -37,6 +42,9 @@ __all__ = [
     "SQL_INDEXES",
     "STATUS",
     "STRUCTURE_HASH",
+    "CallRecord",
+    "call_record",
+    "candidate_record",
     "check_fields",
     "oracle_call_key",
 ]
@@ -93,6 +101,31 @@ POSTGRES_INDEXES: Final[tuple[str, ...]] = tuple(
 )
 """ASE selects on PostgreSQL with ``key_value_pairs ->> 'key' = value``: index those forms."""
 
+SUMMARY_SQL: Final[str] = f"""
+SELECT cyc.value, st.value, COUNT(*) FROM text_key_values st
+JOIN number_key_values cyc ON cyc.id = st.id AND cyc.key = '{CYCLE}'
+JOIN text_key_values cam ON cam.id = st.id AND cam.key = '{CAMPAIGN}' AND cam.value = ?
+JOIN text_key_values knd ON knd.id = st.id AND knd.key = '{KIND}' AND knd.value = ?
+WHERE st.key = '{STATUS}' GROUP BY cyc.value, st.value
+"""
+"""(cycle, status, count) of one campaign's rows of one kind; parameters (campaign, kind)."""
+
+
+@dataclass
+class CallRecord:
+    """One oracle-call row. ``result`` is the latest attempt's outcome (None while submitted)."""
+
+    id: int
+    oracle_key: str
+    level: str
+    status: CallStatus
+    attempt: int
+    candidate_id: int | None
+    structure_hash: str
+    handle: str
+    atoms: Atoms
+    result: OracleResult | None
+
 
 def oracle_call_key(structure_hash: str, settings_hash: str) -> str:
     """Key of one oracle call: sha256 of the structure hash and the oracle's settings hash.
@@ -139,3 +172,36 @@ def check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError as err:
         raise StoreError(f"fields {sorted(out)}: {err} (ase.db refuses it)") from None
     return out
+
+
+def candidate_record(row: Any) -> CandidateRecord:
+    """A candidate row of ase.db (an ``AtomsRow``) as the record the Store protocol returns."""
+    kvp = dict(row.key_value_pairs)
+    return CandidateRecord(
+        id=int(row.id),
+        atoms=row.toatoms(),
+        status=str(kvp[STATUS]),
+        cycle=int(kvp[CYCLE]),
+        structure_hash=str(kvp[STRUCTURE_HASH]),
+        key_value_pairs=kvp,
+        data=dict(row.get("data") or {}),
+    )
+
+
+def call_record(row: Any) -> CallRecord:
+    """An oracle-call row of ase.db (an ``AtomsRow``) as a :class:`CallRecord`."""
+    kvp, data = row.key_value_pairs, dict(row.get("data") or {})
+    result = data.get(DATA_RESULT)
+    cid = kvp.get(CANDIDATE_ID)
+    return CallRecord(
+        id=int(row.id),
+        oracle_key=str(kvp[ORACLE_KEY]),
+        level=str(kvp[LEVEL]),
+        status=CallStatus(kvp[STATUS]),
+        attempt=int(kvp[ATTEMPT]),
+        candidate_id=None if cid is None else int(cid),
+        structure_hash=str(kvp[STRUCTURE_HASH]),
+        handle=str(data.get(DATA_HANDLE, "")),
+        atoms=row.toatoms(),
+        result=None if result is None else OracleResult.from_dict(result),
+    )

@@ -159,6 +159,7 @@ def test_call_queries_and_campaign_scope(store, store_url, nacl):
     assert [c.oracle_key for c in store.calls(status="done")] == [keys[ids[0], "PBE"]]
     assert len(list(store.calls(status="submitted"))) == 3
     assert store.count() == 2  # call rows are not candidates
+    assert sum(store.summary()[0].values()) == 2
     with CampaignStore(store_url, campaign="elsewhere") as other:
         assert other.find_result(keys[ids[0], "PBE"]) is None
         assert list(other.calls()) == []

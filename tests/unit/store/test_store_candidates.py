@@ -7,7 +7,12 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from qaware.errors import InvalidStructureError, StateTransitionError, StoreError
+from qaware.errors import (
+    InvalidStructureError,
+    MissingDependencyError,
+    StateTransitionError,
+    StoreError,
+)
 from qaware.protocols import Store
 from qaware.store import CampaignStore, CandidateStatus
 
@@ -73,7 +78,10 @@ def test_campaigns_sharing_a_database_do_not_see_each_other(store, store_url):
         with pytest.raises(StoreError, match=f"id {mine}"):
             other.get(mine)
         other.set_status([theirs], S.SCORED)
+        assert other.summary() == {0: {**dict.fromkeys(map(str, S), 0), "scored": 1}}
     assert store.get(mine).status == S.GENERATED
+    assert store.summary()[0]["generated"] == 1
+    assert sum(store.summary()[0].values()) == 1
 
 
 def test_a_bad_structure_in_a_batch_writes_nothing(store):
@@ -213,3 +221,17 @@ def test_precomputed_hashes_are_used_as_given(store):
     assert store.get(ids[0]).structure_hash == "h-one"
     with pytest.raises(StoreError, match="1 hashes for 2 structures"):
         store.add_candidates([a, b], cycle=0, hashes=["h-two"])
+
+
+def test_postgres_without_its_extra_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ase_db_backends" else real(name, *a),
+    )
+    with pytest.raises(MissingDependencyError, match=r"qaware\[postgres\]") as info:
+        CampaignStore("postgresql://nobody@127.0.0.1:1/none")
+    assert info.value.extra == "postgres"
