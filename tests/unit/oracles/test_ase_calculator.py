@@ -116,3 +116,14 @@ def test_gfn1_xtb_scf_failure_on_an_oxide_cell_is_reported_not_raised():
     result = check_oracle(oracle, _srtio3(), expect_ok=False)
     assert result.reason.startswith("scf_not_converged:")
     assert "250" in result.reason  # tblite's own message survives
+
+
+def test_the_oracle_runs_the_same_in_a_child_process():
+    from qaware.oracles.base import run_with_timeout
+
+    oracle = ASECalculatorOracle(EMT_PATH, level="EMT")
+    here, there = oracle.compute(_rattled_cu()), run_with_timeout(oracle, _rattled_cu(), 60)
+    assert there.ok
+    assert there.energy == here.energy
+    np.testing.assert_array_equal(there.forces, here.forces)
+    assert there.settings_hash == here.settings_hash
