@@ -54,8 +54,7 @@ class PySCFOracle:
     """Molecular PySCF calculation at one level of theory (picklable spec).
 
     method:        one of :data:`METHODS`.
-    basis:         Gaussian basis name (``def2-SVP`` default, ``def2-TZVP``...); def2 ECPs are
-                   added for elements beyond Kr.
+    basis:         Gaussian basis (``def2-SVP``, ``def2-TZVP``...); def2 ECPs beyond Kr.
     multiplicity:  2S+1, or None for the default table / parity rule (see ``spin_scan``).
     charge:        net charge (e).
     spin_scan:     with ``multiplicity=None``, compute the ``spin_scan_count`` lowest allowed
@@ -185,12 +184,8 @@ class PySCFOracle:
         results = {m: apply_gates(self._at_multiplicity(atoms, m, "scan"), self.gates)
                    for m in multiplicities}  # fmt: skip
         scan = {str(m): r.energy for m, r in results.items()}
-        passing = [r for r in results.values() if r.ok]
-        pool = passing or [r for r in results.values() if r.energy is not None]
-        if not pool:
-            best = results[multiplicities[0]]
-        else:
-            best = min(pool, key=lambda r: r.energy if r.energy is not None else math.inf)
+        pool = [r for r in results.values() if r.ok] or list(results.values())
+        best = min(pool, key=lambda r: r.energy if r.energy is not None else math.inf)
         return replace(best, diagnostics={**best.diagnostics, "spin_scan_ev": scan})
 
     def _at_multiplicity(self, atoms: Atoms, multiplicity: int, source: str) -> OracleResult:
@@ -201,16 +196,9 @@ class PySCFOracle:
             )
         mol = build_molecule(atoms, self.basis, self.charge, multiplicity, self.max_memory_mb)
         s = 0.5 * (multiplicity - 1)
-        diag: dict[str, Any] = {
-            "method": self.method,
-            "basis": self.basis,
-            "multiplicity": multiplicity,
-            "spin_source": source,
-            "charge": self.charge,
-            "n_basis": int(mol.nao_nr()),
-            g.OPEN_SHELL: multiplicity > 1,
-            g.S2_EXPECTED: s * (s + 1),
-        }
+        diag: dict[str, Any] = {"method": self.method, "basis": self.basis, "charge": self.charge}
+        diag.update(multiplicity=multiplicity, spin_source=source, n_basis=int(mol.nao_nr()))
+        diag.update({g.OPEN_SHELL: multiplicity > 1, g.S2_EXPECTED: s * (s + 1)})
         if self.method == "CCSD(T)":
             return self._ccsd_t(mol, diag)
         return self._scf_level(mol, diag)
