@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from functools import cache
 from math import gcd
 
 import numpy as np
@@ -36,7 +35,10 @@ __all__ = ["composition_key", "structure_hash"]
 _HASH_VERSION = "qaware-structure-hash-v1"
 _HASH_CHARS = 32
 _IMAGES = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)
+_SHORT = _IMAGES[np.any(_IMAGES != 0, axis=1)].astype(np.int64)  # (26, 3)
+_MAX_CANDIDATE_ENTRIES = 4_000_000  # bounds the memory of the canonical-form search
 _MAX_IMAGE_ATOMS = 200  # above this, the ordering key uses the nearest image only (memory)
+_ENV_CUTOFF = 4.0  # Å, reach of the environment sum that picks origin atoms
 _GRID_SHIFT = 0.5 - np.sqrt(2.0) / 100.0  # bin edges at 0.5141… of a step, see _grid
 
 
@@ -65,6 +67,8 @@ def structure_hash(atoms: Atoms, *, symprec: float = 1e-3, decimals: int = 3) ->
     """
     if not 0 <= decimals <= 5:
         raise ValueError(f"decimals must be in 0..5, got {decimals}")
+    if not np.all(np.isfinite(atoms.positions)) or not np.all(np.isfinite(atoms.cell[:])):
+        raise InvalidStructureError("positions or cell hold NaN or inf: no hash")
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.all():
         text = _crystal_form(atoms, symprec, decimals)
@@ -152,26 +156,28 @@ def _canonical_order(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray)
     return np.lexsort((weight.sum(axis=1), numbers))
 
 
-@cache
-def _unimodular_small() -> np.ndarray:
-    """All (k, 3, 3) integer matrices with entries in {-1, 0, 1} and determinant ±1."""
-    mats = np.array(list(itertools.product((-1, 0, 1), repeat=9)), dtype=np.int64)
-    mats = mats.reshape(-1, 3, 3)
-    det = np.rint(np.linalg.det(mats.astype(float))).astype(np.int64)
-    return mats[np.abs(det) == 1]
-
-
 def _lattice_automorphisms(lattice: np.ndarray) -> np.ndarray:
     """(k, 3, 3) integer M with M G Mᵀ = G (G the metric of a Niggli-reduced ``lattice``).
 
-    For a reduced basis every automorphism has entries in {-1, 0, 1}, so the search is finite.
+    For a reduced basis every automorphism has entries in {-1, 0, 1}: row i of M is one of the
+    26 vectors n ∈ {-1, 0, 1}³ with n G nᵀ = G_ii, so only those rows are combined.
     """
     G = lattice @ lattice.T
-    mats = _unimodular_small()
-    Gm = np.einsum("kij,jl,kml->kim", mats, G, mats, optimize=True)
     tol = 1e-4 * float(np.max(np.abs(G)))
+    norms = np.einsum("vi,ij,vj->v", _SHORT, G, _SHORT)
+    rows = [_SHORT[np.abs(norms - G[i, i]) <= tol] for i in range(3)]
+    mats = np.stack(
+        [
+            np.repeat(rows[0], len(rows[1]) * len(rows[2]), axis=0),
+            np.tile(np.repeat(rows[1], len(rows[2]), axis=0), (len(rows[0]), 1)),
+            np.tile(rows[2], (len(rows[0]) * len(rows[1]), 1)),
+        ],
+        axis=1,
+    )  # (k, 3, 3): every combination of admissible rows
+    Gm = mats @ G @ mats.transpose(0, 2, 1)
     ok = np.all(np.abs(Gm - G) <= tol, axis=(1, 2))
-    return mats[ok]
+    det = np.rint(np.linalg.det(mats[ok].astype(float)))
+    return mats[ok][np.abs(det) == 1]
 
 
 def _crystal_form(atoms: Atoms, symprec: float, decimals: int) -> str:
@@ -192,14 +198,70 @@ def _crystal_form(atoms: Atoms, symprec: float, decimals: int) -> str:
     # Origin candidates: atoms of the rarest species (ties broken by the smaller Z).
     zs, counts = np.unique(numbers, return_counts=True)
     rare = zs[np.lexsort((zs, counts))[0]]
-    origins = frac[numbers == rare]  # (m, 3)
+    origins = frac[_origin_candidates(lattice, frac, numbers, rare)]  # (m, 3)
     inv = np.linalg.inv(_lattice_automorphisms(lattice).astype(float))  # (k, 3, 3)
-    # f' = (f - f_o) M^{-1} for every automorphism M and origin o: (k, m, n, 3)
+    # Origins go in chunks so that the (k, m, n) candidate tables stay below ~4M entries.
+    chunk = max(1, _MAX_CANDIDATE_ENTRIES // (len(inv) * n))
+    best: np.ndarray | None = None
+    for start in range(0, len(origins), chunk):
+        candidate = _smallest_table(frac, numbers, origins[start : start + chunk], inv, base)
+        if best is None or _lex_less(candidate, best):
+            best = candidate
+    assert best is not None
+    return head + "|" + ",".join(str(int(k)) for k in best)
+
+
+def _origin_candidates(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, rare: int
+) -> np.ndarray:
+    """Indices of the atoms of species ``rare`` that may serve as origin.
+
+    Any of them would do; to keep large low-symmetry cells fast, only those with the smallest
+    environment sum s_i = Σ_j Z_j w(|r_j - r_i + L|) over all images within _ENV_CUTOFF Å are
+    kept, with w(d) = exp(-d²/2) - exp(-R²/2) (Å, smooth at the cutoff R). s_i depends on the
+    geometry only (not on the basis, order or orientation), and symmetry-equivalent atoms
+    share it, so the choice is canonical.
+    """
+    idx = np.flatnonzero(numbers == rare)
+    if len(idx) <= 4:
+        return idx
+    R = _ENV_CUTOFF
+    spacing = 1.0 / np.linalg.norm(np.linalg.inv(lattice).T, axis=1)
+    reach = np.floor(R / spacing + 0.5).astype(int)
+    shifts = np.array(np.meshgrid(*[np.arange(-m, m + 1) for m in reach], indexing="ij"))
+    shifts = shifts.reshape(3, -1).T.astype(float)  # (S, 3)
+    env = np.empty(len(idx))
+    step = max(1, _MAX_CANDIDATE_ENTRIES // (len(numbers) * len(shifts)))
+    for start in range(0, len(idx), step):
+        part = idx[start : start + step]
+        df = frac[None, :, :] - frac[part][:, None, :]  # (p, n, 3)
+        df -= np.rint(df)
+        d2 = np.sum(((df[:, :, None, :] + shifts[None, None]) @ lattice) ** 2, axis=-1)
+        w = np.where(d2 < R * R, np.exp(-0.5 * d2) - np.exp(-0.5 * R * R), 0.0)
+        env[start : start + step] = (w.sum(axis=2) * numbers[None, :]).sum(axis=1)
+    tol = 1e-7 * max(1.0, float(np.max(np.abs(env))))
+    return idx[env <= env.min() + tol]
+
+
+def _smallest_table(
+    frac: np.ndarray, numbers: np.ndarray, origins: np.ndarray, inv: np.ndarray, base: int
+) -> np.ndarray:
+    """Lexicographically smallest sorted (n,) table of encoded (Z, x, y, z) rows.
+
+    f' = (f - f_o) M^{-1} for every automorphism M (``inv`` holds the M^{-1}, (k, 3, 3)) and
+    every origin o in ``origins`` (m, 3); each row is encoded as one integer
+    ((Z·base + x)·base + y)·base + z with x, y, z the wrapped grid indices.
+    """
+    n = len(numbers)
     shifted = frac[None, :, :] - origins[:, None, :]  # (m, n, 3)
-    moved = np.einsum("mnj,kjl->kmnl", shifted, inv, optimize=True)
+    moved = np.einsum("mnj,kjl->kmnl", shifted, inv, optimize=True)  # (k, m, n, 3)
     ints = np.mod(_grid(moved, base), base)
     keys = ((numbers[None, None, :] * base + ints[..., 0]) * base + ints[..., 1]) * base
     keys = (keys + ints[..., 2]).reshape(-1, n)
     keys.sort(axis=1)
-    best = keys[np.lexsort(keys.T[::-1])[0]]
-    return head + "|" + ",".join(str(int(k)) for k in best)
+    return keys[np.lexsort(keys.T[::-1])[0]]
+
+
+def _lex_less(a: np.ndarray, b: np.ndarray) -> bool:
+    diff = np.flatnonzero(a != b)
+    return bool(len(diff)) and bool(a[diff[0]] < b[diff[0]])

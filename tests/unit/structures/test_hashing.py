@@ -136,3 +136,58 @@ def test_composition_key_is_reduced_and_alphabetical():
     assert composition_key(sto.repeat((2, 1, 1))) == "O3SrTi"
     assert composition_key(Atoms("Fe2O3")) == "Fe2O3"
     assert composition_key(Atoms()) == ""
+
+
+@pytest.mark.parametrize(
+    ("atoms", "order"),
+    [
+        (bulk("Cu", "fcc", a=3.6), 48),
+        (bulk("Fe", "bcc", a=2.87), 48),
+        (bulk("Po", "sc", a=3.35), 48),
+        (bulk("Mg", "hcp", a=3.21, c=5.21), 24),
+        (bulk("In", "bct", a=3.25, c=4.95), 16),
+        (bulk("Cu", "orthorhombic", a=3.0, b=4.0, c=5.0), 8),
+        (Atoms("C", cell=[[3, 0, 0], [0, 4, 0], [1.1, 0, 5]], pbc=True), 4),  # monoclinic
+        (Atoms("C", cell=[[3, 0, 0], [0.7, 4, 0], [1.1, 0.4, 5]], pbc=True), 2),  # triclinic
+    ],
+)
+def test_lattice_automorphisms_are_the_holohedry(atoms, order):
+    # the point group of the lattice has 48, 24, 16, 8, 4 or 2 operations by crystal family
+    from qaware.structures.hashing import _lattice_automorphisms, _primitive_reduced
+
+    lattice, _, _ = _primitive_reduced(atoms, 1e-3)
+    mats = _lattice_automorphisms(lattice)
+    assert len(mats) == order
+    G = lattice @ lattice.T
+    for M in mats:
+        np.testing.assert_allclose(M @ G @ M.T, G, atol=1e-8)
+    assert len({m.tobytes() for m in mats}) == order
+
+
+def test_large_low_symmetry_cell_is_canonical_and_fast(monkeypatch):
+    import qaware.structures.hashing as hashing
+
+    rng = np.random.default_rng(4)
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((4, 4, 4))  # 256 atoms
+    atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)  # P1 after this
+    start = time.perf_counter()
+    h = structure_hash(atoms)
+    assert time.perf_counter() - start < 5.0  # ~0.05 s; all 256 origins × 48 would be ~1 s
+    other = rotated(atoms, 3)[rng.permutation(len(atoms))]
+    other.translate([1.0, -2.0, 0.5])
+    assert structure_hash(other) == h
+    monkeypatch.setattr(hashing, "_MAX_CANDIDATE_ENTRIES", 1000)  # many small chunks
+    assert structure_hash(other) == h
+
+
+def test_overlapping_atoms_still_hash_deterministically():
+    # spglib gives up on atoms at one site; the Niggli fall-back still gives a stable key
+    atoms = Atoms("H2O", positions=[[0, 0, 0], [0, 0, 0], [1, 1, 1]], cell=[3, 3, 4], pbc=True)
+    assert structure_hash(rotated(atoms, 2)[[2, 1, 0]]) == structure_hash(atoms)
+
+
+def test_non_finite_structures_have_no_hash():
+    atoms = molecule("H2O")
+    atoms.positions[0, 0] = np.nan
+    with pytest.raises(InvalidStructureError, match="NaN"):
+        structure_hash(atoms)
