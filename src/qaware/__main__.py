@@ -1,0 +1,5 @@
+import sys
+
+from qaware.cli import main
+
+sys.exit(main())

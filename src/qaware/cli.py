@@ -1,0 +1,202 @@
+"""The ``qaware`` command: a thin layer over the API.
+
+Exit codes: 0 done, 2 bad input or configuration, 3 interrupted but resumable.
+Errors print one clear message; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaware.errors import (
+    ConfigError,
+    InvalidStructureError,
+    QawareError,
+    RunDirectoryError,
+)
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 3
+
+# typer >= 0.29 vendors click; take its usage-error base class from typer itself either way
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+app = typer.Typer(
+    name="qaware",
+    help="Quantum-aware materials discovery: find stable materials where PBE is likely wrong.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+_state = {"debug": False}
+log = logging.getLogger("qaware")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and debug logging.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("qaware.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented config template with every option and its default.
+
+    Example: qaware init my_run.yaml
+    """
+    from qaware.config_io import config_template
+
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: exists already (use --force to overwrite)")
+    path.write_text(config_template(), encoding="utf-8")
+    typer.echo(f"wrote {path}; edit it, then: qaware run {path}")
+
+
+@app.command()
+def ingest(
+    structures: Annotated[
+        list[Path] | None, typer.Argument(help="CIF, extxyz or CDVAE-format CSV files.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Run config (YAML); defaults otherwise.")
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run directory (overrides the config).")
+    ] = None,
+    example: Annotated[
+        bool, typer.Option(help="Ingest the bundled 240 perov-5 3d-metal oxide perovskites.")
+    ] = False,
+    skip_bad: Annotated[
+        bool, typer.Option(help="Skip bad rows (and list them) instead of stopping at the first.")
+    ] = False,
+) -> None:
+    """Read, check, hash and store structures in a run directory; print a summary.
+
+    Example: qaware ingest --example --run-dir runs/example
+    """
+    from qaware.config import QawareConfig
+    from qaware.config_io import load_config
+    from qaware.ingest import bundled_example_path, ingest_structures
+
+    cfg = load_config(config) if config else QawareConfig()
+    if run_dir is not None:
+        cfg.run.directory = run_dir
+    paths = list(structures or [])
+    if example:
+        paths.append(bundled_example_path())
+    if not paths:
+        raise ConfigError("nothing to ingest: give structure files or --example")
+    summary = ingest_structures(paths, cfg, on_error="skip" if skip_bad else "raise")
+    _log_to_run_dir(Path(cfg.run.directory))
+    log.info("ingested %d new structures from %s", summary.n_new, ", ".join(summary.sources))
+    typer.echo(
+        f"read {summary.n_read} structures from {len(summary.sources)} file(s) in "
+        f"{summary.elapsed_s:.1f} s: {summary.n_new} new, {summary.n_duplicates} already stored, "
+        f"{summary.n_skipped} skipped"
+    )
+    for problem in summary.skipped[:20]:
+        typer.echo(f"  skipped: {problem}")
+    if summary.n_skipped > 20:
+        typer.echo(f"  ... and {summary.n_skipped - 20} more (see events.jsonl)")
+    _print_status(cfg.run.directory)
+
+
+@app.command()
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+) -> None:
+    """Table of cycles: candidates by state, oracle calls, hits, pending work.
+
+    Example: qaware status runs/example
+    """
+    _print_status(run_dir)
+
+
+def _log_to_run_dir(run_dir: Path) -> None:
+    """Also log to ``RUN_DIR/qaware.log`` (appending; one handler per directory)."""
+    target = str((run_dir / "qaware.log").resolve())
+    if any(getattr(h, "baseFilename", None) == target for h in log.handlers):
+        return
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+
+
+def _print_status(run_dir: Path) -> None:
+    from qaware.report.status import status_table
+
+    typer.echo(status_table(run_dir))
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="extxyz, cif or csv (CDVAE format).")
+    ] = "extxyz",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only candidates in this state (e.g. done).")
+    ] = None,
+) -> None:
+    """Write the run's candidates (with their labels) to extxyz, CIF or CSV.
+
+    Example: qaware export runs/example --format cif -o candidates.cif
+    """
+    from qaware.export import export_candidates
+
+    if format not in ("extxyz", "cif", "csv"):
+        raise ConfigError(f"--format: {format!r} is not one of extxyz, cif, csv")
+    out = output or run_dir / f"candidates.{format}"
+    n = export_candidates(run_dir, out, fmt=format, status=state)
+    typer.echo(f"wrote {n} structures to {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the process exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except _USAGE_ERROR as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        typer.echo("interrupted: state is saved; continue with `qaware resume RUN_DIR`", err=True)
+        return EXIT_INTERRUPTED
+    except (ConfigError, InvalidStructureError, RunDirectoryError) as exc:
+        _report(exc)
+        return EXIT_BAD_INPUT
+    except QawareError as exc:
+        _report(exc)
+        return 1
+    return EXIT_OK
+
+
+def _report(exc: BaseException) -> None:
+    if _state["debug"]:
+        import traceback
+
+        traceback.print_exception(exc)
+    typer.echo(f"error: {exc}", err=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

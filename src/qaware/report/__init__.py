@@ -1,0 +1,1 @@
+"""Reports: the status table now; figures and the HTML report later."""
