@@ -36,7 +36,9 @@ class _Section(BaseModel):
 
 
 class RunSettings(_Section):
-    name: str = Field("qaware-run", description="Campaign name; rows in a shared store are keyed by it.")
+    name: str = Field(
+        "qaware-run", description="Campaign name; rows in a shared store are keyed by it."
+    )
     directory: Path = Field(
         Path("qaware-runs/qaware-run"),
         description="Run directory (config, campaign.db, events.jsonl, cycles/, models/, report/).",
@@ -62,7 +64,9 @@ class FidelitySpec(_Section):
     name: str = Field(description="Level name: 'PBE', or 'theory@code' for a stand-in.")
     weight: float = Field(1.0, gt=0, description="Loss weight in multi-fidelity training.")
     cost: float = Field(1.0, gt=0, description="Relative cost of one call (cost-aware budgets).")
-    kind: LevelKind = Field("first-principles", description="first-principles | stand-in | experiment | empirical")
+    kind: LevelKind = Field(
+        "first-principles", description="first-principles | stand-in | experiment | empirical"
+    )
 
     def to_fidelity(self) -> Fidelity:
         return Fidelity(self.name, weight=self.weight, cost=self.cost, kind=self.kind)
@@ -83,26 +87,45 @@ class OracleSpec(_Section):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Backend settings (method, basis, cutoff, k-density...)."
     )
-    timeout_s: float = Field(3600.0, gt=0, description="Per-call wall-time limit; the call is killed past it.")
+    timeout_s: float = Field(
+        3600.0, gt=0, description="Per-call wall-time limit; the call is killed past it."
+    )
     max_retries: int = Field(1, ge=0, description="Retries of a failed call before quarantine.")
 
 
 class ScreeningSettings(_Section):
-    min_distance: float = Field(0.5, gt=0, description="Reject structures with atoms closer than this (Å).")
-    max_atoms: int | None = Field(200, ge=1, description="Reject structures with more atoms (null: no cap).")
+    min_distance: float = Field(
+        0.5, gt=0, description="Reject structures with atoms closer than this (Å)."
+    )
+    max_atoms: int | None = Field(
+        200, ge=1, description="Reject structures with more atoms (null: no cap)."
+    )
 
 
 class CampaignSettings(_Section):
     max_cycles: int = Field(20, ge=1, description="Hard cap on active-learning cycles.")
     budget: int = Field(100, ge=1, description="Top-fidelity oracle calls the campaign may spend.")
     candidates_per_cycle: int = Field(200, ge=1, description="Structures generated per cycle.")
-    batch_size: int = Field(8, ge=1, description="Candidates sent to the top-fidelity oracle per cycle.")
-    patience: int = Field(3, ge=1, description="Stop after this many consecutive cycles without a discovery.")
-    hit_threshold: float = Field(0.0, description="E_hull (eV/atom) at or below which a result is a hit.")
-    retrain_validator_every: int = Field(1, ge=1, description="Retrain the validator every N cycles.")
-    retrain_generator_every: int = Field(5, ge=1, description="Fine-tune the generator every N cycles.")
+    batch_size: int = Field(
+        8, ge=1, description="Candidates sent to the top-fidelity oracle per cycle."
+    )
+    patience: int = Field(
+        3, ge=1, description="Stop after this many consecutive cycles without a discovery."
+    )
+    hit_threshold: float = Field(
+        0.0, description="E_hull (eV/atom) at or below which a result is a hit."
+    )
+    retrain_validator_every: int = Field(
+        1, ge=1, description="Retrain the validator every N cycles."
+    )
+    retrain_generator_every: int = Field(
+        5, ge=1, description="Fine-tune the generator every N cycles."
+    )
     max_calibration_error: float = Field(
-        0.1, gt=0, le=1, description="Refuse to start while the validator's top-level ECE is at or above this."
+        0.1,
+        gt=0,
+        le=1,
+        description="Refuse to start while the validator's top-level ECE is at or above this.",
     )
 
 
@@ -111,11 +134,14 @@ class AcquisitionSettings(_Section):
         "qaware", description="qaware = w_D·D + w_U·U; the others are the baselines."
     )
     divergence: Literal["signed", "absolute", "relative"] = Field(
-        "signed", description="D_signed (top finds x more stable than low), D_abs or D_rel (DESIGN.md §3)."
+        "signed",
+        description="D_signed (top finds x more stable than low), D_abs or D_rel (DESIGN.md §3).",
     )
     weight_divergence: float = Field(0.7, ge=0, description="w_D in S = w_D·D + w_U·U.")
     weight_uncertainty: float = Field(0.3, ge=0, description="w_U in S = w_D·D + w_U·U.")
-    min_diversity: float = Field(0.0, ge=0, description="Minimum embedding distance between two picks of a batch.")
+    min_diversity: float = Field(
+        0.0, ge=0, description="Minimum embedding distance between two picks of a batch."
+    )
 
     @model_validator(mode="after")
     def _weights_not_both_zero(self) -> AcquisitionSettings:
@@ -125,14 +151,16 @@ class AcquisitionSettings(_Section):
 
 
 class QawareConfig(_Section):
-    """A whole run. Sections: run, store, fidelities, oracles, screening, campaign, acquisition, execution."""
+    """A whole run: run, store, fidelities, oracles, screening, campaign, acquisition, execution."""
 
     run: RunSettings = Field(default_factory=RunSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     fidelities: list[FidelitySpec] = Field(
         default_factory=_default_fidelities, description="The ladder, cheapest level first."
     )
-    oracles: list[OracleSpec] = Field(default_factory=list, description="One oracle per level that is paid for.")
+    oracles: list[OracleSpec] = Field(
+        default_factory=list, description="One oracle per level that is paid for."
+    )
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     campaign: CampaignSettings = Field(default_factory=CampaignSettings)
     acquisition: AcquisitionSettings = Field(default_factory=AcquisitionSettings)
@@ -144,7 +172,8 @@ class QawareConfig(_Section):
         for i, spec in enumerate(self.oracles):
             if spec.level not in ladder:
                 raise ValueError(
-                    f"oracles.{i}.level: {spec.level!r} is not a fidelity; levels are {list(ladder.names)}"
+                    f"oracles.{i}.level: {spec.level!r} is not a fidelity; "
+                    f"levels are {list(ladder.names)}"
                 )
         return self
 
@@ -156,4 +185,3 @@ def config_hash(config: QawareConfig) -> str:
     """sha256 of the canonical JSON of the resolved config (what `resume` compares)."""
     blob = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
-

@@ -23,7 +23,7 @@ __all__ = ["config_template", "dump_config", "load_config", "parse_config"]
 
 
 def load_config(path: str | Path) -> QawareConfig:
-    """Read and validate a YAML config; raise ConfigError naming file, line and key on any problem."""
+    """Read and validate a YAML config; ConfigError names file, line and key of any problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -47,7 +47,9 @@ def parse_config(text: str, *, source: str = "<string>") -> QawareConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}"
+        )
     try:
         return QawareConfig.model_validate(raw)
     except ValidationError as exc:
@@ -76,10 +78,16 @@ def _format_errors(exc: ValidationError, source: str, lines: dict[tuple, int]) -
         if err["type"] == "extra_forbidden":
             known = _fields_at(QawareConfig, loc[:-1])
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-            msg = "unknown key" + (f", did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(known)})")
+            msg = "unknown key" + (
+                f", did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(known)})"
+            )
         else:
             msg = err["msg"]
-            if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
+            if (
+                "input" in err
+                and err["type"] not in ("missing",)
+                and not isinstance(err["input"], dict)
+            ):
                 msg += f" (got {err['input']!r})"
         messages.append(f"{where} {dotted}: {msg}")
     head = f"{source}: {len(messages)} problem(s) in the configuration"

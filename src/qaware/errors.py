@@ -110,6 +110,4 @@ class MissingDependencyError(QawareError, ImportError):
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         self.package = package
         self.extra = extra
-        super().__init__(
-            f"{purpose} needs the '{package}' package: pip install 'qaware[{extra}]'"
-        )
+        super().__init__(f"{purpose} needs the '{package}' package: pip install 'qaware[{extra}]'")

@@ -42,7 +42,7 @@ class Oracle(Protocol):
         ...
 
     def settings_hash(self) -> str:
-        """Stable hash of every setting that changes the answer (code, version, method, basis...)."""
+        """Stable hash of every setting that changes the answer (code, version, method...)."""
         ...
 
     def compute(self, atoms: Atoms) -> OracleResult:
@@ -85,7 +85,7 @@ class Validator(Protocol):
         *,
         warm_start: bool = True,
     ) -> None:
-        """(Re)train on ``labels[level][i]`` = total energy (eV) of structure i or None (missing)."""
+        """(Re)train on ``labels[level][i]``: total energy (eV) of structure i, None if missing."""
         ...
 
 

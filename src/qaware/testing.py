@@ -42,21 +42,27 @@ def check_oracle(oracle: Oracle, atoms: Atoms, *, expect_ok: bool = True) -> Ora
     """
     assert isinstance(oracle.level, str) and oracle.level, "oracle.level must be a non-empty str"
     h1 = oracle.settings_hash()
-    assert isinstance(h1, str) and _HEX.match(h1), f"settings_hash must be lowercase hex, got {h1!r}"
+    assert isinstance(h1, str) and _HEX.match(h1), (
+        f"settings_hash must be lowercase hex, got {h1!r}"
+    )
     assert oracle.settings_hash() == h1, "settings_hash is not stable between calls"
     clone = pickle.loads(pickle.dumps(oracle))
     assert clone.settings_hash() == h1, "settings_hash changes through pickling"
     before = atoms.copy()
     result = oracle.compute(atoms)
     assert isinstance(result, OracleResult), f"compute returned {type(result).__name__}"
-    assert result.level == oracle.level, f"result.level {result.level!r} != oracle.level {oracle.level!r}"
-    assert np.allclose(atoms.positions, before.positions) and np.allclose(atoms.cell, before.cell), (
-        "compute modified its input structure"
+    assert result.level == oracle.level, (
+        f"result.level {result.level!r} != oracle.level {oracle.level!r}"
     )
+    assert np.allclose(atoms.positions, before.positions) and np.allclose(
+        atoms.cell, before.cell
+    ), "compute modified its input structure"
     assert result.settings_hash == h1, "result.settings_hash differs from oracle.settings_hash()"
     assert result.wall_time_s >= 0
     if result.ok:
-        assert result.energy is not None and math.isfinite(result.energy), "ok result without finite energy"
+        assert result.energy is not None and math.isfinite(result.energy), (
+            "ok result without finite energy"
+        )
         if result.forces is not None:
             assert result.forces.shape == (len(atoms), 3), f"forces shape {result.forces.shape}"
             assert np.all(np.isfinite(result.forces)), "non-finite forces"
@@ -67,11 +73,15 @@ def check_oracle(oracle: Oracle, atoms: Atoms, *, expect_ok: bool = True) -> Ora
     if expect_ok:
         assert result.ok, f"expected a successful calculation, got reason {result.reason!r}"
     roundtrip = OracleResult.from_dict(result.to_dict())
-    assert roundtrip.ok == result.ok and roundtrip.energy == result.energy, "to_dict/from_dict lost data"
+    assert roundtrip.ok == result.ok and roundtrip.energy == result.energy, (
+        "to_dict/from_dict lost data"
+    )
     return result
 
 
-def check_validator(validator: Validator, structures: Sequence[Atoms], *, atol: float = 1e-4) -> Prediction:
+def check_validator(
+    validator: Validator, structures: Sequence[Atoms], *, atol: float = 1e-4
+) -> Prediction:
     """Check the Validator contract: one prediction per structure and level, finite, σ ≥ 0,
     independent of the order of the batch and of the atom order within a structure."""
     assert len(structures) >= 2, "check_validator needs at least two structures"
@@ -80,10 +90,14 @@ def check_validator(validator: Validator, structures: Sequence[Atoms], *, atol: 
     names = validator.ladder.names
     for table_name in ("energy_per_atom", "e_form_per_atom", "e_form_std_per_atom"):
         table = getattr(pred, table_name)
-        assert set(table) == set(names), f"{table_name} levels {sorted(table)} != ladder {list(names)}"
+        assert set(table) == set(names), (
+            f"{table_name} levels {sorted(table)} != ladder {list(names)}"
+        )
         for level, values in table.items():
             arr = np.asarray(values)
-            assert arr.shape == (n,), f"{table_name}[{level}] has shape {arr.shape}, expected ({n},)"
+            assert arr.shape == (n,), (
+                f"{table_name}[{level}] has shape {arr.shape}, expected ({n},)"
+            )
             assert np.all(np.isfinite(arr)), f"{table_name}[{level}] has non-finite values"
     for level, std in pred.e_form_std_per_atom.items():
         assert np.all(np.asarray(std) >= 0), f"negative uncertainty at {level}"
@@ -109,7 +123,9 @@ def check_generator(generator: StructureGenerator, *, n: int = 4, seed: int = 0)
     assert isinstance(first, list) and len(first) == n, f"expected a list of {n} structures"
     for i, atoms in enumerate(first):
         assert isinstance(atoms, Atoms), f"sample {i} is {type(atoms).__name__}, not ase.Atoms"
-        assert len(atoms) > 0 and np.all(np.isfinite(atoms.positions)), f"sample {i} is empty or non-finite"
+        assert len(atoms) > 0 and np.all(np.isfinite(atoms.positions)), (
+            f"sample {i} is empty or non-finite"
+        )
     again = generator.sample(n, seed=seed)
     for a, b in zip(first, again, strict=True):
         assert a.get_chemical_symbols() == b.get_chemical_symbols() and np.allclose(
@@ -129,15 +145,19 @@ def check_store(store: Store, structures: Sequence[Atoms]) -> None:
     assert store.get(ids[0]).status == "scored"
     try:
         store.set_status([ids[0]], "done")
-    except Exception:  # noqa: BLE001 - any refusal is fine, a silent jump is not
+    except Exception:
         pass
     else:
         raise AssertionError("scored -> done must be refused by the state machine")
     assert store.get(ids[0]).status == "scored", "a refused transition must leave the row unchanged"
-    result = OracleResult(ok=True, level="L", energy=-1.25, forces=np.zeros((len(structures[0]), 3)))
+    result = OracleResult(
+        ok=True, level="L", energy=-1.25, forces=np.zeros((len(structures[0]), 3))
+    )
     store.record_result(ids[0], "key-check-store", result)
     found = store.find_result("key-check-store")
-    assert found is not None and found.energy == -1.25, "record_result/find_result round trip failed"
+    assert found is not None and found.energy == -1.25, (
+        "record_result/find_result round trip failed"
+    )
 
 
 # ------------------------------------------------------------------------------------------

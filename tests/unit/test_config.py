@@ -38,7 +38,10 @@ def test_dump_load_round_trip_and_hash(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("campaign:\n  budgte: 10\n", "c.yaml:2 campaign.budgte: unknown key, did you mean 'budget'?"),
+        (
+            "campaign:\n  budgte: 10\n",
+            "c.yaml:2 campaign.budgte: unknown key, did you mean 'budget'?",
+        ),
         ("campain:\n  budget: 10\n", "c.yaml:1 campain: unknown key, did you mean 'campaign'?"),
         (
             "fidelities:\n  - name: PBE\n    wieght: 0.1\n",
@@ -49,7 +52,10 @@ def test_dump_load_round_trip_and_hash(tmp_path):
             "oracles.0.levle: unknown key, did you mean 'level'?",
         ),
         ("campaign:\n  budget: ten\n", "c.yaml:2 campaign.budget: Input should be a valid integer"),
-        ("campaign:\n  budget: -5\n", "campaign.budget: Input should be greater than or equal to 1"),
+        (
+            "campaign:\n  budget: -5\n",
+            "campaign.budget: Input should be greater than or equal to 1",
+        ),
         ("execution:\n  backend: kubernetes\n", "execution.backend: Input should be"),
         ("acquisition:\n  strategy: greedy\n", "acquisition.strategy"),
         (

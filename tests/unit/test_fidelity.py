@@ -17,7 +17,9 @@ def test_default_ladder_order_and_weights():
 
 
 def test_user_ladder():
-    ladder = FidelityLadder((Fidelity("GFN2-xTB", kind="empirical"), Fidelity("PBE"), Fidelity("HSE06")))
+    ladder = FidelityLadder(
+        (Fidelity("GFN2-xTB", kind="empirical"), Fidelity("PBE"), Fidelity("HSE06"))
+    )
     assert ladder.names == ("GFN2-xTB", "PBE", "HSE06")
     assert ladder[1].name == "PBE" and len(ladder) == 3
 

@@ -53,7 +53,9 @@ def test_failure_constructor():
 
 
 def test_structure_error_message_and_pickling():
-    err = InvalidStructureError("atoms 3 and 4 are 0.12 Å apart", source="val.csv", index=17, atom=3)
+    err = InvalidStructureError(
+        "atoms 3 and 4 are 0.12 Å apart", source="val.csv", index=17, atom=3
+    )
     assert str(err) == "val.csv, row 17, atom 3: atoms 3 and 4 are 0.12 Å apart"
     again = pickle.loads(pickle.dumps(err))
     assert str(again) == str(err) and again.atom == 3

@@ -57,7 +57,10 @@ def test_check_oracle_accepts_a_correct_oracle():
     assert result.ok and result.forces.shape == (4, 3)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"break_forces": True}, "forces shape"), ({"break_level": True}, "level")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"break_forces": True}, "forces shape"), ({"break_level": True}, "level")],
+)
 def test_check_oracle_rejects_broken_oracles(kwargs, match):
     with pytest.raises(AssertionError, match=match):
         check_oracle(_EMTOracle(**kwargs), _cu())
@@ -96,7 +99,10 @@ class _SeededGenerator:
     def sample(self, n, *, seed, conditions=None):
         self.calls += 1
         rng = np.random.default_rng(seed if self.deterministic else self.calls)
-        return [Atoms("Cu2", positions=rng.random((2, 3)) * 3, cell=[3, 3, 3], pbc=True) for _ in range(n)]
+        return [
+            Atoms("Cu2", positions=rng.random((2, 3)) * 3, cell=[3, 3, 3], pbc=True)
+            for _ in range(n)
+        ]
 
 
 def test_check_generator_requires_reproducible_seeds():

@@ -19,12 +19,12 @@ class OracleResult:
     forces:    (n_atoms, 3) eV/Å, or None.
     stress:    (6,) Voigt order xx, yy, zz, yz, xz, xy, eV/Å^3 (ASE convention), or None.
     descriptors: named descriptor vectors (``dos``, ``elf``, ``response``), each a 1-D array.
-    level:     fidelity name of the ladder this result labels (``CCSD(T)``, ``r2SCAN@SevenNet-MF-0``).
+    level:     ladder level this result labels (``CCSD(T)``, ``r2SCAN@SevenNet-MF-0``).
     code, code_version, settings_hash: what produced it, exactly.
     wall_time_s, peak_memory_mb: measured cost of the call.
     diagnostics: free-form scalars (``scf_converged``, ``s2``, ``t1``, ``n_scf_cycles``...).
     ok / reason: False with a short machine-readable reason (``timeout``, ``scf_not_converged``,
-               ``spin_contamination``, ``exception: ...``) when the result must not be used as truth.
+               ``spin_contamination``, ``exception: ...``) when it must not be used as truth.
     """
 
     ok: bool
@@ -75,7 +75,9 @@ class OracleResult:
         for key in ("forces", "stress"):
             if d.get(key) is not None:
                 d[key] = np.asarray(d[key], dtype=float)
-        d["descriptors"] = {k: np.asarray(v, dtype=float) for k, v in d.get("descriptors", {}).items()}
+        d["descriptors"] = {
+            k: np.asarray(v, dtype=float) for k, v in d.get("descriptors", {}).items()
+        }
         return cls(**d)
 
 
