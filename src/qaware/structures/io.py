@@ -131,6 +131,16 @@ def write_structures(
     """
     fmt = infer_format(path, format)
     items = list(structures)
+    if fmt in ("cif", "csv"):  # both store CIF text: periodic structures only
+        for k, atoms in enumerate(items):
+            if not all(atoms.pbc):
+                raise InvalidStructureError(
+                    f"{fmt} needs periodic structures (pbc all True), got pbc "
+                    f"{[bool(p) for p in atoms.pbc]}; write molecules to extxyz",
+                    source=str(path),
+                    index=k,
+                    field="pbc",
+                )
     if fmt == "cif":
         text = structures_to_cif(items)
         Path(path).write_text(text)

@@ -157,6 +157,22 @@ def test_format_override_and_limits(tmp_path, perov):
         read_structures(path, format="extxyz", max_atoms=4)
 
 
-def test_molecule_cannot_be_written_as_cif(tmp_path):
-    with pytest.raises(InvalidStructureError, match="periodic"):
-        write_structures([molecule("H2O")], tmp_path / "water.cif")
+@pytest.mark.parametrize("suffix", [".cif", ".csv"])
+def test_molecule_cannot_be_written_as_cif_text(suffix, perov, tmp_path):
+    path = tmp_path / f"out{suffix}"
+    with pytest.raises(InvalidStructureError) as info:
+        write_structures([perov[0], molecule("H2O")], path)
+    assert (info.value.source, info.value.index, info.value.field) == (str(path), 1, "pbc")
+    assert "write molecules to extxyz" in str(info.value)
+
+
+def test_importing_structures_loads_no_heavy_backend():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qaware, qaware.structures; "
+        "heavy = [m for m in ('pymatgen', 'spglib') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
