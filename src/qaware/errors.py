@@ -22,8 +22,9 @@ class QawareError(Exception):
 class InvalidStructureError(QawareError, ValueError):
     """A structure (or a file of structures) failed a sanity check or could not be parsed.
 
-    The message says where: ``source`` (file name), ``index`` (row of a CSV, frame of an extxyz,
-    block of a CIF; 0-based), ``atom`` (0-based atom index) and ``problem`` (what is wrong).
+    The message says where: ``source`` (file name), ``index`` (0-based position in the file,
+    named by ``unit``: "row" of a CSV, "frame" of an extxyz, "block" of a CIF), ``atom``
+    (0-based atom index), ``field`` and ``problem`` (what is wrong).
     """
 
     def __init__(
@@ -34,8 +35,10 @@ class InvalidStructureError(QawareError, ValueError):
         index: int | None = None,
         atom: int | None = None,
         field: str | None = None,
+        unit: str = "row",
     ) -> None:
         self.problem = problem
+        self.unit = unit
         self.source = source
         self.index = index
         self.atom = atom
@@ -47,7 +50,7 @@ class InvalidStructureError(QawareError, ValueError):
         if self.source is not None:
             where.append(str(self.source))
         if self.index is not None:
-            where.append(f"row {self.index}")
+            where.append(f"{self.unit} {self.index}")
         if self.atom is not None:
             where.append(f"atom {self.atom}")
         if self.field is not None:
@@ -56,28 +59,40 @@ class InvalidStructureError(QawareError, ValueError):
         return f"{prefix}: {self.problem}" if prefix else self.problem
 
     def located(
-        self, *, source: str | None = None, index: int | None = None
+        self,
+        *,
+        source: str | None = None,
+        index: int | None = None,
+        unit: str | None = None,
     ) -> InvalidStructureError:
-        """Return a copy that also says which file / row the problem came from."""
+        """Return a copy that also says which file and row / frame / block it came from."""
         return InvalidStructureError(
             self.problem,
             source=source if source is not None else self.source,
             index=index if index is not None else self.index,
             atom=self.atom,
             field=self.field,
+            unit=unit if unit is not None else self.unit,
         )
 
     def __reduce__(self):  # keep the keyword fields through pickling (executors, subprocesses)
         return (
             _rebuild_invalid_structure,
-            (self.problem, self.source, self.index, self.atom, self.field),
+            (self.problem, self.source, self.index, self.atom, self.field, self.unit),
         )
 
 
 def _rebuild_invalid_structure(
-    problem: str, source: str | None, index: int | None, atom: int | None, field: str | None
+    problem: str,
+    source: str | None,
+    index: int | None,
+    atom: int | None,
+    field: str | None,
+    unit: str = "row",
 ) -> InvalidStructureError:
-    return InvalidStructureError(problem, source=source, index=index, atom=atom, field=field)
+    return InvalidStructureError(
+        problem, source=source, index=index, atom=atom, field=field, unit=unit
+    )
 
 
 class ConfigError(QawareError, ValueError):

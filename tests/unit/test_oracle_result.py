@@ -65,3 +65,10 @@ def test_structure_error_message_and_pickling():
 def test_missing_dependency_names_the_extra():
     err = MissingDependencyError("gpaw", "gpaw", "The GPAW oracle")
     assert "pip install 'qaware[gpaw]'" in str(err) and isinstance(err, ImportError)
+
+
+def test_structure_error_names_frames_and_blocks():
+    err = InvalidStructureError("NaN position", source="a.extxyz", index=2, atom=0, unit="frame")
+    assert str(err) == "a.extxyz, frame 2, atom 0: NaN position"
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)
+    assert str(err.located(unit="block")).startswith("a.extxyz, block 2")

@@ -108,7 +108,7 @@ def read_structures(
                     item.info["index"] = index
                     batch.atoms.append(item)
                     continue
-            located = problem.located(source=source, index=index)
+            located = problem.located(source=source, index=index, unit=_UNITS[fmt])
             if on_error == "raise":
                 raise located from None
             batch.skipped.append(located)
@@ -184,3 +184,6 @@ _READERS: dict[Format, Callable[[str], Iterator[Atoms | InvalidStructureError]]]
     "extxyz": iter_extxyz_text,
     "csv": iter_cdvae_csv_text,
 }
+
+_UNITS: dict[Format, str] = {"cif": "block", "extxyz": "frame", "csv": "row"}
+"""What an item of each format is called in error messages."""

@@ -67,7 +67,8 @@ def test_bad_file_gives_its_specific_error(name: str):
     message = str(err)
     assert err.source == str(path)
     assert message.startswith(str(path))
-    for expected, got, label in ((index, err.index, "row"), (atom, err.atom, "atom")):
+    unit = {".cif": "block", ".extxyz": "frame", ".xyz": "frame"}.get(path.suffix, "row")
+    for expected, got, label in ((index, err.index, unit), (atom, err.atom, "atom")):
         if expected is NO:
             assert got is None, message
         else:
