@@ -82,13 +82,6 @@ class RunDirectory:
             raise RunDirectoryError(f"{path}: exists and is not an empty directory")
         plain = _plain(config)
         path.mkdir(parents=True, exist_ok=True)
-        for sub in ("cycles", "models"):
-            (path / sub).mkdir(exist_ok=True)
-        _atomic_write(path / "config.yaml", yaml.safe_dump(plain, sort_keys=False).encode())
-        _atomic_write(path / "config.sha256", (config_hash(plain) + "\n").encode())
-        env = json.dumps(environment_info(), indent=2) + "\n"
-        _atomic_write(path / "environment.json", env.encode())
-        (path / "events.jsonl").touch()
         marker = {
             "format_version": FORMAT_VERSION,
             "qaware_version": __version__,
@@ -97,8 +90,15 @@ class RunDirectory:
             "store_url": store_url,
         }
         run = cls(path, marker)
-        with run.store():  # fail now, not mid-campaign, on a bad URL or campaign name
+        with run.store():  # fail first (directory still empty for a URL) on a bad URL or name
             pass
+        for sub in ("cycles", "models"):
+            (path / sub).mkdir(exist_ok=True)
+        _atomic_write(path / "config.yaml", yaml.safe_dump(plain, sort_keys=False).encode())
+        _atomic_write(path / "config.sha256", (config_hash(plain) + "\n").encode())
+        env = json.dumps(environment_info(), indent=2) + "\n"
+        _atomic_write(path / "environment.json", env.encode())
+        (path / "events.jsonl").touch()
         _atomic_write(path / MARKER, (json.dumps(marker, indent=2) + "\n").encode())
         return run
 

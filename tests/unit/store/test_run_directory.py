@@ -11,7 +11,7 @@ import pytest
 import yaml
 from ase.build import bulk
 
-from qaware.errors import RunDirectoryError
+from qaware.errors import RunDirectoryError, StoreError
 from qaware.store import CandidateStatus, RunDirectory
 from qaware.store.run_directory import FORMAT_VERSION, MARKER
 
@@ -117,3 +117,11 @@ def test_models_are_saved_with_their_sha256(tmp_path):
     (run.path / "models" / "validator_c0003.pt").write_bytes(blob[:-1] + b"\x00")
     with pytest.raises(RunDirectoryError, match="does not match its recorded sha256"):
         run.model_path("validator_c0003.pt")
+
+
+def test_a_bad_store_url_fails_before_anything_is_written(tmp_path):
+    target = tmp_path / "run"
+    with pytest.raises(StoreError, match="cannot open campaign store"):
+        RunDirectory.create(target, CONFIG, store_url="postgresql://nobody@127.0.0.1:9/none")
+    assert list(target.iterdir()) == []
+    RunDirectory.create(target, CONFIG)  # the same place works once the problem is fixed
