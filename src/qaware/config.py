@@ -8,13 +8,12 @@ template live in :mod:`qaware.config_io`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from qaware._canonical import canonical_sha256
 from qaware.execution import ExecutionSettings
 from qaware.fidelity import DEFAULT_LADDER, Fidelity, FidelityLadder, LevelKind
 
@@ -183,5 +182,4 @@ class QawareConfig(_Section):
 
 def config_hash(config: QawareConfig) -> str:
     """sha256 of the canonical JSON of the resolved config (what `resume` compares)."""
-    blob = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return canonical_sha256(config.model_dump(mode="json"))

@@ -120,8 +120,15 @@ class Store(Protocol):
     """Persistent campaign state. Only the driver process writes; each call commits."""
 
     def add_candidates(
-        self, structures: Sequence[Atoms], *, cycle: int, origin: str = ""
-    ) -> list[int]: ...
+        self,
+        structures: Sequence[Atoms],
+        *,
+        cycle: int,
+        origin: str = "",
+        hashes: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Insert new candidates (status generated); a known structure hash returns its id."""
+        ...
 
     def set_status(
         self,
@@ -140,6 +147,28 @@ class Store(Protocol):
 
     def count(self, *, status: str | None = None, cycle: int | None = None) -> int: ...
 
-    def record_result(self, candidate_id: int, oracle_key: str, result: OracleResult) -> None: ...
+    def summary(self) -> dict[int, dict[str, int]]:
+        """Candidates per cycle and status."""
+        ...
 
-    def find_result(self, oracle_key: str) -> OracleResult | None: ...
+    def begin_call(
+        self,
+        candidate_id: int | None,
+        atoms: Atoms,
+        *,
+        oracle_key: str,
+        level: str,
+        handle: str = "",
+    ) -> int:
+        """Record an oracle call as submitted (``handle``: executor job id for re-attaching)."""
+        ...
+
+    def record_result(
+        self, candidate_id: int | None, oracle_key: str, result: OracleResult
+    ) -> None:
+        """Complete (or create) the call row of ``oracle_key`` with ``result``: done or failed."""
+        ...
+
+    def find_result(self, oracle_key: str) -> OracleResult | None:
+        """The stored *successful* result of ``oracle_key``; failures are never served."""
+        ...

@@ -110,3 +110,11 @@ def test_user_ladder_and_stand_in_names():
     ladder = cfg.ladder()
     assert ladder.top.name == "r2SCAN@SevenNet-MF-0"
     assert ladder.top.theory == "r2SCAN" and ladder.top.code == "SevenNet-MF-0"
+
+
+def test_config_hash_matches_the_run_directory_hash():
+    """ingest/resume compare a config with the run directory's record: one hash for both."""
+    from qaware.store.run_directory import config_hash as run_dir_hash
+
+    cfg = parse_config("campaign: {budget: 12}\n")
+    assert config_hash(cfg) == run_dir_hash(cfg.model_dump(mode="json"))

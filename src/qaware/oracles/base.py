@@ -14,21 +14,19 @@ None of these raise for a failed calculation: a campaign counts the failure as a
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import math
 import multiprocessing
 import os
 import resource
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 from multiprocessing.connection import wait
 from typing import Any, Final
 
 from ase import Atoms
 
+from qaware._canonical import canonical_json, canonical_sha256
 from qaware.oracles.result import OracleResult
 from qaware.protocols import Oracle
 
@@ -47,32 +45,6 @@ REASON_WORKER_DIED: Final[str] = "worker_died"
 _JOIN_GRACE_S: Final[float] = 5.0  # how long a child that already answered may take to exit
 
 
-def _plain(value: Any) -> Any:
-    """Turn a settings value into plain JSON types, deterministically."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((_plain(v) for v in value), key=repr)
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)  # JSON has no NaN/inf; keep them distinct from each other
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if callable(value):
-        return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
-    return repr(value)
-
-
-def canonical_json(obj: Mapping[str, Any]) -> str:
-    """Sorted-key, whitespace-free JSON of ``obj`` (dataclasses, tuples, numpy values allowed)."""
-    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
 def settings_hash(obj: Mapping[str, Any]) -> str:
     """sha256 hex digest (64 chars) of the canonical JSON of ``obj``.
 
@@ -80,7 +52,7 @@ def settings_hash(obj: Mapping[str, Any]) -> str:
     that changes the answer (method, basis, spin, thresholds, sanity gates), so that two calls
     share a key exactly when they would return the same result.
     """
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+    return canonical_sha256(obj)
 
 
 def peak_memory_mb() -> float:

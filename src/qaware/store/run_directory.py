@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from ase import Atoms
 
+from qaware._canonical import canonical_sha256
 from qaware.errors import RunDirectoryError
 from qaware.store.ase_store import CampaignStore
 from qaware.store.environment import environment_info
@@ -47,8 +48,7 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of ``config`` (sorted keys): formatting does not count."""
-    text = json.dumps(_plain(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return canonical_sha256(_plain(config))
 
 
 class RunDirectory:
