@@ -1,0 +1,46 @@
+"""The README's two commands are real: the main job runs, and CI runs the test command."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S)
+    assert block, "README must start its instructions with a bash block"
+    return [ln.strip() for ln in block.group(1).splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def test_readme_starts_with_two_commands_and_ci_runs_the_second():
+    commands = _readme_commands()
+    assert len(commands) == 2, commands
+    install_and_run, run_tests = commands
+    assert install_and_run.startswith("bash scripts/install.sh && qaware ")
+    ci = (ROOT / ".ci/run").read_text()
+    assert run_tests in ci.splitlines(), ".ci/run must call the README's test command verbatim"
+
+
+def test_readme_main_job_runs(tmp_path):
+    """Run the main job exactly as written (after the install step) in a scratch directory."""
+    main_job = _readme_commands()[0].split("&&", 1)[1].strip()
+    argv = shlex.split(main_job)
+    assert argv[0] == "qaware"
+    proc = subprocess.run(
+        [sys.executable, "-m", "qaware", *argv[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "240 new" in proc.stdout
+    run_dir = tmp_path / argv[argv.index("--run-dir") + 1]
+    assert (run_dir / "campaign.db").exists() and (run_dir / "events.jsonl").exists()
