@@ -1,0 +1,117 @@
+"""Track M recipe: enough distinct, well-formed, deterministic structures with sane spin states."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.formula import Formula
+
+from qaware.datasets.recipes import track_m
+from qaware.oracles.spin import ATOM_MULTIPLICITY, n_electrons
+from qaware.structures import read_structures, structure_hash, validate_structure, write_structures
+
+INFO_KEYS = ("tag", "formula", "multiplicity", "spin", "charge", "scan", "geometry_index")
+
+
+@pytest.fixture(scope="module")
+def structures() -> list[Atoms]:
+    return track_m.structures()
+
+
+def test_at_least_300_distinct_structures(structures: list[Atoms]) -> None:
+    hashes = [structure_hash(a) for a in structures]
+    assert len(structures) >= 300
+    duplicates = [h for h, n in Counter(hashes).items() if n > 1]
+    assert not duplicates
+
+
+def test_every_family_present_in_cheap_first_order(structures: list[Atoms]) -> None:
+    tags = [a.info["tag"] for a in structures]
+    counts = Counter(tags)
+    assert set(counts) == set(track_m.TAGS)
+    assert counts["monoxide"] >= 10 * 6 and counts["dioxide"] >= 10 * 3
+    assert counts["cluster"] >= 10 * 4
+    first = [tags.index(t) for t in track_m.TAGS]
+    assert first == sorted(first)  # atoms, references, monoxides, dioxides, clusters
+    formulas = {a.info["formula"] for a in structures}
+    for metal in track_m.METALS:
+        assert {metal, f"{metal}O", f"{metal}O2", f"{metal}2O2", f"{metal}2O3"} <= formulas
+    assert {"O2", "H2O", "CO", "CO2", "MgO", "CaO", "SiO", "AlO"} <= formulas
+
+
+def test_same_seed_same_structures_other_seed_moves_only_rattled(
+    structures: list[Atoms],
+) -> None:
+    again = track_m.structures()
+    other = track_m.structures(seed=1)
+    assert len(again) == len(other) == len(structures)
+    for a, b, c in zip(structures, again, other, strict=True):
+        assert a.info == b.info == c.info
+        np.testing.assert_array_equal(a.positions, b.positions)
+        if a.info["scan"] == "rattle":
+            assert not np.allclose(a.positions, c.positions)
+        else:
+            np.testing.assert_array_equal(a.positions, c.positions)
+
+
+def test_molecules_are_non_periodic_valid_and_labelled(structures: list[Atoms]) -> None:
+    for k, atoms in enumerate(structures):
+        assert not atoms.pbc.any()
+        validate_structure(atoms, min_distance=0.6, index=k)
+        assert all(key in atoms.info for key in INFO_KEYS), k
+        assert Formula(atoms.info["formula"]).count() == atoms.symbols.formula.count(), k
+        np.testing.assert_allclose(atoms.positions.mean(axis=0), 0.0, atol=1e-12)
+
+
+def test_multiplicity_is_allowed_and_matches_the_spin_tables(structures: list[Atoms]) -> None:
+    for atoms in structures:
+        m, n_elec = atoms.info["multiplicity"], n_electrons(atoms)
+        assert (n_elec - (m - 1)) % 2 == 0 and m - 1 <= n_elec, atoms.info
+        assert atoms.info["spin"] == m - 1 and atoms.info["charge"] == 0
+        if atoms.info["tag"] == "atom":
+            assert m == ATOM_MULTIPLICITY[atoms.info["formula"]]
+    by_formula = defaultdict(set)
+    for atoms in structures:
+        by_formula[atoms.info["formula"]].add(atoms.info["multiplicity"])
+    assert all(len(ms) == 1 for ms in by_formula.values())  # one spin surface per species
+    assert by_formula["O2"] == {3} and by_formula["FeO"] == {5} and by_formula["Fe2O2"] == {9}
+
+
+def test_monoxide_scans_bracket_the_experimental_bond(structures: list[Atoms]) -> None:
+    for metal, r_e in track_m.MONOXIDE_BOND.items():
+        scan = [a for a in structures if a.info["formula"] == f"{metal}O"]
+        r = [
+            float(a.get_distance(0, 1))
+            for a in sorted(scan, key=lambda a: a.info["geometry_index"])
+        ]
+        assert len(r) == 8 and np.all(np.diff(r) > 0)
+        assert r[0] == pytest.approx(0.92 * r_e) and r[-1] == pytest.approx(1.15 * r_e)
+        assert min(r) < r_e < max(r)
+
+
+def test_scan_coordinate_increases_with_geometry_index(structures: list[Atoms]) -> None:
+    scans: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    for a in structures:
+        scans[(a.info["formula"], a.info["scan"])].append(
+            (a.info["geometry_index"], a.info["scan_coordinate"])
+        )
+    for key, points in scans.items():
+        points.sort()
+        assert [i for i, _ in points] == list(range(len(points))), key
+        if key[1] in ("stretch", "breathe"):
+            assert np.all(np.diff([c for _, c in points]) > 0), key
+
+
+def test_extxyz_round_trip_keeps_the_labels(structures: list[Atoms], tmp_path: Path) -> None:
+    path = tmp_path / "track_m.extxyz"
+    write_structures(structures[:40] + structures[-5:], path)
+    back = list(read_structures(path))
+    assert len(back) == 45
+    for a, b in zip(structures[:40] + structures[-5:], back, strict=True):
+        assert structure_hash(a) == structure_hash(b)
+        for key in INFO_KEYS:
+            assert a.info[key] == b.info[key], key
