@@ -168,6 +168,47 @@ def export(
     typer.echo(f"wrote {n} structures to {out}")
 
 
+@app.command("build-dataset")
+def build_dataset(
+    spec: Annotated[Path, typer.Argument(help="Data set spec (YAML).")],
+    workers: Annotated[
+        int | None, typer.Option(help="Oracle calls at once (overrides execution.max_workers).")
+    ] = None,
+    export_only: Annotated[
+        bool, typer.Option(help="Compute nothing; export what is stored (the rest as pending).")
+    ] = False,
+) -> None:
+    """Label every structure of a data set with every oracle, then export extxyz + README.
+
+    Resumable: results are stored as they arrive; rerun the same command after a crash or
+    Ctrl-C and only what is missing is computed.
+
+    Example: qaware build-dataset data/track_m/spec.yaml --workers 2
+    """
+    from qaware.datasets import build_dataset as build
+    from qaware.datasets import load_dataset_spec
+
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: must be >= 1, got {workers}")
+    dataset = load_dataset_spec(spec)
+    output = (spec.resolve().parent / dataset.output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    _log_to_run_dir(output)
+    command = f"qaware build-dataset {spec}"
+    summary = build(
+        dataset, spec_path=spec, workers=workers, export_only=export_only, command=command
+    )
+    typer.echo(f"{summary.name}: {summary.n_structures} structures in {summary.elapsed_s:.1f} s")
+    for level, counts in summary.counts.items():
+        typer.echo(
+            f"  {level}: {counts['ok']} ok, {counts['failed']} failed, {counts['gated']} gated, "
+            f"{counts['pending']} pending ({counts['computed']} computed now, "
+            f"{counts['cached']} from the store)"
+        )
+    for path in summary.files:
+        typer.echo(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code."""
     try:

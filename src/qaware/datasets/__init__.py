@@ -1,0 +1,35 @@
+"""Reference data sets built by qaware's own oracles: spec, build (resumable), export.
+
+``qaware build-dataset SPEC.yaml`` is :func:`build_dataset` on :func:`load_dataset_spec`'s
+result. Recipes that generate a data set's structures live in :mod:`qaware.datasets.recipes`.
+"""
+
+from qaware.datasets.build import BuildSummary, build_dataset, collect_structures, select_subset
+from qaware.datasets.export import PairOutcome, dataset_frames, export_dataset, outcome_status
+from qaware.datasets.spec import (
+    DatasetOracle,
+    DatasetSpec,
+    StructureSource,
+    Subset,
+    level_key,
+    load_dataset_spec,
+    parse_dataset_spec,
+)
+
+__all__ = [
+    "BuildSummary",
+    "DatasetOracle",
+    "DatasetSpec",
+    "PairOutcome",
+    "StructureSource",
+    "Subset",
+    "build_dataset",
+    "collect_structures",
+    "dataset_frames",
+    "export_dataset",
+    "level_key",
+    "load_dataset_spec",
+    "outcome_status",
+    "parse_dataset_spec",
+    "select_subset",
+]

@@ -1,0 +1,226 @@
+"""What a reference data set is made of: a typed, YAML-loadable spec (unknown keys refused).
+
+A spec names structures (files that :func:`qaware.structures.read_structures` reads, and/or
+recipes: ``"module:function"`` or ``"path/to/recipe.py:function"`` returning ``list[Atoms]``),
+the oracles that label them, which oracle labels which structures (all by default, or a
+``subset``), where the output goes and how calls are executed. Paths are relative to the spec
+file. Example::
+
+    name: track_m
+    description: 3d-metal oxide molecules at PBE and CCSD(T)
+    output: .                       # <output>/track_m.extxyz, README.md, run/
+    seed: 0                         # null/absent: recipes use their own default seed
+    structures:
+      - recipe: recipe.py:structures   # called as structures(seed=0, **kwargs)
+        kwargs: {n_geometries: 5}
+      - extra.extxyz                   # a file, or {file: extra.extxyz, tag: extra}
+    oracles:
+      - {level: PBE, kind: pyscf, settings: {method: PBE, basis: def2-SVP}, timeout_s: 600}
+      - level: CCSD(T)/def2-TZVP
+        kind: pyscf
+        settings: {method: CCSD(T), basis: def2-TZVP}
+        subset: {tags: [diatomic], first: 60}
+    execution: {backend: local, max_workers: 2}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qaware.config import OracleSpec
+from qaware.errors import ConfigError
+from qaware.execution import ExecutionSettings
+
+__all__ = [
+    "DatasetOracle",
+    "DatasetSpec",
+    "StructureSource",
+    "Subset",
+    "level_key",
+    "load_dataset_spec",
+    "parse_dataset_spec",
+]
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def level_key(level: str) -> str:
+    """A level name as it appears in extxyz keys: ``CCSD(T)`` -> ``CCSD_T``.
+
+    ``+`` becomes ``plus`` and ``@`` becomes ``at`` (so ``GGA+U`` and ``GGA-U`` stay apart),
+    every other run of characters outside ``[A-Za-z0-9]`` one ``_``:
+    ``r2SCAN@SevenNet-MF-0`` -> ``r2SCAN_at_SevenNet_MF_0``,
+    ``CCSD(T)/def2-TZVP`` -> ``CCSD_T_def2_TZVP``. The README lists the mapping.
+    """
+    text = level.replace("+", "_plus_").replace("@", "_at_")
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StructureSource(_Model):
+    """Where structures come from: exactly one of ``file`` and ``recipe``.
+
+    file:   a CIF, extxyz or CDVAE-CSV file (relative to the spec file).
+    recipe: ``"package.module:function"`` or ``"relative/path.py:function"``; the function
+            returns ``list[ase.Atoms]``, gets ``kwargs`` and, when it takes one and the spec
+            sets it, ``seed``.
+    tag:    put into ``info["tag"]`` of structures that have none (for ``subset.tags``).
+    """
+
+    file: Path | None = Field(None, description="Structure file (CIF, extxyz, CDVAE CSV).")
+    recipe: str | None = Field(None, description="'module:function' returning list[Atoms].")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the recipe.")
+    tag: str | None = Field(None, description="info['tag'] for structures without one.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StructureSource:
+        if (self.file is None) == (self.recipe is None):
+            raise ValueError("give exactly one of 'file' and 'recipe'")
+        if self.recipe is not None and ":" not in self.recipe:
+            raise ValueError(f"recipe {self.recipe!r} must read 'module:function'")
+        if self.file is not None and self.kwargs:
+            raise ValueError("'kwargs' apply to recipes only")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How the source is named in ``info["source"]`` and in ``subset.sources``."""
+        return str(self.file) if self.file is not None else str(self.recipe)
+
+
+class Subset(_Model):
+    """Which structures an oracle labels; filters apply in this order, all optional.
+
+    sources: only structures from these sources (file paths or recipe strings as in the spec).
+    tags:    only structures whose ``info["tag"]`` is one of these.
+    first:   then the first N of them, in spec order.
+    """
+
+    sources: list[str] | None = Field(None, description="Source labels (file or recipe).")
+    tags: list[str] | None = Field(None, description="Allowed values of info['tag'].")
+    first: int | None = Field(None, ge=1, description="Keep only the first N.")
+
+
+class DatasetOracle(OracleSpec):
+    """An oracle of a data set: :class:`~qaware.config.OracleSpec` plus its ``subset``."""
+
+    subset: Subset | None = Field(None, description="null: label every structure.")
+
+
+class DatasetSpec(_Model):
+    """A data set: structures, oracles, output, execution, seed (see the module docstring)."""
+
+    name: str = Field(description="Data set name; the export is <output>/<name>.extxyz.")
+    description: str = Field("", description="One paragraph for the README.")
+    structures: list[StructureSource] = Field(description="Files and recipes, in order.")
+    oracles: list[DatasetOracle] = Field(description="One oracle per level (names unique).")
+    output: Path = Field(Path("."), description="Output directory (relative to the spec).")
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    seed: int | None = Field(
+        None, description="Passed to recipes that take a 'seed' (null: their own default)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _file_name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use letters, digits, '_', '.', '-' (it names files)")
+        return v
+
+    @field_validator("structures", mode="before")
+    @classmethod
+    def _plain_paths(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"file": item} if isinstance(item, str) else item for item in v]
+        return v
+
+    @model_validator(mode="after")
+    def _levels(self) -> DatasetSpec:
+        if not self.structures:
+            raise ValueError("structures: give at least one file or recipe")
+        if not self.oracles:
+            raise ValueError("oracles: give at least one oracle")
+        keys: dict[str, str] = {}
+        for i, oracle in enumerate(self.oracles):
+            key = level_key(oracle.level)
+            if not key:
+                raise ValueError(f"oracles.{i}.level: {oracle.level!r} has no usable characters")
+            if key in keys:
+                raise ValueError(
+                    f"oracles.{i}.level: {oracle.level!r} clashes with {keys[key]!r} "
+                    f"(both export as {key!r}); give every oracle its own level name"
+                )
+            keys[key] = oracle.level
+        return self
+
+    def resolved(self, base_dir: str | Path) -> DatasetSpec:
+        """A copy whose relative file and output paths are taken from ``base_dir``."""
+        base = Path(base_dir)
+        out = self.model_copy(deep=True)
+        out.output = base / self.output if not self.output.is_absolute() else self.output
+        for src in out.structures:
+            if src.file is not None and not src.file.is_absolute():
+                src.file = base / src.file
+        return out
+
+
+def load_dataset_spec(path: str | Path) -> DatasetSpec:
+    """Read and validate a YAML spec; ConfigError names file, line and key of any problem.
+
+    Paths inside stay as written (relative to the spec file): see :meth:`DatasetSpec.resolved`.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: data set spec not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read data set spec ({exc})") from None
+    return parse_dataset_spec(text, source=str(path))
+
+
+def parse_dataset_spec(text: str, *, source: str = "<string>") -> DatasetSpec:
+    """Validate YAML text; ``source`` names it in error messages."""
+    # The line-number and key-suggestion helpers of qaware.config_io, reused as they are.
+    from qaware.config_io import _fields_at, _key_lines, _nearest_line
+
+    try:
+        raw = yaml.safe_load(text)
+        lines = _key_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(raw).__name__}")
+    try:
+        return DatasetSpec.model_validate(raw)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _nearest_line(loc, lines)
+            where = f"{source}:{line}" if line else source
+            dotted = ".".join(str(p) for p in loc) or "(top level)"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                import difflib
+
+                known = _fields_at(DatasetSpec, loc[:-1])
+                hint = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+                msg = "unknown key" + (
+                    f", did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(known)})"
+                )
+            elif "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
+                msg += f" (got {err['input']!r})"
+            messages.append(f"{where} {dotted}: {msg}")
+        head = f"{source}: {len(messages)} problem(s) in the data set spec"
+        raise ConfigError(head + "\n  " + "\n  ".join(messages)) from None
