@@ -68,14 +68,15 @@ def build_oracle(
         raise ConfigError(f"{where}.settings: {type(err).__name__}: {err}") from None
 
 
-def _check_keys(settings: Mapping[str, Any], allowed: set[str], where: str, hint: str) -> None:
+def _check_keys(settings: Mapping[str, Any], allowed: set[str], prefix: str, hint: str) -> None:
+    """ConfigError ``<prefix>.<key>: unknown setting`` for the first key not in ``allowed``."""
     import difflib
 
     for key in settings:
         if key not in allowed:
             near = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
             extra = f", did you mean '{near[0]}'?" if near else f" ({hint}: {sorted(allowed)})"
-            raise ConfigError(f"{where}.settings.{key}: unknown setting{extra}")
+            raise ConfigError(f"{prefix}.{key}: unknown setting{extra}")
 
 
 def _field_names(cls: type) -> set[str]:
@@ -87,7 +88,9 @@ def _pyscf(spec: OracleSpec, settings: dict[str, Any], where: str, _: Path | Non
     from qaware.oracles.pyscf_molecular import PySCFOracle
 
     allowed = _field_names(PySCFOracle) - {"level_name", "timeout_s"}
-    _check_keys(settings, allowed, where, "PySCF settings; level and timeout_s are spec keys")
+    _check_keys(
+        settings, allowed, f"{where}.settings", "PySCF settings; level and timeout_s are spec keys"
+    )
     gates = settings.get("gates")
     if isinstance(gates, Mapping):
         _check_keys(gates, _field_names(GateSettings), f"{where}.settings.gates", "gates")
@@ -101,7 +104,7 @@ def _gpaw(spec: OracleSpec, settings: dict[str, Any], where: str, _: Path | None
     from qaware.oracles.gpaw_periodic import GPAWOracle
 
     allowed = _field_names(GPAWOracle) - {"level_name"}
-    _check_keys(settings, allowed, where, "GPAW settings; the level is a spec key")
+    _check_keys(settings, allowed, f"{where}.settings", "GPAW settings; the level is a spec key")
     if "u_anions" in settings:
         settings["u_anions"] = tuple(settings["u_anions"])
     return GPAWOracle(**settings, level_name=spec.level)
@@ -110,7 +113,7 @@ def _gpaw(spec: OracleSpec, settings: dict[str, Any], where: str, _: Path | None
 def _ase(spec: OracleSpec, settings: dict[str, Any], where: str, _: Path | None) -> Oracle:
     from qaware.oracles.ase_calculator import ASECalculatorOracle
 
-    _check_keys(settings, {"calculator", "kwargs"}, where, "ASE settings")
+    _check_keys(settings, {"calculator", "kwargs"}, f"{where}.settings", "ASE settings")
     if "calculator" not in settings:
         raise ConfigError(
             f"{where}.settings.calculator: missing; give the calculator's import path, "
@@ -130,7 +133,9 @@ def _ase(spec: OracleSpec, settings: dict[str, Any], where: str, _: Path | None)
 def _pretrained(spec: OracleSpec, settings: dict[str, Any], where: str, _: Path | None) -> Oracle:
     from qaware.oracles.pretrained import PretrainedOracle
 
-    _check_keys(settings, _field_names(PretrainedOracle), where, "pretrained settings")
+    _check_keys(
+        settings, _field_names(PretrainedOracle), f"{where}.settings", "pretrained settings"
+    )
     oracle = PretrainedOracle(**settings)
     if oracle.level != spec.level:
         raise ConfigError(
@@ -144,7 +149,9 @@ def _replay(spec: OracleSpec, settings: dict[str, Any], where: str, base: Path |
     from qaware.oracles import replay_tables as rt
     from qaware.oracles.replay import ReplayOracle
 
-    _check_keys(settings, {"table", "quantity", "key", "duplicates"}, where, "replay settings")
+    _check_keys(
+        settings, {"table", "quantity", "key", "duplicates"}, f"{where}.settings", "replay settings"
+    )
     name, quantity = settings.pop("table", None), settings.pop("quantity", None)
     if not isinstance(name, str) or not name:
         raise ConfigError(
