@@ -1,0 +1,266 @@
+"""OracleRunner and cached_compute: the store is the cache, failures are retried then kept,
+results are stored as they arrive, and a killed driver's calls are re-attached or resubmitted.
+
+The oracles here are fakes that count their calls in a file (one line per compute); the
+executor is a thread pool whose jobs have ids and outlive a "driver" (like SLURM jobs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import itertools
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ase import Atoms
+
+from qaware.errors import ExecutionError
+from qaware.execution import QawareExecutor
+from qaware.oracles.result import OracleResult
+from qaware.oracles.runner import OracleRunner, Task, cached_compute
+from qaware.store import CallStatus, CampaignStore, oracle_call_key
+from qaware.structures import structure_hash
+
+
+@dataclass(frozen=True)
+class CountingOracle:
+    """Energy = -(number of atoms) eV; appends the formula to ``log`` at every compute.
+
+    fail_first: the first N computes of each formula fail (``scf_not_converged``).
+    sleep:      seconds to sleep per formula (others: none).
+    store_url:  when set, the compute opens the store and reports whether its own call row
+                was already ``submitted`` (``diagnostics["row_seen"]``).
+    """
+
+    log: str
+    level: str = "fake"
+    fail_first: int = 0
+    sleep: tuple[tuple[str, float], ...] = ()
+    store_url: str = ""
+
+    def settings_hash(self) -> str:
+        return hashlib.sha256(f"counting|{self.level}|{self.fail_first}".encode()).hexdigest()
+
+    def compute(self, atoms: Atoms) -> OracleResult:
+        formula = atoms.get_chemical_formula()
+        time.sleep(dict(self.sleep).get(formula, 0.0))
+        with open(self.log, "a") as fh:
+            fh.write(formula + "\n")
+        diagnostics: dict[str, Any] = {}
+        if self.store_url:
+            key = oracle_call_key(structure_hash(atoms), self.settings_hash())
+            with CampaignStore(self.store_url, campaign="t") as store:
+                rows = [c for c in store.calls() if c.oracle_key == key]
+            diagnostics["row_seen"] = bool(rows) and rows[0].status == CallStatus.SUBMITTED
+        if calls(self.log).count(formula) <= self.fail_first:
+            return OracleResult.failure(
+                self.level, "scf_not_converged", settings_hash=self.settings_hash()
+            )
+        return OracleResult(
+            ok=True,
+            level=self.level,
+            energy=-float(len(atoms)),
+            settings_hash=self.settings_hash(),
+            diagnostics=diagnostics,
+        )
+
+
+def calls(log: str | Path) -> list[str]:
+    path = Path(log)
+    return path.read_text().split() if path.exists() else []
+
+
+class JobExecutor(QawareExecutor):
+    """Threads with job ids; ``attach`` finds a job in ``registry`` (shared across executors,
+    as a SLURM queue outlives the driver that submitted to it)."""
+
+    backend = "jobs"
+
+    def __init__(self, registry: dict[str, Future], workers: int = 2) -> None:
+        self.registry, self._ids = registry, {}
+        self._pool = ThreadPoolExecutor(workers)
+        self._count = itertools.count(len(registry))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = self._pool.submit(fn, *args, **kwargs)
+        job = f"job-{next(self._count)}"
+        self.registry[job], self._ids[id(future)] = future, job
+        return future
+
+    def handle(self, future: Future) -> str:
+        return self._ids.get(id(future), "")
+
+    def attach(self, handle: str) -> Future | None:
+        return self.registry.get(handle)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait)
+
+
+class BrokenExecutor(JobExecutor):
+    """Every job fails as if its worker had died."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        future.set_exception(ExecutionError("local worker process died (pid 1 killed by SIGKILL)"))
+        return future
+
+
+def molecules(*formulas: str) -> list[Atoms]:
+    return [Atoms(f, positions=[[0.8 * i, 0, 0] for i in range(len(Atoms(f)))]) for f in formulas]
+
+
+def tasks_for(oracle: Any, structures: list[Atoms]) -> list[Task]:
+    return [Task(None, a, oracle, structure_hash(a)) for a in structures]
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[CampaignStore]:
+    with CampaignStore(tmp_path / "campaign.db", campaign="t") as s:
+        yield s
+
+
+def run(store, oracle, structures, *, retries=0, registry=None, child=False, timeout=60.0):
+    runner = OracleRunner(
+        store, JobExecutor({} if registry is None else registry),
+        timeout_s=timeout, max_retries=retries, run_in_child=child,
+    )  # fmt: skip
+    return list(runner.evaluate(tasks_for(oracle, structures)))
+
+
+def test_a_stored_result_is_served_and_never_recomputed(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"))
+    structures = molecules("H2", "CO", "H2O")
+    first = run(store, oracle, [*structures, structures[0].copy()])  # H2 twice: one call
+    assert sorted(calls(oracle.log)) == ["CO", "H2", "H2O"]
+    assert len(first) == 4 and not any(cached for _, _, cached in first)
+    again = run(store, oracle, structures)
+    assert sorted(calls(oracle.log)) == ["CO", "H2", "H2O"]  # nothing computed the 2nd time
+    assert all(cached for _, _, cached in again)
+    assert {t.atoms.get_chemical_formula(): r.energy for t, r, _ in again} == {
+        "H2": -2.0, "CO": -2.0, "H2O": -3.0,
+    }  # fmt: skip
+    # another oracle setting is another key: computed
+    run(store, CountingOracle(oracle.log, level="other"), structures[:1])
+    assert calls(oracle.log).count("H2") == 2
+
+
+def test_a_failure_is_retried_then_left_failed_with_its_reason(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"), fail_first=10)
+    (out,) = run(store, oracle, molecules("CO"), retries=2)
+    _, result, cached = out
+    assert not result.ok and result.reason == "scf_not_converged" and not cached
+    assert calls(oracle.log) == ["CO"] * 3  # 1 + 2 retries
+    (row,) = store.calls()
+    assert (row.status, row.attempt, row.result.reason) == ("failed", 3, "scf_not_converged")
+    # spent: a later run serves the failure instead of computing it again
+    (_, again, cached) = run(store, oracle, molecules("CO"), retries=2)[0]
+    assert cached and not again.ok and len(calls(oracle.log)) == 3
+    # a larger retry budget later gives the call its missing attempts
+    run(store, oracle, molecules("CO"), retries=3)
+    assert len(calls(oracle.log)) == 4 and next(store.calls()).attempt == 4
+
+
+def test_a_retry_that_succeeds_is_stored_as_done(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"), fail_first=1)
+    ((_, result, _),) = run(store, oracle, molecules("H2O"), retries=1)
+    assert result.ok and result.energy == -3.0
+    (row,) = store.calls()
+    assert (row.status, row.attempt) == ("done", 2)
+    assert store.find_result(row.oracle_key).energy == -3.0
+
+
+def test_a_timeout_is_recorded_as_failed(store, tmp_path):
+    folder = str(Path(__file__).parent)  # oracle_fakes must be importable in the spawned child
+    sys.path.insert(0, folder)
+    try:
+        fakes = importlib.import_module("oracle_fakes")
+        start = time.monotonic()
+        ((_, result, _),) = run(
+            store, fakes.SleepOracle(seconds=60), molecules("H2"), child=True, timeout=1.0
+        )
+    finally:
+        sys.path.remove(folder)
+    assert time.monotonic() - start < 30
+    assert not result.ok and result.reason == "timeout"
+    (row,) = store.calls()
+    assert row.status == "failed" and row.result.reason == "timeout"
+
+
+def test_each_result_is_stored_before_the_next_is_awaited(store, tmp_path):
+    oracle = CountingOracle(
+        str(tmp_path / "log"), sleep=(("CO", 2.0),), store_url=str(tmp_path / "campaign.db")
+    )
+    h2, co = molecules("H2", "CO")
+    runner = OracleRunner(store, JobExecutor({}), timeout_s=60, max_retries=0, run_in_child=False)
+    results = runner.evaluate(tasks_for(oracle, [co, h2]))
+    task, result, _ = next(results)  # H2 finishes first although submitted second
+    assert task.atoms.get_chemical_formula() == "H2" and result.diagnostics["row_seen"]
+    rows = {r.atoms.get_chemical_formula(): r.status for r in store.calls()}
+    assert rows == {"H2": "done", "CO": "submitted"}  # stored at once; CO still running
+    task, result, _ = next(results)
+    assert task.atoms.get_chemical_formula() == "CO" and result.diagnostics["row_seen"]
+
+
+def test_a_lost_worker_is_a_failed_call_not_an_exception(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"))
+    runner = OracleRunner(store, BrokenExecutor({}), timeout_s=9, max_retries=1)
+    ((_, result, _),) = list(runner.evaluate(tasks_for(oracle, molecules("H2"))))
+    assert not result.ok and result.reason.startswith("executor: ExecutionError: local worker")
+    (row,) = store.calls()
+    assert (row.status, row.attempt) == ("failed", 2)
+
+
+def test_a_result_from_another_oracle_is_refused_as_inconsistent(store, tmp_path):
+    @dataclass(frozen=True)
+    class Liar(CountingOracle):
+        def compute(self, atoms: Atoms) -> OracleResult:
+            return OracleResult(ok=True, level="PBE", energy=1.0)
+
+    ((_, result, _),) = run(store, Liar(str(tmp_path / "log")), molecules("H2"))
+    assert not result.ok and result.reason.startswith("inconsistent_result: result level 'PBE'")
+
+
+def test_resume_reattaches_live_jobs_and_resubmits_lost_ones(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"))
+    alive, lost = molecules("H2", "CO")
+    # a driver that died after submitting both: one job still runs on the cluster ...
+    registry: dict[str, Future] = {}
+    job: Future = Future()
+    done_elsewhere = OracleResult(
+        ok=True, level="fake", energy=-42.0, settings_hash=oracle.settings_hash()
+    )
+    job.set_result(done_elsewhere)
+    registry["job-cluster"] = job
+    for atoms, handle in ((alive, "job-cluster"), (lost, "")):
+        key = oracle_call_key(structure_hash(atoms), oracle.settings_hash())
+        store.begin_call(None, atoms, oracle_key=key, level="fake", handle=handle)
+    # ... and one submitted by an oracle this driver does not know: left alone
+    store.begin_call(None, molecules("N2")[0], oracle_key="k" + "0" * 32, level="x")
+    runner = OracleRunner(store, JobExecutor(registry), timeout_s=9, max_retries=0)
+    out = {t.atoms.get_chemical_formula(): r for t, r, _ in runner.resume([oracle])}
+    assert out["H2"].energy == -42.0  # re-attached, not recomputed
+    assert out["CO"].energy == -2.0 and calls(oracle.log) == ["CO"]  # resubmitted once
+    rows = {r.atoms.get_chemical_formula(): (r.status, r.attempt) for r in store.calls()}
+    assert rows == {"H2": ("done", 1), "CO": ("done", 2), "N2": ("submitted", 1)}
+    handles = {r.atoms.get_chemical_formula(): r.handle for r in store.calls()}
+    assert handles["CO"].startswith("job-")  # the new job id was saved for the next restart
+
+
+def test_cached_compute_computes_once(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"))
+    (h2,) = molecules("H2")
+    first = cached_compute(store, oracle, h2)
+    second = cached_compute(store, oracle, h2.copy())
+    assert first.ok and second.energy == first.energy == -2.0
+    assert calls(oracle.log) == ["H2"]
+    failing = CountingOracle(str(tmp_path / "log2"), fail_first=1)
+    assert not cached_compute(store, failing, h2).ok  # stored as failed, not served
+    assert cached_compute(store, failing, h2).ok and len(calls(failing.log)) == 2
