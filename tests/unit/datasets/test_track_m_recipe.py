@@ -11,6 +11,7 @@ from ase import Atoms
 from ase.formula import Formula
 
 from qaware.datasets.recipes import track_m
+from qaware.errors import ConfigError
 from qaware.oracles.spin import ATOM_MULTIPLICITY, n_electrons
 from qaware.structures import read_structures, structure_hash, validate_structure, write_structures
 
@@ -115,3 +116,15 @@ def test_extxyz_round_trip_keeps_the_labels(structures: list[Atoms], tmp_path: P
         assert structure_hash(a) == structure_hash(b)
         for key in INFO_KEYS:
             assert a.info[key] == b.info[key], key
+
+
+def test_families_select_the_same_structures(structures: list[Atoms]) -> None:
+    light = track_m.structures(families=["atom", "reference", "monoxide"])
+    expected = [a for a in structures if a.info["tag"] in ("atom", "reference", "monoxide")]
+    assert [structure_hash(a) for a in light] == [structure_hash(a) for a in expected]
+    clusters = track_m.structures(families=["cluster"])
+    assert [structure_hash(a) for a in clusters] == [
+        structure_hash(a) for a in structures if a.info["tag"] == "cluster"
+    ]
+    with pytest.raises(ConfigError, match="oxide"):
+        track_m.structures(families=["oxide"])

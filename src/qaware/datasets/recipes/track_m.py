@@ -34,13 +34,14 @@ one spin surface (a scan that switches state would be a discontinuity, not a smo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Final
 
 import numpy as np
 from ase import Atoms
 
+from qaware.errors import ConfigError
 from qaware.oracles.spin import default_multiplicity
 
 __all__ = [
@@ -108,14 +109,21 @@ RATTLE_SIGMA_A: Final[float] = 0.05  # Å, std of the Gaussian displacement of r
 MIN_DISTANCE_A: Final[float] = 0.6  # Å, a rattled copy closer than this is redrawn
 
 
-def structures(seed: int = 20261125) -> list[Atoms]:
-    """All Track M structures, deterministic in ``seed`` (which only moves the rattled copies).
+def structures(seed: int = 20261125, families: Sequence[str] | None = None) -> list[Atoms]:
+    """Track M structures, deterministic in ``seed`` (which only moves the rattled copies).
 
-    Returns about 330 non-periodic ``ase.Atoms`` with the ``info`` keys of the module docstring,
-    families in the order of :data:`TAGS`.
+    families: tags to keep (None: all), e.g. ``["atom", "reference", "monoxide"]`` for a
+              cheap stage or the def2-TZVP subset; the kept structures are identical to the
+              same ones in the full list.
+    Returns 335 non-periodic ``ase.Atoms`` (all families) with the ``info`` keys of the module
+    docstring, families in the order of :data:`TAGS`.
     """
+    unknown = set(families or ()) - set(TAGS)
+    if unknown:
+        raise ConfigError(f"recipe track_m: families {sorted(unknown)} not in {list(TAGS)}")
     rng = np.random.default_rng(seed)
-    return [atoms for family in _FAMILIES for atoms in family(rng)]
+    out = [atoms for family in _FAMILIES for atoms in family(rng)]  # all: same rng draws
+    return out if families is None else [a for a in out if a.info["tag"] in families]
 
 
 # -- families --------------------------------------------------------------------------------
