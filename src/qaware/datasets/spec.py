@@ -207,10 +207,14 @@ def parse_dataset_spec(text: str, *, source: str = "<string>") -> DatasetSpec:
         messages = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            named = re.match(r"([A-Za-z_][\w.]*): (.*)", msg, flags=re.S)
+            if not loc and named:  # a whole-spec check that names its key path first
+                loc = tuple(int(p) if p.isdigit() else p for p in named.group(1).split("."))
+                msg = named.group(2)
             line = _nearest_line(loc, lines)
             where = f"{source}:{line}" if line else source
             dotted = ".".join(str(p) for p in loc) or "(top level)"
-            msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 import difflib
 
