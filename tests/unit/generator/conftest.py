@@ -1,0 +1,42 @@
+"""Fixtures for the generator tests: real perov-5 / carbon-24 structures and their templates."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from ase import Atoms
+
+from qaware.generator.wyckoff import WyckoffTemplate, template_from_structure
+from qaware.structures import read_structures
+
+STRUCTURES = Path(__file__).resolve().parents[2] / "data" / "structures"
+
+
+@pytest.fixture(scope="session")
+def perov() -> list[Atoms]:
+    """20 perov_5 structures (5 atoms, ABX3) from CDVAE's val split."""
+    return list(read_structures(STRUCTURES / "perov_5_val_20.csv"))
+
+
+@pytest.fixture(scope="session")
+def carbon() -> list[Atoms]:
+    """20 carbon_24 structures (6-24 C atoms, low symmetry) from CDVAE's val split."""
+    return list(read_structures(STRUCTURES / "carbon_24_val_20.csv"))
+
+
+def _templates(structures: list[Atoms]) -> list[WyckoffTemplate]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [template_from_structure(a) for a in structures]
+
+
+@pytest.fixture(scope="session")
+def perov_templates(perov: list[Atoms]) -> list[WyckoffTemplate]:
+    return _templates(perov)
+
+
+@pytest.fixture(scope="session")
+def carbon_templates(carbon: list[Atoms]) -> list[WyckoffTemplate]:
+    return _templates(carbon)
