@@ -1,0 +1,87 @@
+"""The fidelity machinery does what it says: conditioning matters, gradient stopping holds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from .conftest import cluster, graph_of, make_model, skewed_cell
+
+
+def test_levels_give_different_predictions(model):
+    out = model.compute(graph_of(model, [skewed_cell(0), cluster(0)]), level=0)
+    assert out.energy.shape == (2, 3)
+    learned = out.energy - model(graph_of(model, [skewed_cell(0), cluster(0)])).energy
+    assert torch.all(learned.abs() < 1e-12), "compute() and forward() energies agree"
+    spread = out.energy - out.energy.mean(dim=1, keepdim=True)
+    assert spread.abs().min() > 1e-4
+
+
+def test_fidelity_embedding_reaches_the_features_not_only_the_heads():
+    # give every level the same heads, scale and references: what still differs is the FiLM
+    model = make_model(n_conditioned_blocks=2)
+    with torch.no_grad():
+        for head in model.heads[1:]:
+            head.load_state_dict(model.heads[0].state_dict())
+        model.energy_scale.fill_(1.0)
+        model.reference_energies.copy_(model.reference_energies[:1].expand(3, -1))
+    energy = model(graph_of(model, [skewed_cell(1)])).energy[0]
+    assert (energy[1:] - energy[0]).abs().min() > 1e-4
+    with torch.no_grad():
+        for z in model.fidelity_embedding[1:]:
+            z.copy_(model.fidelity_embedding[0])
+    same = model(graph_of(model, [skewed_cell(1)])).energy[0]
+    torch.testing.assert_close(same, same[0].expand(3), atol=1e-12, rtol=0)
+
+
+def _low_level_loss(model, with_forces: bool) -> torch.Tensor:
+    """A loss on levels 0 and 1 only (energies per head, and level-0 forces)."""
+    graph = graph_of(model, [skewed_cell(2), cluster(2)])
+    out = model.compute(graph, level=0, forces=with_forces, create_graph=True)
+    loss = (out.energy_heads[:, :2] + 1.0).pow(2).mean()
+    if with_forces:
+        assert out.forces is not None
+        loss = loss + out.forces.pow(2).mean()
+    return loss
+
+
+@pytest.mark.parametrize("with_forces", [False, True])
+def test_gradient_stopping_protects_the_top_level(with_forces):
+    model = make_model(n_conditioned_blocks=2, gradient_stopping=True).train()
+    top = model.config.n_levels - 1
+    protected = model.conditioning_parameters() + model.level_parameters(top)
+    before = [p.detach().clone() for p in protected]
+    backbone_before = [p.detach().clone() for p in model.backbone_parameters()]
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    optimiser.zero_grad()
+    _low_level_loss(model, with_forces).backward()
+    for p in protected:
+        assert p.grad is None or torch.all(p.grad == 0), "low-level loss reached the top level"
+    assert any(p.grad is not None and p.grad.abs().max() > 0 for p in model.backbone_parameters())
+    assert all(p.grad is not None and p.grad.abs().max() > 0 for p in model.level_parameters(0))
+    optimiser.step()
+    for p, old in zip(protected, before, strict=True):
+        assert torch.equal(p.detach(), old), "a top-level parameter moved"
+    moved = [
+        not torch.equal(p.detach(), old)
+        for p, old in zip(model.backbone_parameters(), backbone_before, strict=True)
+    ]
+    assert any(moved), "the shared backbone must still learn from the low level"
+
+
+def test_without_gradient_stopping_the_low_level_moves_the_shared_conditioning():
+    model = make_model(n_conditioned_blocks=2, gradient_stopping=False).train()
+    _low_level_loss(model, with_forces=True).backward()
+    grads = [p.grad for p in model.conditioning_parameters()]
+    assert any(g is not None and g.abs().max() > 0 for g in grads)
+    # the top level's own embedding and heads are never in a lower level's loss
+    top = model.config.n_levels - 1
+    for p in model.level_parameters(top):
+        assert p.grad is None or torch.all(p.grad == 0)
+
+
+def test_stopping_does_not_change_predictions():
+    on = make_model(gradient_stopping=True)
+    off = make_model(gradient_stopping=False)  # same seed, same weights
+    graph = graph_of(on, [skewed_cell(3)])
+    torch.testing.assert_close(on(graph).energy, off(graph).energy, atol=0, rtol=0)
