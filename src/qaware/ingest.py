@@ -7,6 +7,7 @@ the campaign exists, the main job of the quick start. Every file is read and val
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ __all__ = [
     "ingest_structures",
     "open_run_directory",
 ]
+
+log = logging.getLogger(__name__)
 
 BUNDLED_EXAMPLE = "perov5_3d_oxides.csv"
 """240 perov-5 3d-transition-metal oxide perovskites shipped inside the package."""
@@ -72,6 +75,7 @@ def ingest_structures(
     structures: list[Atoms] = []
     skipped: list[str] = []
     for path in paths:
+        log.info("reading %s", path)
         batch = read_structures(
             path,
             on_error=on_error,
@@ -84,7 +88,12 @@ def ingest_structures(
         raise InvalidStructureError(
             "no valid structure to ingest", source=", ".join(str(p) for p in paths)
         )
-    hashes = [structure_hash(a) for a in structures]  # fail before writing anything
+    from tqdm import tqdm
+
+    from qaware.execution import progress_enabled
+
+    bar = tqdm(structures, desc="hashing", unit="structure", disable=not progress_enabled())
+    hashes = [structure_hash(a) for a in bar]  # fail before writing anything
     run = open_run_directory(config)
     with run.store() as store:
         before = store.count()

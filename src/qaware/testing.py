@@ -135,14 +135,21 @@ def check_generator(generator: StructureGenerator, *, n: int = 4, seed: int = 0)
 
 
 def check_store(store: Store, structures: Sequence[Atoms]) -> None:
-    """Check the Store contract: insert with dedupe, state transitions, result round trip."""
+    """Check the Store contract: insert with dedupe, state transitions, result round trip.
+
+    ``structures`` must be distinct crystals. Oracle-call keys are built as the campaign builds
+    them: ``oracle_call_key(candidate structure hash, result settings hash)``.
+    """
+    from qaware.store.keys import oracle_call_key
+
     ids = store.add_candidates(structures, cycle=0, origin="check_store")
-    assert len(ids) == len(structures)
+    assert len(ids) == len(structures) and len(set(ids)) == len(ids), "one new id per structure"
     again = store.add_candidates(structures[:1], cycle=1, origin="check_store")
     assert again == ids[:1], "re-adding a known structure must return its existing id"
-    assert store.count(status="generated") >= len(set(ids))
-    store.set_status([ids[0]], "scored", fields={"D": 0.5})
-    assert store.get(ids[0]).status == "scored"
+    assert store.count(status="generated") == len(ids)
+    store.set_status([ids[0]], "scored", fields={"D_signed": 0.5})
+    record = store.get(ids[0])
+    assert record.status == "scored" and record.key_value_pairs.get("D_signed") == 0.5
     try:
         store.set_status([ids[0]], "done")
     except Exception:
@@ -150,14 +157,27 @@ def check_store(store: Store, structures: Sequence[Atoms]) -> None:
     else:
         raise AssertionError("scored -> done must be refused by the state machine")
     assert store.get(ids[0]).status == "scored", "a refused transition must leave the row unchanged"
+    assert store.summary()[0].get("scored") == 1
     result = OracleResult(
-        ok=True, level="L", energy=-1.25, forces=np.zeros((len(structures[0]), 3))
+        ok=True,
+        level="L",
+        energy=-1.25,
+        forces=np.zeros((len(structures[0]), 3)),
+        settings_hash="ab" * 32,
     )
-    store.record_result(ids[0], "key-check-store", result)
-    found = store.find_result("key-check-store")
+    key = oracle_call_key(record.structure_hash, result.settings_hash)
+    assert store.find_result(key) is None, "no result before one is recorded"
+    store.begin_call(ids[0], record.atoms, oracle_key=key, level="L")
+    store.record_result(ids[0], key, result)
+    found = store.find_result(key)
     assert found is not None and found.energy == -1.25, (
         "record_result/find_result round trip failed"
     )
+    np.testing.assert_array_equal(found.forces, result.forces)
+    failed = OracleResult.failure("L", "timeout", settings_hash="cd" * 32)
+    bad_key = oracle_call_key(record.structure_hash, failed.settings_hash)
+    store.record_result(ids[0], bad_key, failed)
+    assert store.find_result(bad_key) is None, "a failed result must never be served as truth"
 
 
 # ------------------------------------------------------------------------------------------
