@@ -114,7 +114,12 @@ def collect_structures(
             takes_seed = "seed" in inspect.signature(fn).parameters
             if takes_seed and spec.seed is not None and "seed" not in kwargs:
                 kwargs["seed"] = spec.seed
-            items = list(fn(**kwargs))
+            try:
+                items = list(fn(**kwargs))
+            except Exception as err:  # a broken recipe is bad input: say which one
+                raise ConfigError(
+                    f"structures.{s}: recipe {src.recipe!r} raised {type(err).__name__}: {err}"
+                ) from err
             for i, atoms in enumerate(items):
                 if not isinstance(atoms, Atoms):
                     raise ConfigError(
@@ -219,7 +224,7 @@ def build_dataset(
         if not export_only:
             run.write_cycle_structures(0, "structures", structures)
             tasks = [
-                Task(None, structures[i], oracle, hashes[i], o.timeout_s, o.max_retries)
+                Task(None, structures[i], oracle, hashes[i], o.timeout_s, o.max_retries, o.isolate)
                 for o, oracle, chosen in zip(spec.oracles, oracles, subsets, strict=True)
                 for i in chosen
             ]

@@ -110,9 +110,15 @@ class Subset(_Model):
 
 
 class DatasetOracle(OracleSpec):
-    """An oracle of a data set: :class:`~qaware.config.OracleSpec` plus its ``subset``."""
+    """An oracle of a data set: :class:`~qaware.config.OracleSpec` plus ``subset`` and
+    ``isolate``."""
 
     subset: Subset | None = Field(None, description="null: label every structure.")
+    isolate: bool = Field(
+        True,
+        description="Run each call in its own child process, killed past timeout_s. false: in "
+        "the worker, no timeout (cheap oracles: replay, EMT; pretrained models stay loaded).",
+    )
 
 
 class DatasetSpec(_Model):

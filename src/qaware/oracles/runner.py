@@ -43,7 +43,9 @@ class Task(NamedTuple):
     """One oracle call to make: ``oracle`` on ``atoms`` (whose hash is ``structure_hash``).
 
     candidate_id: the candidate row the call serves, or None (a data-set structure).
-    timeout_s, max_retries: per-task overrides of the runner's defaults (None: the runner's).
+    timeout_s, max_retries, run_in_child: per-task overrides of the runner's defaults (None:
+    the runner's). ``run_in_child=False`` suits cheap oracles (a table lookup, EMT) and ones
+    that keep a loaded model in the worker between calls (pretrained potentials).
     """
 
     candidate_id: int | None
@@ -52,6 +54,7 @@ class Task(NamedTuple):
     structure_hash: str
     timeout_s: float | None = None
     max_retries: int | None = None
+    run_in_child: bool | None = None
 
 
 def compute_call(oracle: Oracle, atoms: Atoms, timeout_s: float | None) -> OracleResult:
@@ -271,8 +274,9 @@ class OracleRunner:
             task.candidate_id, task.atoms, oracle_key=group.key, level=task.oracle.level
         )
         timeout = self.timeout_s if task.timeout_s is None else float(task.timeout_s)
+        in_child = self.run_in_child if task.run_in_child is None else task.run_in_child
         future = self.executor.submit(
-            compute_call, task.oracle, task.atoms, timeout if self.run_in_child else None
+            compute_call, task.oracle, task.atoms, timeout if in_child else None
         )
         handle = self.executor.handle(future)
         if handle:
