@@ -7,12 +7,34 @@
 #   nohup scripts/build_track_m.sh > data/track_m/build.log 2>&1 &
 #   WORKERS=2 scripts/build_track_m.sh          # two calls at once (default 1)
 #   EXPORT_ONLY=1 scripts/build_track_m.sh      # re-export what is stored, compute nothing
+#   SNAPSHOT=1 scripts/build_track_m.sh         # export spec.yaml while a build is running
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 WORKERS="${WORKERS:-1}"
 D=data/track_m
 qaware() { python -m qaware "$@"; }
+
+if [[ -n "${SNAPSHOT:-}" ]]; then
+  # Export spec.yaml from a consistent copy of the store, leaving a running build undisturbed
+  # (its store, events and run directory are not touched). Writes $D/README.md, $D/track_m.extxyz.
+  tmp="$(mktemp -d)"
+  python - "$D" "$tmp" <<'PY'
+import shutil, sqlite3, sys
+from pathlib import Path
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+shutil.copytree(src / "run", dst / "run", ignore=shutil.ignore_patterns("campaign.db*"))
+with sqlite3.connect(src / "run" / "campaign.db") as a, sqlite3.connect(dst / "run" / "campaign.db") as b:
+    a.backup(b)
+shutil.copy(src / "spec.yaml", dst / "spec.yaml")
+PY
+  qaware build-dataset "$tmp/spec.yaml" --export-only > /dev/null
+  sed "s#qaware build-dataset $tmp/spec.yaml#scripts/build_track_m.sh   (the last step: qaware build-dataset $D/spec.yaml)#" \
+    "$tmp/README.md" > "$D/README.md"
+  cp "$tmp/track_m.extxyz" "$D/track_m.extxyz"
+  rm -rf "$tmp"
+  exit 0
+fi
 
 if [[ -n "${EXPORT_ONLY:-}" ]]; then
   qaware build-dataset "$D/spec_tzvp.yaml" --export-only

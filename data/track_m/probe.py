@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,13 @@ def structures() -> dict[str, tuple[Atoms, int]]:
     return out
 
 
+def _child_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished (joined) children: the cost of a
+    call on a loaded machine, where wall time also counts waiting for a core."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="+")
@@ -91,7 +99,7 @@ def main() -> None:
                 level_name=level,
                 timeout_s=timeout,
             )
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _child_cpu_s()
             res = run_with_timeout(oracle, atoms, timeout)
             row = {
                 "name": name,
@@ -100,6 +108,7 @@ def main() -> None:
                 "reason": res.reason,
                 "energy_ev": res.energy,
                 "wall_s": round(time.perf_counter() - t0, 2),
+                "cpu_s": round(_child_cpu_s() - c0, 2),
                 "oracle_wall_s": round(res.wall_time_s, 2),
                 "peak_mb": res.peak_memory_mb,
                 "fmax": None if res.forces is None else float(abs(res.forces).max()),

@@ -128,3 +128,23 @@ def test_families_select_the_same_structures(structures: list[Atoms]) -> None:
     ]
     with pytest.raises(ConfigError, match="oxide"):
         track_m.structures(families=["oxide"])
+
+
+SPECS = Path(__file__).resolve().parents[3] / "data" / "track_m"
+
+
+def test_specs_name_the_basis_and_cover_the_issue() -> None:
+    from qaware.datasets.build import collect_structures
+    from qaware.datasets.spec import load_dataset_spec
+
+    full = load_dataset_spec(SPECS / "spec.yaml")
+    levels = [o.level for o in full.oracles]
+    assert levels == ["PBE/def2-SVP", "r2SCAN/def2-SVP", "HSE06/def2-SVP", "CCSD(T)/def2-SVP"]
+    assert len(collect_structures(full, SPECS)[0]) >= 300
+    tzvp = load_dataset_spec(SPECS / "spec_tzvp.yaml")
+    assert [o.level for o in tzvp.oracles] == ["CCSD(T)/def2-TZVP"]
+    subset = collect_structures(tzvp, SPECS)[0]
+    assert len(subset) >= 60
+    assert {"atom", "reference", "monoxide"} == {a.info["tag"] for a in subset}
+    light = load_dataset_spec(SPECS / "spec_light.yaml")  # a stage of spec.yaml: same oracles
+    assert light.oracles == full.oracles and light.output == full.output
