@@ -195,9 +195,13 @@ def build_dataset(
     output.mkdir(parents=True, exist_ok=True)
     _log_to_run_dir(output)
     command = f"qaware build-dataset {spec}"
-    summary = build(
-        dataset, spec_path=spec, workers=workers, export_only=export_only, command=command
-    )
+    try:
+        summary = build(
+            dataset, spec_path=spec, workers=workers, export_only=export_only, command=command
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished calls are stored; `{command}` continues", err=True)
+        raise typer.Abort() from None  # typer >= 0.29 turns KeyboardInterrupt into exit 130 -> 0
     typer.echo(f"{summary.name}: {summary.n_structures} structures in {summary.elapsed_s:.1f} s")
     for level, counts in summary.counts.items():
         typer.echo(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import ase.io
 import pytest
 from ase.calculators.emt import EMT
 
-from qaware.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from qaware.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, main
 
 RECIPE = """\
 import numpy as np
@@ -110,10 +111,27 @@ def test_tiny_build_export_and_rerun(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("QAWARE_NO_PROGRESS", "1")
     write_folder(tmp_path, n=3, calculator="ase.calculators.emt:EMT", kwargs="{}", outputs=["out"])
     spec = tmp_path / "out.yaml"
+    # Ctrl-C after two results: exit code 3, both results kept
+    from qaware.oracles.runner import OracleRunner
+
+    evaluate = OracleRunner.evaluate
+
+    def interrupted(self, tasks):
+        results = evaluate(self, tasks)
+        yield next(results)
+        yield next(results)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OracleRunner, "evaluate", interrupted)
+    assert main(["build-dataset", str(spec)]) == EXIT_INTERRUPTED
+    assert "`qaware build-dataset " in capsys.readouterr().err
+    monkeypatch.setattr(OracleRunner, "evaluate", evaluate)
     assert main(["build-dataset", str(spec)]) == EXIT_OK
     printed = capsys.readouterr().out
-    assert "EMT: 4 ok, 0 failed, 0 gated, 0 pending (4 computed now" in printed
-    assert "EMT@table: 2 ok, 1 failed, 0 gated, 0 pending" in printed
+    assert "EMT: 4 ok, 0 failed, 0 gated, 0 pending (" in printed
+    assert "EMT@table: 2 ok, 1 failed, 0 gated, 0 pending (" in printed
+    computed = [int(x) for x in re.findall(r"\((\d+) computed now", printed)]
+    assert sum(computed) == 7 - 2  # the two results stored before Ctrl-C are not recomputed
     frames = ase.io.read(tmp_path / "out" / "cu.extxyz", index=":")
     assert [f.info["tag"] for f in frames] == ["even", "odd", "even", "alloy"]
     for frame in frames:  # EMT's labels for the structure in the frame (positions to 1e-8 Å)
@@ -129,6 +147,7 @@ def test_tiny_build_export_and_rerun(tmp_path, capsys, monkeypatch):
     assert "| 3 | AuCu3 |" in readme and "not_in_table" in readme
     events = [json.loads(x) for x in (tmp_path / "out/run/events.jsonl").read_text().splitlines()]
     assert sum(e["event"] == "oracle_result" for e in events) == 7
+    assert [e["event"] for e in events].count("interrupted") == 1
     # a rerun computes nothing; --export-only too
     assert main(["build-dataset", str(spec), "--workers", "1"]) == EXIT_OK
     assert "(0 computed now, 4 from the store)" in capsys.readouterr().out

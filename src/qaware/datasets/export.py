@@ -300,12 +300,12 @@ def readme_text(
     else:
         lines += ["| # | formula | structure hash | level | status | attempts | reason |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for o in sorted(bad, key=lambda o: (o.structure, o.level)):
-            reason = _text(o.result.reason if o.result is not None else "not computed yet")
+        for p in sorted(bad, key=lambda p: (p.structure, p.level)):
+            reason = _text(p.result.reason if p.result is not None else "not computed yet")
             lines.append(
-                f"| {o.structure} | {structures[o.structure].get_chemical_formula()} | "
-                f"`{hashes[o.structure][:16]}` | {o.level} | {status[(o.structure, o.level)]} | "
-                f"{o.attempts} | {reason.replace('|', '/')} |"
+                f"| {p.structure} | {structures[p.structure].get_chemical_formula()} | "
+                f"`{hashes[p.structure][:16]}` | {p.level} | {status[(p.structure, p.level)]} | "
+                f"{p.attempts} | {reason.replace('|', '/')} |"
             )
         lines.append("")
     lines += ["## Files", "", "| file | sha256 |", "|---|---|"]

@@ -129,7 +129,7 @@ class DatasetSpec(_Model):
     structures: list[StructureSource] = Field(description="Files and recipes, in order.")
     oracles: list[DatasetOracle] = Field(description="One oracle per level (names unique).")
     output: Path = Field(Path("."), description="Output directory (relative to the spec).")
-    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     seed: int | None = Field(
         None, description="Passed to recipes that take a 'seed' (null: their own default)."
     )
