@@ -216,15 +216,15 @@ def build_dataset(
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        returned = app(args=argv, standalone_mode=False)
     except typer.Abort:
-        typer.echo("interrupted", err=True)
+        typer.echo(_INTERRUPTED, err=True)
         return EXIT_INTERRUPTED
     except _USAGE_ERROR as exc:
         exc.show()  # type: ignore[attr-defined]
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        typer.echo("interrupted: state is saved; continue with `qaware resume RUN_DIR`", err=True)
+        typer.echo(_INTERRUPTED, err=True)
         return EXIT_INTERRUPTED
     except (ConfigError, InvalidStructureError, RunDirectoryError) as exc:
         _report(exc)
@@ -232,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     except QawareError as exc:
         _report(exc)
         return 1
+    if returned == 130:  # typer >= 0.29 turns Ctrl-C into a returned 130 (128 + SIGINT)
+        typer.echo(_INTERRUPTED, err=True)
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+_INTERRUPTED = "interrupted: everything finished so far is saved; rerun the same command to go on"
 
 
 def _report(exc: BaseException) -> None:

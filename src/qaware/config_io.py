@@ -8,10 +8,11 @@ lines read ``file.yaml:12 campaign.oracle.levle: unknown key, did you mean 'leve
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from qaware.config import QawareConfig
 from qaware.errors import ConfigError
 
-__all__ = ["config_template", "dump_config", "load_config", "parse_config"]
+__all__ = ["config_template", "dump_config", "load_config", "parse_config", "validate_yaml"]
 
 
 def load_config(path: str | Path) -> QawareConfig:
@@ -36,6 +37,17 @@ def load_config(path: str | Path) -> QawareConfig:
 
 def parse_config(text: str, *, source: str = "<string>") -> QawareConfig:
     """Validate YAML text; ``source`` names it in error messages."""
+    return validate_yaml(text, QawareConfig, source=source)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_yaml(
+    text: str, model: type[M], *, source: str = "<string>", what: str = "configuration"
+) -> M:
+    """Parse YAML ``text`` into ``model``; one ConfigError lists every problem with file:line,
+    key path and, for an unknown key, the closest known one. Used for every YAML qaware reads."""
     try:
         raw = yaml.safe_load(text)
         lines = _key_lines(text)
@@ -51,9 +63,9 @@ def parse_config(text: str, *, source: str = "<string>") -> QawareConfig:
             f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}"
         )
     try:
-        return QawareConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source, lines)) from None
+        raise ConfigError(_format_errors(exc, model, source, lines, what)) from None
 
 
 def dump_config(config: QawareConfig, path: str | Path | None = None) -> str:
@@ -68,30 +80,34 @@ def dump_config(config: QawareConfig, path: str | Path | None = None) -> str:
 # error formatting
 
 
-def _format_errors(exc: ValidationError, source: str, lines: dict[tuple, int]) -> str:
+def _format_errors(
+    exc: ValidationError, model: type[BaseModel], source: str, lines: dict[tuple, int], what: str
+) -> str:
     messages = []
     for err in exc.errors():
         loc = tuple(err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        named = _KEY_PATH.match(msg)
+        if not loc and named:  # a whole-model check whose message starts with its key path
+            loc = tuple(int(p) if p.isdigit() else p for p in named.group(1).split("."))
+            msg = named.group(2)
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         line = _nearest_line(loc, lines)
         where = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
-            known = _fields_at(QawareConfig, loc[:-1])
+            known = _fields_at(model, loc[:-1])
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             msg = "unknown key" + (
                 f", did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(known)})"
             )
-        else:
-            msg = err["msg"]
-            if (
-                "input" in err
-                and err["type"] not in ("missing",)
-                and not isinstance(err["input"], dict)
-            ):
-                msg += f" (got {err['input']!r})"
+        elif "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
+            msg += f" (got {err['input']!r})"
         messages.append(f"{where} {dotted}: {msg}")
-    head = f"{source}: {len(messages)} problem(s) in the configuration"
+    head = f"{source}: {len(messages)} problem(s) in the {what}"
     return head + "\n  " + "\n  ".join(messages)
+
+
+_KEY_PATH = re.compile(r"([A-Za-z_][\w.]*): (.*)", flags=re.S)
 
 
 def _model_of(annotation: Any) -> Any:

@@ -29,8 +29,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qaware.config import OracleSpec
 from qaware.errors import ConfigError
@@ -195,42 +194,6 @@ def load_dataset_spec(path: str | Path) -> DatasetSpec:
 
 def parse_dataset_spec(text: str, *, source: str = "<string>") -> DatasetSpec:
     """Validate YAML text; ``source`` names it in error messages."""
-    # The line-number and key-suggestion helpers of qaware.config_io, reused as they are.
-    from qaware.config_io import _fields_at, _key_lines, _nearest_line
+    from qaware.config_io import validate_yaml
 
-    try:
-        raw = yaml.safe_load(text)
-        lines = _key_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping, got {type(raw).__name__}")
-    try:
-        return DatasetSpec.model_validate(raw)
-    except ValidationError as exc:
-        messages = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            named = re.match(r"([A-Za-z_][\w.]*): (.*)", msg, flags=re.S)
-            if not loc and named:  # a whole-spec check that names its key path first
-                loc = tuple(int(p) if p.isdigit() else p for p in named.group(1).split("."))
-                msg = named.group(2)
-            line = _nearest_line(loc, lines)
-            where = f"{source}:{line}" if line else source
-            dotted = ".".join(str(p) for p in loc) or "(top level)"
-            if err["type"] == "extra_forbidden":
-                import difflib
-
-                known = _fields_at(DatasetSpec, loc[:-1])
-                hint = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-                msg = "unknown key" + (
-                    f", did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(known)})"
-                )
-            elif "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
-                msg += f" (got {err['input']!r})"
-            messages.append(f"{where} {dotted}: {msg}")
-        head = f"{source}: {len(messages)} problem(s) in the data set spec"
-        raise ConfigError(head + "\n  " + "\n  ".join(messages)) from None
+    return validate_yaml(text, DatasetSpec, source=source, what="data set spec")

@@ -32,7 +32,6 @@ from qaware.oracles.base import _provenance, run_with_timeout, timed_call
 from qaware.oracles.result import OracleResult
 from qaware.protocols import Oracle
 from qaware.store import CallRecord, CallStatus, CampaignStore, oracle_call_key
-from qaware.store.keys import DATA_HANDLE
 
 __all__ = ["OracleRunner", "Task", "cached_compute", "compute_call"]
 
@@ -99,19 +98,6 @@ def _from_future(future: Future[OracleResult], oracle: Oracle) -> OracleResult:
         return OracleResult.failure(
             prov.pop("level"), f"executor: {type(exc).__name__}: {message}", **prov
         )
-
-
-def _save_handle(store: CampaignStore, call_id: int, handle: str) -> None:
-    """Put the executor's job id on a call row that :meth:`begin_call` made without one.
-
-    The store has no public method for this yet; ``set_call_handle`` is used once it does.
-    """
-    setter = getattr(store, "set_call_handle", None)
-    if setter is not None:
-        setter(call_id, handle)
-        return
-    with store._transaction() as db:  # private: see the docstring
-        db.update(int(call_id), data={DATA_HANDLE: handle})
 
 
 class _Group:
@@ -280,7 +266,7 @@ class OracleRunner:
         )
         handle = self.executor.handle(future)
         if handle:
-            _save_handle(self.store, call_id, handle)
+            self.store.set_call_handle(call_id, handle)
         group.budget -= 1
         return future
 

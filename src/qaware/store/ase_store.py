@@ -251,7 +251,18 @@ class CampaignStore:
             kvp.update({kv.STATUS: str(CallStatus.SUBMITTED), kv.ATTEMPT: 1})
             return db.write(_bare(atoms), key_value_pairs=kvp, data={kv.DATA_HANDLE: handle})
 
-    def record_result(self, candidate_id: int, oracle_key: str, result: OracleResult) -> None:
+    def set_call_handle(self, call_id: int, handle: str) -> None:
+        """Attach the executor's job id to a submitted call (known only after the submit that
+        :meth:`begin_call` must precede), so a restarted driver can re-attach to the job."""
+        with self._transaction() as db:
+            row = db.get(id=int(call_id))
+            if not self._mine(row, kv.KIND_CALL):
+                raise StoreError(f"{self}: row {call_id} is not an oracle call of this campaign")
+            db.update(row.id, data={kv.DATA_HANDLE: str(handle)})
+
+    def record_result(
+        self, candidate_id: int | None, oracle_key: str, result: OracleResult
+    ) -> None:
         """Store ``result`` on the call row ``oracle_key`` (created from the candidate if absent).
 
         Status becomes ``done`` if ``result.ok``, else ``failed``; a result for a failed call is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ase.db
 import numpy as np
 import pytest
+from ase import Atoms
 from ase.build import bulk
 
 from qaware.errors import StoreError
@@ -178,3 +179,18 @@ def test_calls_take_the_candidates_hash_and_need_a_candidate(store, nacl):
     assert rec.structure_hash == structure_hash(bulk("Si", "diamond", a=5.43))
     with pytest.raises(StoreError, match="no candidate row with id 999"):
         store.record_result(999, "k-nowhere", good_result(2))
+
+
+def test_set_call_handle_keeps_the_job_id_for_reattachment(tmp_path):
+    from qaware.store import CampaignStore, oracle_call_key
+
+    atoms = Atoms("Cu", cell=[2.5, 2.5, 2.5], pbc=True)
+    with CampaignStore(tmp_path / "c.db", campaign="h") as store:
+        (cid,) = store.add_candidates([atoms], cycle=0)
+        key = oracle_call_key(store.get(cid).structure_hash, "ab" * 32)
+        call_id = store.begin_call(cid, atoms, oracle_key=key, level="L")
+        store.set_call_handle(call_id, "submitit:local:123:/tmp/jobs/123")
+        (call,) = list(store.calls(status="submitted"))
+        assert call.handle == "submitit:local:123:/tmp/jobs/123"
+        with pytest.raises(StoreError, match="not an oracle call"):
+            store.set_call_handle(cid, "x")
