@@ -243,24 +243,50 @@ class MFENNP(nn.Module):
             return self(graph)
         create = self.training if create_graph is None else create_graph
         with torch.enable_grad():
-            pos = graph.positions.detach().requires_grad_(True)
-            strain = torch.zeros(
-                graph.n_structures, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True
-            )
-            sym = 0.5 * (strain + strain.transpose(1, 2))
-            strained_pos = pos + torch.einsum("nc,ncd->nd", pos, sym[graph.batch])
-            strained_cell = graph.cell + torch.bmm(graph.cell, sym)
-            out = self(graph, strained_pos, strained_cell)
-            grads = torch.autograd.grad(
-                out.energy[:, level].sum(), [pos, strain], create_graph=create
-            )
+            out, pos, strain = self.strained_forward(graph)
+            f, s = self.derivatives(out, graph, pos, strain, level, create_graph=create)
         out.level = level
-        if forces:
-            out.forces = -grads[0]
-        if stress:
-            periodic = graph.pbc.all(dim=1)
-            volume = torch.where(
-                periodic, graph.volumes(), torch.ones_like(periodic, dtype=pos.dtype)
-            )
-            out.stress = grads[1] / volume[:, None, None] * periodic[:, None, None]
+        out.forces = f if forces else None
+        out.stress = s if stress else None
         return out
+
+    def strained_forward(
+        self, graph: AtomicGraph
+    ) -> tuple[ModelOutput, torch.Tensor, torch.Tensor]:
+        """Forward pass on leaf positions (N, 3) and a zero strain (B, 3, 3) that both require
+        gradients; returns (output, positions, strain) for :meth:`derivatives`."""
+        pos = graph.positions.detach().requires_grad_(True)
+        strain = torch.zeros(
+            graph.n_structures, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True
+        )
+        sym = 0.5 * (strain + strain.transpose(1, 2))
+        strained_pos = pos + torch.einsum("nc,ncd->nd", pos, sym[graph.batch])
+        strained_cell = graph.cell + torch.bmm(graph.cell, sym)
+        return self(graph, strained_pos, strained_cell), pos, strain
+
+    @staticmethod
+    def derivatives(
+        out: ModelOutput,
+        graph: AtomicGraph,
+        positions: torch.Tensor,
+        strain: torch.Tensor,
+        level: int,
+        *,
+        create_graph: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(forces (N, 3) eV/Å, stress (B, 3, 3) eV/Å³) of ``level`` from a strained forward.
+
+        The graph is retained, so several levels can be differentiated from one forward pass.
+        Stress is zero for structures that are not periodic along all three axes.
+        """
+        grad_pos, grad_strain = torch.autograd.grad(
+            out.energy[:, level].sum(),
+            [positions, strain],
+            create_graph=create_graph,
+            retain_graph=True,
+        )
+        periodic = graph.pbc.all(dim=1)
+        ones = torch.ones_like(periodic, dtype=positions.dtype)
+        volume = torch.where(periodic, graph.volumes(), ones)
+        stress = grad_strain / volume[:, None, None] * periodic[:, None, None]
+        return -grad_pos, stress

@@ -1,0 +1,338 @@
+"""Training: data preparation, initial fits, the epoch loop with early stopping, warm starts.
+
+A training run from scratch: :func:`initialise_model` (neighbour statistics, least-squares
+reference energies and scales per level) then :func:`train`. A warm start calls :func:`train`
+on an existing model with the enlarged data set: nothing is re-initialised, the references stay,
+training resumes from the current weights (the campaign retrains every cycle in minutes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from qaware.errors import ConfigError
+from qaware.fidelity import FidelityLadder
+from qaware.validator.atomic_energies import (
+    composition_matrix,
+    fit_energy_scales,
+    fit_reference_energies,
+)
+from qaware.validator.checkpoint import save_checkpoint
+from qaware.validator.config import ModelConfig
+from qaware.validator.data import Labels, collate_labels, read_labels
+from qaware.validator.graph import StructureGraph, collate, structure_graph
+from qaware.validator.loss import LossWeights, multi_fidelity_loss
+from qaware.validator.model import MFENNP
+
+__all__ = [
+    "EpochLog",
+    "Sample",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "initialise_model",
+    "prepare_samples",
+    "split_indices",
+    "train",
+]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (the architecture is :class:`~qaware.validator.config.ModelConfig`).
+
+    validation_fraction: share of structures held out for early stopping (0: none); samples
+                 with a ``group`` (see :func:`prepare_samples`) are held out by whole groups.
+    patience:    epochs without a better validation loss before stopping.
+    bootstrap:   per-structure Poisson(1) weights per head, so heads see different data.
+    max_seconds: wall-clock budget of the run (None: epochs only).
+    """
+
+    epochs: int = 200
+    batch_size: int = 8
+    learning_rate: float = 3e-3
+    loss: LossWeights = field(default_factory=LossWeights)
+    validation_fraction: float = 0.1
+    patience: int = 25
+    bootstrap: bool = True
+    max_grad_norm: float | None = 10.0
+    max_seconds: float | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training structure: its graph (cached neighbour list), labels and split group."""
+
+    graph: StructureGraph
+    labels: Labels
+    group: str | None = None
+
+
+@dataclass
+class EpochLog:
+    """One epoch: losses, and validation MAE per level (energy eV/atom, forces eV/Å)."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    energy_mae: dict[str, float]
+    force_mae: dict[str, float]
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochLog]
+    best_epoch: int
+    best_val_loss: float
+    train_indices: list[int]
+    val_indices: list[int]
+    checkpoint_sha256: str | None = None
+
+
+def prepare_samples(
+    structures: Sequence[Atoms],
+    config: ModelConfig,
+    labels: Sequence[Labels] | None = None,
+    *,
+    group_key: str | None = None,
+) -> list[Sample]:
+    """Neighbour lists and labels (read from the Atoms when ``labels`` is None).
+
+    group_key: ``atoms.info`` key naming each structure's group (family) for the split.
+    """
+    index = {s: k for k, s in enumerate(config.species)}
+    if labels is not None and len(labels) != len(structures):
+        raise ConfigError(f"{len(labels)} label sets for {len(structures)} structures")
+    out = []
+    for k, atoms in enumerate(structures):
+        lab = labels[k] if labels is not None else read_labels(atoms, config.levels, index=k)
+        group = None
+        if group_key is not None:
+            if group_key not in atoms.info:
+                raise ConfigError(f"group key '{group_key}': structure {k} has no info entry")
+            group = str(atoms.info[group_key])
+        out.append(Sample(structure_graph(atoms, config.cutoff, index, index=k), lab, group))
+    return out
+
+
+def initialise_model(config: ModelConfig, samples: Sequence[Sample]) -> MFENNP:
+    """A fresh model whose message normalisation, references μ_f(Z) and per-level scales are
+    fitted to ``samples`` (least squares, before any gradient step)."""
+    if not samples:
+        raise ConfigError("cannot initialise a model without training structures")
+    n_edges = sum(len(s.graph.edges) for s in samples)
+    n_atoms = sum(s.graph.n_atoms for s in samples)
+    config = replace(config, avg_num_neighbours=max(1.0, n_edges / n_atoms))
+    model = MFENNP(config)
+    comp = composition_matrix([s.graph.species for s in samples], len(config.species))
+    energy = np.stack([s.labels.energy for s in samples])
+    mu = fit_reference_energies(comp, energy)
+    force_rms = np.full(config.n_levels, np.nan)
+    for f in range(config.n_levels):
+        forces = [s.labels.forces[f] for s in samples if s.labels.forces[f] is not None]
+        if forces:
+            force_rms[f] = float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
+    scales = fit_energy_scales(comp, energy, mu, force_rms=force_rms)
+    with torch.no_grad():
+        model.reference_energies.copy_(torch.as_tensor(mu))
+        model.energy_scale.copy_(torch.as_tensor(scales))
+    return model
+
+
+def split_indices(
+    n: int, fraction: float, *, seed: int = 0, groups: Sequence[str] | None = None
+) -> tuple[list[int], list[int]]:
+    """(train, validation) indices of ``n`` structures; with ``groups`` (one name per
+    structure, e.g. a chemical family), whole groups go to validation until it holds at least
+    ``fraction`` of the structures, so no group is split between the two."""
+    rng = np.random.default_rng(seed)
+    if fraction <= 0 or n < 2:
+        return list(range(n)), []
+    if groups is None:
+        order = rng.permutation(n)
+        n_val = max(1, round(fraction * n))
+        return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+    if len(groups) != n:
+        raise ConfigError(f"{len(groups)} group names for {n} structures")
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(str(g), []).append(i)
+    names = sorted(members)
+    val: list[int] = []
+    for g in rng.permutation(len(names)):
+        if len(val) >= fraction * n or len(val) + len(members[names[g]]) >= n:
+            break
+        val += members[names[g]]
+    return sorted(set(range(n)) - set(val)), sorted(val)
+
+
+def _batches(indices: Sequence[int], size: int, rng: np.random.Generator | None):
+    order = np.asarray(indices) if rng is None else rng.permutation(np.asarray(indices))
+    for start in range(0, len(order), size):
+        yield order[start : start + size].tolist()
+
+
+def evaluate(
+    model: MFENNP,
+    samples: Sequence[Sample],
+    level_weights: Sequence[float],
+    loss: LossWeights = LossWeights(),
+    *,
+    batch_size: int = 16,
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """(mean loss per batch, energy MAE per level in eV/atom, force MAE per level in eV/Å)."""
+    levels = model.config.levels
+    was_training = model.training
+    model.eval()
+    total, n_batches = 0.0, 0
+    e_err: dict[int, list[float]] = {f: [] for f in range(len(levels))}
+    f_err: dict[int, list[float]] = {f: [] for f in range(len(levels))}
+    for idx in _batches(range(len(samples)), batch_size, None):
+        parts = [samples[i] for i in idx]
+        graph = collate([p.graph for p in parts], model.dtype)
+        labels = collate_labels([p.labels for p in parts], graph.n_atoms.tolist(), model.dtype)
+        terms = multi_fidelity_loss(model, graph, labels, level_weights, loss, create_graph=False)
+        total += float(terms.total.detach())
+        n_batches += 1
+        assert terms.output is not None
+        energy = terms.output.energy.detach()
+        per_atom = (energy - labels.energy).abs() / graph.n_atoms[:, None].to(energy.dtype)
+        for f in range(len(levels)):
+            e_err[f] += per_atom[labels.energy_mask[:, f], f].tolist()
+            if f in terms.predicted_forces:
+                mask = labels.force_mask[:, f]
+                diff = (terms.predicted_forces[f][mask] - labels.forces[mask, f]).abs()
+                f_err[f] += diff.flatten().tolist()
+    model.train(was_training)
+    energy_mae = {levels[f]: float(np.mean(v)) for f, v in e_err.items() if v}
+    force_mae = {levels[f]: float(np.mean(v)) for f, v in f_err.items() if v}
+    return total / max(n_batches, 1), energy_mae, force_mae
+
+
+def train(
+    model: MFENNP,
+    samples: Sequence[Sample],
+    ladder: FidelityLadder,
+    config: TrainConfig = TrainConfig(),
+    *,
+    validation: Sequence[Sample] | None = None,
+    checkpoint: str | Path | None = None,
+    log: Callable[[EpochLog], Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place (a warm start when it is already trained) and return the history.
+
+    validation: held-out samples for early stopping; None splits ``samples`` by
+    ``config.validation_fraction`` (by whole groups when every sample has one; fewer than five
+    samples: no split, early stopping watches the training loss).
+    checkpoint: where to write the best model (with sha256) whenever validation improves.
+    The best weights (lowest validation loss) are restored at the end.
+    """
+    if tuple(ladder.names) != tuple(model.config.levels):
+        raise ConfigError(
+            f"ladder {list(ladder.names)} does not match the model's levels "
+            f"{list(model.config.levels)} (same names, same order)"
+        )
+    samples = list(samples)
+    rng = np.random.default_rng(config.seed)
+    if validation is None:
+        groups = [s.group for s in samples]
+        fraction = config.validation_fraction if len(samples) >= 5 else 0.0
+        train_idx, val_idx = split_indices(
+            len(samples),
+            fraction,
+            seed=config.seed,
+            groups=None if None in groups else [str(g) for g in groups],
+        )
+        validation = [samples[i] for i in val_idx]
+        training = [samples[i] for i in train_idx]
+    else:
+        training, train_idx, val_idx = samples, list(range(len(samples))), []
+    if not training:
+        raise ConfigError("no training structures left after the validation split")
+    weights = ladder.weights()
+    heads = model.config.n_heads
+    boot = rng.poisson(1.0, (len(training), heads)).astype(float) if config.bootstrap else None
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimiser, factor=0.5, patience=max(2, config.patience // 3)
+    )
+    best = (math.inf, -1, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    history: list[EpochLog] = []
+    sha = None
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        losses = []
+        for idx in _batches(range(len(training)), config.batch_size, rng):
+            parts = [training[i] for i in idx]
+            graph = collate([p.graph for p in parts], model.dtype)
+            labels = collate_labels([p.labels for p in parts], graph.n_atoms.tolist(), model.dtype)
+            hw = None if boot is None else torch.as_tensor(boot[idx], dtype=model.dtype)
+            terms = multi_fidelity_loss(model, graph, labels, weights, config.loss, head_weights=hw)
+            if not terms.total.requires_grad:
+                continue
+            optimiser.zero_grad(set_to_none=True)
+            terms.total.backward()
+            for p in model.parameters():  # untouched by this batch: let Adam skip it entirely
+                if p.grad is not None and not p.grad.any():
+                    p.grad = None
+            if config.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimiser.step()
+            losses.append(float(terms.total.detach()))
+        train_loss = float(np.mean(losses)) if losses else math.nan
+        if validation:
+            val_loss, e_mae, f_mae = evaluate(model, validation, weights, config.loss)
+        else:
+            val_loss, e_mae, f_mae = train_loss, {}, {}
+        scheduler.step(val_loss)
+        entry = EpochLog(
+            epoch,
+            train_loss,
+            val_loss,
+            e_mae,
+            f_mae,
+            optimiser.param_groups[0]["lr"],
+            time.perf_counter() - t0,
+        )
+        history.append(entry)
+        if log is not None:
+            log(entry)
+        if val_loss < best[0]:
+            best = (val_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            if checkpoint is not None:
+                meta = {
+                    "train_config": _plain(asdict(config)),
+                    "epoch": epoch,
+                    "val_loss": val_loss,
+                }
+                sha = save_checkpoint(model, checkpoint, metadata=meta)
+        if epoch - best[1] >= config.patience:
+            break
+        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+            break
+    if best[1] >= 0:
+        model.load_state_dict(best[2])
+    model.eval()
+    return TrainResult(history, best[1], best[0], train_idx, val_idx, sha)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
