@@ -72,12 +72,11 @@ def _images(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 
 
 class _Layer(nn.Module):
-    def __init__(self, hidden: int, edge_dim: int) -> None:
+    def __init__(self, hidden: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(hidden)
         self.src = nn.Linear(hidden, hidden)
         self.dst = nn.Linear(hidden, hidden, bias=False)
-        self.edge = nn.Linear(edge_dim, hidden, bias=False)
         self.lattice = nn.Linear(6, hidden, bias=False)
         self.message = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
         self.update = nn.Sequential(
@@ -91,7 +90,7 @@ class _Layer(nn.Module):
         pre = (
             self.src(x).unsqueeze(2)
             + self.dst(x).unsqueeze(1)
-            + self.edge(edges)
+            + edges
             + self.lattice(lat)[:, None, None, :]
         )
         messages = self.message(pre) * mask[:, None, :, None]  # (B, N_i, N_j, H), j masked
@@ -115,7 +114,8 @@ class CSPDenoiser(nn.Module):
                 nn.Linear(cfg.cond_dim, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.hidden)
             )
             self.cond_null = nn.Parameter(torch.zeros(cfg.hidden))
-        self.layers = nn.ModuleList(_Layer(cfg.hidden, edge_dim) for _ in range(cfg.layers))
+        self.edge_in = nn.Sequential(nn.Linear(edge_dim, cfg.hidden), nn.SiLU())
+        self.layers = nn.ModuleList(_Layer(cfg.hidden) for _ in range(cfg.layers))
         self.norm_out = nn.LayerNorm(cfg.hidden)
         self.coord_out = nn.Linear(cfg.hidden, 3)
         self.lattice_out = nn.Sequential(
@@ -172,7 +172,7 @@ class CSPDenoiser(nn.Module):
                 )
                 c = torch.where(keep.unsqueeze(-1), self.cond_in(cond.to(frac)), null)
             h = h + c.unsqueeze(1)
-        edges = self.edge_features(frac, lattice)
+        edges = self.edge_in(self.edge_features(frac, lattice))  # shared by all layers
         lat = lattice_invariants(lattice)
         for layer in self.layers:
             h = layer(h, edges, lat, mask)

@@ -33,6 +33,7 @@ __all__ = [
     "centring_matrix",
     "orbit_operations",
     "project_anchor",
+    "symmetry_error",
     "template_from_structure",
 ]
 
@@ -52,9 +53,14 @@ _CENTRING: dict[str, tuple[tuple[float, ...], ...]] = {
 
 def centring_matrix(space_group: int) -> np.ndarray:
     """(3, 3) T with primitive lattice rows ``T @ L_conv`` for the group's centring letter."""
+    return np.array(_CENTRING[_centring_letter(space_group)], dtype=float)
+
+
+@lru_cache(maxsize=256)
+def _centring_letter(space_group: int) -> str:
     from pyxtal.symmetry import Group
 
-    return np.array(_CENTRING[Group(space_group).symbol[0]], dtype=float)
+    return str(Group(space_group).symbol[0])
 
 
 @dataclass(frozen=True)
@@ -211,3 +217,34 @@ def template_from_structure(atoms: Atoms, *, symprec: float = DEFAULT_SYMPREC) -
     lattice = tuple(tuple(float(v) for v in row) for row in xtal.lattice.matrix)
     source = f"{atoms.info.get('source', '')}#{atoms.info.get('index', '')}"
     return WyckoffTemplate(int(xtal.group.number), tuple(orbits), lattice, source)
+
+
+@lru_cache(maxsize=256)
+def _general_operations(space_group: int) -> tuple[np.ndarray, np.ndarray]:
+    from pyxtal.symmetry import Group
+
+    ops = Group(space_group)[0].ops
+    return (
+        np.array([op.rotation_matrix for op in ops], dtype=float),
+        np.array([op.translation_vector for op in ops], dtype=float),
+    )
+
+
+def symmetry_error(atoms: Atoms, space_group: int) -> float:
+    """Largest distance (Å) between an atom's image under an operation of ``space_group`` and
+    the nearest atom of the same element, over all atoms and operations (0 for a structure
+    with that symmetry). ``atoms`` is a primitive cell made by :meth:`WyckoffTemplate.to_atoms`
+    or the sampler (same setting and orientation of axes)."""
+    rot, trans = _general_operations(space_group)
+    t_inv = np.linalg.inv(centring_matrix(space_group)).T
+    frac_c = atoms.get_scaled_positions() @ np.linalg.inv(t_inv).T
+    cell = np.asarray(atoms.cell[:])
+    same = atoms.numbers[:, None] == atoms.numbers[None, :]
+    worst = 0.0
+    for r, t in zip(rot, trans, strict=True):
+        image = (frac_c @ r.T + t) @ t_inv.T
+        d = image[:, None, :] - atoms.get_scaled_positions()[None, :, :]
+        d -= np.round(d)
+        dist = np.linalg.norm(d @ cell, axis=-1)
+        worst = max(worst, float(np.where(same, dist, np.inf).min(axis=1).max()))
+    return worst

@@ -40,3 +40,26 @@ def perov_templates(perov: list[Atoms]) -> list[WyckoffTemplate]:
 @pytest.fixture(scope="session")
 def carbon_templates(carbon: list[Atoms]) -> list[WyckoffTemplate]:
     return _templates(carbon)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(perov, carbon, tmp_path_factory):
+    """A tiny model (32 hidden, 2 layers) trained for 60 steps on the 40 fixture structures,
+    conditioned on the perovskites' ``heat_ref`` and ``dir_gap`` (carbon rows: no condition)."""
+    import torch
+
+    from qaware.generator.denoiser import DenoiserConfig
+    from qaware.generator.diffusion import DiffusionConfig
+    from qaware.generator.train import TrainConfig, train
+
+    torch.manual_seed(0)
+    config = TrainConfig(
+        steps=60, batch_size=40, progress=False, descriptor_keys=("heat_ref", "dir_gap")
+    )
+    model_config = DiffusionConfig(denoiser=DenoiserConfig(hidden=32, layers=2))
+    out = tmp_path_factory.mktemp("tiny_generator")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle, _ = train(perov + carbon, out, config=config, model_config=model_config)
+    bundle.meta["path"] = str(out / "model.pt")
+    return bundle
