@@ -7,7 +7,9 @@
 #   nohup scripts/build_track_m.sh > data/track_m/build.log 2>&1 &
 #   WORKERS=2 scripts/build_track_m.sh          # two calls at once (default 1)
 #   EXPORT_ONLY=1 scripts/build_track_m.sh      # re-export what is stored, compute nothing
-#   SNAPSHOT=1 scripts/build_track_m.sh         # export spec.yaml while a build is running
+#   SNAPSHOT=1 scripts/build_track_m.sh         # snapshot + export while a build is running
+# The live stores (run/, tzvp/run/) are not committed; snapshot/run/ copies of them are, and a
+# checkout without run/ starts from them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -15,21 +17,51 @@ WORKERS="${WORKERS:-1}"
 D=data/track_m
 qaware() { python -m qaware "$@"; }
 
-if [[ -n "${SNAPSHOT:-}" ]]; then
-  # Export spec.yaml from a consistent copy of the store, leaving a running build undisturbed
-  # (its store, events and run directory are not touched). Writes $D/README.md, $D/track_m.extxyz.
-  tmp="$(mktemp -d)"
-  python - "$D" "$tmp" <<'PY'
+# A consistent copy of a live run directory (SQLite backup API, events cut to whole lines):
+# snapshot_run SRC_RUN DST_RUN. The build may keep writing SRC_RUN meanwhile.
+snapshot_run() {
+  python - "$1" "$2" <<'PY'
 import shutil, sqlite3, sys
 from pathlib import Path
 src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-shutil.copytree(src / "run", dst / "run", ignore=shutil.ignore_patterns("campaign.db*"))
-with sqlite3.connect(src / "run" / "campaign.db") as a, sqlite3.connect(dst / "run" / "campaign.db") as b:
+tmp = dst.with_name(dst.name + ".tmp")
+shutil.rmtree(tmp, ignore_errors=True)
+shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("campaign.db*", "*.tmp"))
+with sqlite3.connect(src / "campaign.db") as a, sqlite3.connect(tmp / "campaign.db") as b:
     a.backup(b)
-shutil.copy(src / "spec.yaml", dst / "spec.yaml")
+events = tmp / "events.jsonl"
+if events.exists():
+    text = events.read_text()
+    events.write_text(text[: text.rfind("\n") + 1])
+shutil.rmtree(dst, ignore_errors=True)
+tmp.rename(dst)
 PY
+}
+
+# A fresh checkout has no live run/ (it is not committed): start from the committed snapshot.
+for out in "$D" "$D/tzvp"; do
+  if [[ ! -e "$out/run" && -e "$out/snapshot/run/campaign.db" ]]; then
+    cp -r "$out/snapshot/run" "$out/run"
+    mkdir -p "$out/run/models" "$out/run/cycles"  # git keeps no empty folders
+    echo "build_track_m: restored $out/run from $out/snapshot/run" >&2
+  fi
+done
+
+if [[ -n "${SNAPSHOT:-}" ]]; then
+  # Commit-ready state while a build runs: $out/snapshot/run (consistent store copy, what a fresh
+  # checkout resumes from) and spec.yaml's export ($D/README.md, $D/track_m.extxyz) made from it.
+  for out in "$D" "$D/tzvp"; do
+    if [[ -e "$out/run/campaign.db" ]]; then
+      mkdir -p "$out/snapshot"
+      snapshot_run "$out/run" "$out/snapshot/run"
+    fi
+  done
+  tmp="$(mktemp -d)"
+  cp -r "$D/snapshot/run" "$tmp/run"
+  mkdir -p "$tmp/run/models" "$tmp/run/cycles"
+  cp "$D/spec.yaml" "$tmp/spec.yaml"
   qaware build-dataset "$tmp/spec.yaml" --export-only > /dev/null
-  sed "s#qaware build-dataset $tmp/spec.yaml#scripts/build_track_m.sh   (the last step: qaware build-dataset $D/spec.yaml)#" \
+  sed "s#qaware build-dataset $tmp/spec.yaml#scripts/build_track_m.sh   (its last step: qaware build-dataset $D/spec.yaml)#" \
     "$tmp/README.md" > "$D/README.md"
   cp "$tmp/track_m.extxyz" "$D/track_m.extxyz"
   rm -rf "$tmp"
