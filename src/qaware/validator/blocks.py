@@ -35,6 +35,9 @@ class FiLM(nn.Module):
     condition (the fidelity embedding), shared by all conditions.
     """
 
+    channel_of_component: torch.Tensor
+    scalar_channel: torch.Tensor
+
     def __init__(self, irreps: o3.Irreps, condition_dim: int, init_scale: float = 0.1) -> None:
         super().__init__()
         irreps = o3.Irreps(irreps)
@@ -58,7 +61,8 @@ class FiLM(nn.Module):
         self, condition: torch.Tensor, *, detach: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(gamma, beta), each (..., n_channels); ``detach`` cuts the generator from the graph."""
-        weight, bias = self.generator.weight, self.generator.bias
+        weight: torch.Tensor = self.generator.weight
+        bias: torch.Tensor = self.generator.bias
         if detach:
             weight, bias = weight.detach(), bias.detach()
         gamma, beta = torch.nn.functional.linear(condition, weight, bias).chunk(2, dim=-1)
@@ -85,7 +89,8 @@ class _Convolution(nn.Module):
         super().__init__()
         self.linear_in = o3.Linear(irreps_in, irreps_in)
         wanted = {ir for _, ir in irreps_out}
-        mid, instructions = [], []
+        mid: list[tuple[int, o3.Irrep]] = []
+        instructions: list[tuple[int, int, int, str, bool]] = []
         for i, (mul, ir_in) in enumerate(irreps_in):
             for j, (_, ir_sh) in enumerate(irreps_sh):
                 for ir in ir_in * ir_sh:
@@ -158,13 +163,13 @@ class InteractionBlock(nn.Module):
             avg_num_neighbours,
         )
         self.self_connection = o3.Linear(self.irreps_in, self.gate.irreps_in)
-        self.film = FiLM(self.gate.irreps_in, condition_dim) if condition_dim else None
+        self.film: FiLM | None = FiLM(self.gate.irreps_in, condition_dim) if condition_dim else None
         self.residual = self.irreps_in == self.irreps_out
 
     @property
     def n_scalars(self) -> int:
-        """Number of leading 0e channels of the pre-activation (the gate's scalar inputs)."""
-        return self.gate.irreps_in[0].mul
+        """Number of leading 0e channels of the pre-activation that are features, not gates."""
+        return int(self.gate.irreps_scalars.dim)
 
     def preactivation(
         self,

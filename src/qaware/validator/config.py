@@ -91,4 +91,7 @@ class ModelConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"validator: unknown keys {unknown}")
-        return cls(**{k: (tuple(v) if k in ("levels", "species") else v) for k, v in d.items()})
+        values: dict[str, Any] = {
+            k: (tuple(v) if k in ("levels", "species") else v) for k, v in d.items()
+        }
+        return cls(**values)

@@ -63,6 +63,10 @@ class LabelBatch:
     stress_mask: torch.Tensor
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _lookup(mapping: Any, keys: Sequence[str]) -> Any:
     for key in keys:
         if key in mapping:
@@ -93,8 +97,8 @@ def read_labels(atoms: Atoms, levels: Sequence[str], *, index: int | None = None
     energy = np.full(len(levels), np.nan)
     stress = np.full((len(levels), 3, 3), np.nan)
     forces: list[np.ndarray | None] = []
-    energy_map = atoms.info.get("energy") if isinstance(atoms.info.get("energy"), dict) else {}
-    stress_map = atoms.info.get("stress") if isinstance(atoms.info.get("stress"), dict) else {}
+    energy_map: dict[str, Any] = _mapping(atoms.info.get("energy"))
+    stress_map: dict[str, Any] = _mapping(atoms.info.get("stress"))
     for f, level in enumerate(levels):
         names = list(dict.fromkeys([level_key(level), level]))
         if any(atoms.info.get(f"e_ok_{k}") is False for k in names):

@@ -78,7 +78,15 @@ class EnsembleHead(nn.Module):
 
 
 class MFENNP(nn.Module):
-    """The multi-fidelity potential; see the module docstring for the architecture."""
+    """The multi-fidelity potential; see the module docstring for the architecture.
+
+    Buffers: ``reference_energies`` (L, n_species) eV, ``energy_scale`` (L,) eV,
+    ``std_scale`` (L,) calibration factor of the head spread.
+    """
+
+    reference_energies: torch.Tensor
+    energy_scale: torch.Tensor
+    std_scale: torch.Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -129,8 +137,11 @@ class MFENNP(nn.Module):
     # ---- parameter groups (the gradient-stopping contract is stated in these terms) ----------
     def conditioning_parameters(self) -> list[nn.Parameter]:
         """FiLM generators shared by all levels (trained by the top level under stopping)."""
-        films = [b.film for b in self.blocks if b.film is not None] + [self.readout_film]
+        films = [b.film for b in self._blocks() if b.film is not None] + [self.readout_film]
         return [p for film in films for p in film.parameters()]
+
+    def _blocks(self) -> list[InteractionBlock]:
+        return [b for b in self.blocks if isinstance(b, InteractionBlock)]
 
     def level_parameters(self, level: int) -> list[nn.Parameter]:
         """The embedding vector and the K heads of one level."""
@@ -177,7 +188,7 @@ class MFENNP(nn.Module):
         centre, neighbour = graph.centre, graph.neighbour
         per_level = False
         embedding_source = h[:n_atoms]
-        for block in self.blocks:
+        for block in self._blocks():
             if not per_level:
                 z = block.preactivation(h, sh, radial, centre, neighbour)
                 if block.film is None:

@@ -141,7 +141,7 @@ def initialise_model(config: ModelConfig, samples: Sequence[Sample]) -> MFENNP:
     mu = fit_reference_energies(comp, energy)
     force_rms = np.full(config.n_levels, np.nan)
     for f in range(config.n_levels):
-        forces = [s.labels.forces[f] for s in samples if s.labels.forces[f] is not None]
+        forces = [F for s in samples if (F := s.labels.forces[f]) is not None]
         if forces:
             force_rms[f] = float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
     scales = fit_energy_scales(comp, energy, mu, force_rms=force_rms)

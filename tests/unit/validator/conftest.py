@@ -60,3 +60,19 @@ def small_config(**overrides) -> ModelConfig:
 @pytest.fixture(scope="module")
 def structures() -> list[Atoms]:
     return emt_structures(24)
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    """A small float64 model trained briefly on EMT/TOP labels (shared, do not modify)."""
+    import torch
+
+    from qaware.validator.train import TrainConfig, initialise_model, prepare_samples, train
+
+    structures = emt_structures(24, seed=5)
+    config = small_config(seed=2)
+    samples = prepare_samples(structures, config)
+    model = initialise_model(config, samples).double()
+    torch.manual_seed(0)
+    train(model, samples, LADDER, TrainConfig(epochs=20, learning_rate=1e-2))
+    return model

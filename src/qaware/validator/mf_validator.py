@@ -1,0 +1,200 @@
+"""``MFValidator``: the MF-ENNP model behind the :class:`qaware.protocols.Validator` protocol.
+
+``predict`` scores many structures per forward pass (batches of ``batch_size``) and returns, per
+level, energies per atom, referenced formation energies per atom (with the elemental references
+of that level, DESIGN.md §3), their calibrated 1-σ spread, and the invariant embedding.
+``fit`` (re)trains on total energies — warm start by default, as the campaign does every cycle —
+then recalibrates the spread on the held-out split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from qaware.errors import ConfigError
+from qaware.fidelity import Fidelity, FidelityLadder
+from qaware.protocols import Prediction
+from qaware.thermo.formation import formation_energies_per_atom
+from qaware.thermo.references import ElementalReferences
+from qaware.validator.calculator import QawareCalculator
+from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
+from qaware.validator.config import ModelConfig
+from qaware.validator.data import Labels
+from qaware.validator.graph import batch_graph
+from qaware.validator.model import MFENNP
+from qaware.validator.train import TrainConfig, TrainResult, initialise_model, prepare_samples
+from qaware.validator.train import train as train_model
+from qaware.validator.uncertainty import LevelCalibration, calibrate_model
+
+__all__ = ["MFValidator"]
+
+
+def _value(column: Sequence[float | None] | None, i: int) -> float:
+    value = None if column is None else column[i]
+    return np.nan if value is None else float(value)
+
+
+class MFValidator:
+    """A trained (or trainable) MF-ENNP on ``ladder`` with elemental references per level.
+
+    model:        None until the first ``fit`` (then built from ``model_config``).
+    references:   level -> ElementalReferences computed by the oracle of that level.
+    model_config: architecture for a fit from scratch; levels/species are filled in from the
+                  ladder and the training structures when left empty.
+    """
+
+    def __init__(
+        self,
+        ladder: FidelityLadder,
+        references: Mapping[str, ElementalReferences],
+        *,
+        model: MFENNP | None = None,
+        model_config: ModelConfig | None = None,
+        train_config: TrainConfig = TrainConfig(),
+        batch_size: int = 64,
+    ) -> None:
+        missing = [name for name in ladder.names if name not in references]
+        if missing:
+            raise ConfigError(f"validator: no elemental references for levels {missing}")
+        for name in ladder.names:
+            if references[name].level != name:
+                raise ConfigError(
+                    f"validator: references given for {name!r} are of {references[name].level!r}"
+                )
+        if model is not None and tuple(model.config.levels) != tuple(ladder.names):
+            raise ConfigError(
+                f"validator: model levels {list(model.config.levels)} != ladder "
+                f"{list(ladder.names)}"
+            )
+        self._ladder = ladder
+        self.references = dict(references)
+        self.model = model
+        self.model_config = model_config
+        self.train_config = train_config
+        self.batch_size = int(batch_size)
+        self.last_fit: TrainResult | None = None
+        self.calibration: dict[str, LevelCalibration] = {}
+
+    @property
+    def ladder(self) -> FidelityLadder:
+        return self._ladder
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _require_model(self) -> MFENNP:
+        if self.model is None:
+            raise ConfigError("validator: no model yet: call fit() or load() first")
+        return self.model
+
+    def predict(self, structures: Sequence[Atoms]) -> Prediction:
+        """Every level for every structure; energies eV/atom, embedding (n, channels)."""
+        model = self._require_model().eval()
+        names = self._ladder.names
+        energy, std, embedding = [], [], []
+        with torch.no_grad():
+            for start in range(0, len(structures), self.batch_size):
+                part = list(structures[start : start + self.batch_size])
+                graph = batch_graph(part, model.config.cutoff, model.config.species, model.dtype)
+                out = model(graph)
+                n = graph.n_atoms.to(out.energy.dtype)[:, None]
+                energy.append(out.energy.double().numpy())
+                std.append((out.energy_std / n).double().numpy())
+                embedding.append(out.embedding.double().numpy())
+        if not structures:
+            empty = {name: np.zeros(0) for name in names}
+            return Prediction(empty, dict(empty), dict(empty), np.zeros((0, model.config.channels)))
+        total, sigma = np.concatenate(energy), np.concatenate(std)
+        elements = sorted({s for atoms in structures for s in atoms.get_chemical_symbols()})
+        comp = np.array(
+            [[atoms.get_chemical_symbols().count(el) for el in elements] for atoms in structures]
+        )
+        n_atoms = comp.sum(axis=1)
+        per_atom, e_form, e_std = {}, {}, {}
+        for f, name in enumerate(names):
+            per_atom[name] = total[:, f] / n_atoms
+            e_form[name] = formation_energies_per_atom(
+                total[:, f], comp, elements, self.references[name], level=name
+            )
+            e_std[name] = sigma[:, f]
+        return Prediction(per_atom, e_form, e_std, np.concatenate(embedding))
+
+    def calculator(self, fidelity: str | None = None) -> QawareCalculator:
+        """An ASE calculator at ``fidelity`` (default top) with this validator's references."""
+        return QawareCalculator(self._require_model(), fidelity, references=self.references)
+
+    # ---- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        structures: Sequence[Atoms],
+        labels: Mapping[str, Sequence[float | None]],
+        *,
+        warm_start: bool = True,
+    ) -> None:
+        """(Re)train on total energies ``labels[level][i]`` (eV, None = missing), then
+        recalibrate the spread on the validation split. ``warm_start`` continues from the
+        current weights and references; otherwise (or without a model) starts afresh."""
+        unknown = sorted(set(labels) - set(self._ladder.names))
+        if unknown:
+            raise ConfigError(f"validator.fit: levels {unknown} are not on the ladder")
+        for level, values in labels.items():
+            if len(values) != len(structures):
+                raise ConfigError(
+                    f"validator.fit: {len(values)} labels at {level} for {len(structures)} "
+                    "structures"
+                )
+        columns = [labels.get(name) for name in self._ladder.names]
+        n_levels = len(columns)
+        label_sets = []
+        for i in range(len(structures)):
+            energy = np.array([_value(c, i) for c in columns])
+            no_forces: tuple[np.ndarray | None, ...] = (None,) * n_levels
+            label_sets.append(Labels(energy, no_forces, np.full((n_levels, 3, 3), np.nan)))
+        config = self._config_for(structures)
+        samples = prepare_samples(structures, config, label_sets)
+        if self.model is None or not warm_start:
+            self.model = initialise_model(config, samples)
+        result = train_model(self.model, samples, self._ladder, self.train_config)
+        self.last_fit = result
+        held_out = [samples[i] for i in result.val_indices]
+        if held_out:
+            self.calibration = calibrate_model(self.model, held_out)
+
+    def _config_for(self, structures: Sequence[Atoms]) -> ModelConfig:
+        if self.model is not None:
+            return self.model.config
+        seen = sorted({s for atoms in structures for s in atoms.get_chemical_symbols()})
+        base = self.model_config or ModelConfig(levels=self._ladder.names, species=tuple(seen))
+        species = base.species if base.species else tuple(seen)
+        return replace(base, levels=self._ladder.names, species=species)
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save(self, path: str | Path) -> str:
+        """Checkpoint with ladder, references and calibration; returns its sha256."""
+        meta: dict[str, Any] = {
+            "ladder": [
+                {"name": f.name, "weight": f.weight, "cost": f.cost, "kind": f.kind}
+                for f in self._ladder
+            ],
+            "elemental_references": {k: v.to_dict() for k, v in self.references.items()},
+            "calibration": {k: vars(v) for k, v in self.calibration.items()},
+        }
+        return save_checkpoint(self._require_model(), path, metadata=meta)
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> MFValidator:
+        """A validator from :meth:`save`'s checkpoint (sha256 checked)."""
+        model, meta = load_checkpoint(path)
+        try:
+            ladder = FidelityLadder(tuple(Fidelity(**f) for f in meta["ladder"]))
+            refs = {
+                k: ElementalReferences.from_dict(v) for k, v in meta["elemental_references"].items()
+            }
+        except KeyError as exc:
+            raise ConfigError(f"{path}: checkpoint metadata lacks {exc.args[0]!r}") from None
+        return cls(ladder, refs, model=model, **kwargs)
