@@ -1,4 +1,84 @@
 """MF-ENNP: the multi-fidelity equivariant potential that scores candidates (DESIGN.md §4).
 
 Needs the ``validator`` extra (e3nn); importing :mod:`qaware` itself never imports this package.
+
+Typical use::
+
+    validator = MFValidator(ladder, references)  # references: level -> ElementalReferences
+    validator.fit(structures, {"PBE": [...], "CCSD(T)": [...]})
+    prediction = validator.predict(candidates)        # every level, σ, embedding
+    atoms.calc = validator.calculator("CCSD(T)")       # ASE calculator at one level
 """
+
+from __future__ import annotations
+
+try:
+    import e3nn  # noqa: F401
+except ImportError as _exc:  # pragma: no cover - depends on the environment
+    from qaware.errors import MissingDependencyError
+
+    raise MissingDependencyError("e3nn", "validator", "The MF-ENNP validator") from _exc
+
+from qaware.validator.atomic_energies import fit_energy_scales, fit_reference_energies
+from qaware.validator.calculator import QawareCalculator
+from qaware.validator.calibration import (
+    CONFIDENCE_LEVELS,
+    fit_std_scale,
+    interval_coverage,
+    regression_ece,
+    reliability_diagram,
+)
+from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
+from qaware.validator.config import ModelConfig
+from qaware.validator.data import Labels, read_labels
+from qaware.validator.graph import AtomicGraph, batch_graph
+from qaware.validator.loss import LossWeights, multi_fidelity_loss
+from qaware.validator.mf_validator import MFValidator
+from qaware.validator.model import MFENNP, ModelOutput
+from qaware.validator.neighbours import NeighbourList, neighbour_list
+from qaware.validator.train import (
+    EpochLog,
+    TrainConfig,
+    TrainResult,
+    evaluate,
+    initialise_model,
+    prepare_samples,
+    split_indices,
+    train,
+)
+from qaware.validator.uncertainty import LevelCalibration, calibrate_model
+
+__all__ = [
+    "CONFIDENCE_LEVELS",
+    "MFENNP",
+    "AtomicGraph",
+    "EpochLog",
+    "Labels",
+    "LevelCalibration",
+    "LossWeights",
+    "MFValidator",
+    "ModelConfig",
+    "ModelOutput",
+    "NeighbourList",
+    "QawareCalculator",
+    "TrainConfig",
+    "TrainResult",
+    "batch_graph",
+    "calibrate_model",
+    "evaluate",
+    "fit_energy_scales",
+    "fit_reference_energies",
+    "fit_std_scale",
+    "initialise_model",
+    "interval_coverage",
+    "load_checkpoint",
+    "multi_fidelity_loss",
+    "neighbour_list",
+    "prepare_samples",
+    "read_labels",
+    "regression_ece",
+    "reliability_diagram",
+    "save_checkpoint",
+    "split_indices",
+    "train",
+]

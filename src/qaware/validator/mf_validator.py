@@ -46,8 +46,8 @@ class MFValidator:
 
     model:        None until the first ``fit`` (then built from ``model_config``).
     references:   level -> ElementalReferences computed by the oracle of that level.
-    model_config: architecture for a fit from scratch; levels/species are filled in from the
-                  ladder and the training structures when left empty.
+    model_config: architecture for a fit from scratch (its levels are replaced by the ladder's);
+                  None: the defaults, with the elements of the first training structures.
     """
 
     def __init__(
@@ -168,10 +168,10 @@ class MFValidator:
     def _config_for(self, structures: Sequence[Atoms]) -> ModelConfig:
         if self.model is not None:
             return self.model.config
+        if self.model_config is not None:
+            return replace(self.model_config, levels=self._ladder.names)
         seen = sorted({s for atoms in structures for s in atoms.get_chemical_symbols()})
-        base = self.model_config or ModelConfig(levels=self._ladder.names, species=tuple(seen))
-        species = base.species if base.species else tuple(seen)
-        return replace(base, levels=self._ladder.names, species=species)
+        return ModelConfig(levels=self._ladder.names, species=tuple(seen))
 
     # ---- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> str:
