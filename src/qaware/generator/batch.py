@@ -92,21 +92,20 @@ def collate_templates(
             atom_mask[b, n : n + m], atom_orbit[b, n : n + m] = True, o
             rotations[b, n : n + m], translations[b, n : n + m] = op.rotations, op.translations
             n += m
-    as_float = {"dtype": dtype}
     return TemplateBatch(
         space_group=torch.tensor([t.space_group for t in templates]),
         orbit_mask=torch.from_numpy(orbit_mask),
         orbit_free=torch.from_numpy(orbit_free),
-        orbit_size=torch.tensor(orbit_size, **as_float),
+        orbit_size=torch.tensor(orbit_size, dtype=dtype),
         species=torch.from_numpy(species),
         atom_mask=torch.from_numpy(atom_mask),
         atom_orbit=torch.from_numpy(atom_orbit),
-        rotations=torch.tensor(rotations, **as_float),
-        translations=torch.tensor(translations, **as_float),
+        rotations=torch.tensor(rotations, dtype=dtype),
+        translations=torch.tensor(translations, dtype=dtype),
         lattice_mask=torch.stack([family_mask(t.family) for t in templates]),
         lattice_bias=torch.stack([family_bias(t.family) for t in templates]).to(dtype),
         centring=torch.tensor(
-            np.array([centring_matrix(t.space_group) for t in templates]), **as_float
+            np.array([centring_matrix(t.space_group) for t in templates]), dtype=dtype
         ),
     )
 

@@ -117,6 +117,9 @@ class CrystalDiffusion(nn.Module):
         self.register_buffer("cond_std", torch.ones(d) if cond_std is None else cond_std.float())
         table = _log_scale_table(cfg.sigma_min, cfg.sigma_max)
         self.register_buffer("_log_norm", table.clone(), persistent=False)
+        self._log_norm: torch.Tensor
+        self.cond_mean: torch.Tensor
+        self.cond_std: torch.Tensor
 
     @property
     def dtype(self) -> torch.dtype:

@@ -199,24 +199,28 @@ def template_from_structure(atoms: Atoms, *, symprec: float = DEFAULT_SYMPREC) -
 
     from qaware.structures import to_pymatgen
 
-    where = {"source": atoms.info.get("source"), "index": atoms.info.get("index")}
+    source, index = atoms.info.get("source"), atoms.info.get("index")
     if not atoms.pbc.all():
-        raise InvalidStructureError("no Wyckoff template: not periodic along a, b and c", **where)
+        raise InvalidStructureError(
+            "no Wyckoff template: not periodic along a, b and c", source=source, index=index
+        )
     xtal = pyxtal()
     try:
         xtal.from_seed(to_pymatgen(atoms), tol=symprec)
     except Exception as exc:  # pyxtal raises bare Exceptions of several kinds
         raise InvalidStructureError(
-            f"no Wyckoff template (pyxtal from_seed, tol {symprec}): {exc}", **where
+            f"no Wyckoff template (pyxtal from_seed, tol {symprec}): {exc}",
+            source=source,
+            index=index,
         ) from exc
     orbits = []
     for site in xtal.atom_sites:
         free = np.abs(site.wp.ops[0].rotation_matrix).sum(0) > 0
-        xyz = tuple(float(v) for v in np.where(free, site.position, 0.0))
-        orbits.append(Orbit(site.wp.letter, atomic_numbers[str(site.specie)], xyz))
+        x, y, z = (float(v) for v in np.where(free, site.position, 0.0))
+        orbits.append(Orbit(site.wp.letter, atomic_numbers[str(site.specie)], (x, y, z)))
     lattice = tuple(tuple(float(v) for v in row) for row in xtal.lattice.matrix)
-    source = f"{atoms.info.get('source', '')}#{atoms.info.get('index', '')}"
-    return WyckoffTemplate(int(xtal.group.number), tuple(orbits), lattice, source)
+    label = f"{source or ''}#{'' if index is None else index}"
+    return WyckoffTemplate(int(xtal.group.number), tuple(orbits), lattice, label)
 
 
 @lru_cache(maxsize=256)

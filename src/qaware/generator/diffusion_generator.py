@@ -1,0 +1,147 @@
+"""The trained diffusion model behind the StructureGenerator protocol.
+
+``conditions`` (see :mod:`qaware.generator.conditions`): with ``composition`` the model does
+crystal structure prediction on training templates that fit it (else on pyxtal random
+templates of the training set's space groups); without, it generates species per orbit from
+the allowed ``elements`` (default: the training set's elements) on templates drawn by
+frequency. ``descriptors`` and ``lam`` switch on classifier-free guidance; with a guidance
+weight other than 0 and 1 the default step count halves so that a structure still costs at most
+``nfe_budget`` network evaluations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from qaware.errors import ConfigError
+from qaware.generator.checkpoint import GeneratorBundle, load_bundle
+from qaware.generator.conditions import GenerationConditions, parse_conditions
+from qaware.generator.random_symmetric import random_symmetric_crystal
+from qaware.generator.sampler import SamplerConfig, sample
+from qaware.generator.templates import TemplateLibrary, assign_composition
+from qaware.generator.wyckoff import WyckoffTemplate
+
+__all__ = ["DiffusionGenerator"]
+
+
+class DiffusionGenerator:
+    """StructureGenerator: symmetry-constrained diffusion (see the module docstring).
+
+    sampler: fixed sampler settings; None derives the steps from ``nfe_budget``.
+    lam: default guidance weight when ``conditions`` has descriptors but no ``lam``.
+    """
+
+    def __init__(
+        self,
+        bundle: GeneratorBundle,
+        *,
+        sampler: SamplerConfig | None = None,
+        nfe_budget: int = 200,
+        batch_size: int = 256,
+        lam: float = 1.0,
+    ) -> None:
+        self.bundle = bundle
+        self.sampler = sampler
+        self.nfe_budget = nfe_budget
+        self.batch_size = batch_size
+        self.lam = lam
+        blank = [t.with_species([0] * len(t.orbits)) for t in bundle.library.templates]
+        self._blank = TemplateLibrary.from_templates(
+            [t for t, c in zip(blank, bundle.library.counts, strict=True) for _ in range(c)]
+        )
+        seen = {o.species for t in bundle.library.templates for o in t.orbits}
+        self.training_elements = tuple(sorted(z for z in seen if z > 0))
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> DiffusionGenerator:
+        """A generator from a checkpoint written by :func:`qaware.generator.train.train`."""
+        bundle, _ = load_bundle(path)
+        return cls(bundle, **kwargs)
+
+    def sampler_config(self, guided: bool) -> SamplerConfig:
+        """The sampler settings used (steps from the budget unless fixed)."""
+        if self.sampler is not None:
+            return self.sampler
+        per_step = 2 * (2 if guided else 1)
+        return SamplerConfig(n_steps=max(1, self.nfe_budget // per_step), corrector_steps=1)
+
+    def _templates(
+        self, n: int, cond: GenerationConditions, rng: np.random.Generator
+    ) -> list[WyckoffTemplate]:
+        if cond.templates:
+            chosen = [cond.templates[i % len(cond.templates)] for i in range(n)]
+            if cond.composition:
+                fitted = [assign_composition(t, cond.composition) for t in chosen]
+                if any(f is None for f in fitted):
+                    raise ConfigError(
+                        "conditions.templates: a template does not fit the composition"
+                    )
+                chosen = [f for f in fitted if f is not None]
+            return chosen
+        library = self.bundle.library if cond.composition else self._blank
+        try:
+            return library.sample(
+                n,
+                rng,
+                composition=cond.composition,
+                space_group=cond.space_group,
+                max_atoms=cond.max_atoms,
+            )
+        except ValueError:
+            if not cond.composition:
+                raise
+        groups = (
+            [cond.space_group]
+            if cond.space_group
+            else sorted({t.space_group for t in library.templates})
+        )
+        return [random_symmetric_crystal(cond.composition, groups, rng)[1] for _ in range(n)]
+
+    def sample(
+        self, n: int, *, seed: int, conditions: Mapping[str, Any] | None = None
+    ) -> list[Atoms]:
+        """``n`` primitive cells; the same ``seed`` and conditions give the same structures."""
+        cond = parse_conditions(conditions)
+        rng = np.random.default_rng(seed)
+        templates = self._templates(n, cond, rng)
+        generate = cond.composition is None and not (
+            cond.templates
+            and all(o.species for t in cond.templates for o in t.orbits)
+            and not cond.elements
+        )
+        q = None
+        lam = 0.0
+        if cond.descriptors is not None:
+            dim = self.bundle.model.config.denoiser.cond_dim
+            if cond.descriptors.size != dim:
+                raise ConfigError(
+                    f"conditions.descriptors: expected {dim} values, got {cond.descriptors.size}"
+                )
+            q = torch.as_tensor(cond.descriptors)
+            lam = self.lam if cond.lam is None else cond.lam
+        config = self.sampler_config(guided=q is not None and lam not in (0.0, 1.0))
+        allowed = cond.elements or self.training_elements
+        seeds = np.random.SeedSequence(seed).spawn(max(1, -(-n // self.batch_size)))
+        out: list[Atoms] = []
+        for chunk, child in zip(range(0, n, self.batch_size), seeds, strict=False):
+            part = templates[chunk : chunk + self.batch_size]
+            result = sample(
+                self.bundle.model,
+                part,
+                seed=int(child.generate_state(1)[0]),
+                config=config,
+                generate_species=generate,
+                allowed_species=allowed if generate else None,
+                cond=q,
+                lam=lam,
+            )
+            for atoms in result.structures:
+                atoms.info.update(generator="diffusion", lam=lam)
+            out.extend(result.structures)
+        return out
