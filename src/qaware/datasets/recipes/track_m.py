@@ -85,7 +85,9 @@ REFERENCE_SCALES: Final[tuple[float, ...]] = (0.94, 0.97, 1.00, 1.03, 1.06, 1.10
 
 ION_MULTIPLICITY: Final = MappingProxyType(
     {
-        # MO2 (dioxo): provisional, replaced by the PBE/HSE06 spin scan of PROBE.md.
+        # MO2 (dioxo): M(IV) low spin (d^(n-4) paired as far as possible under two short M=O
+        # bonds); Sc(III) and Zn(II) leave one / two O-centred holes. Provisional: check by a
+        # scan of the three lowest multiplicities before the dioxides are built (PROBE.md §4).
         "ScO2": 2, "TiO2": 1, "VO2": 2, "CrO2": 3, "MnO2": 4, "FeO2": 3, "CoO2": 2,
         "NiO2": 1, "CuO2": 2, "ZnO2": 3,
         # M2O2, two M(II) d^(n-2) high spin, coupled ferromagnetically (Fe2O2 2S=8, Ni2O2 2S=4);
@@ -102,8 +104,7 @@ ION_MULTIPLICITY: Final = MappingProxyType(
 metal spins parallel) for the clusters. Ferromagnetic high-spin states are the ones a single
 determinant describes (an antiferromagnetic singlet needs a broken-symmetry or multireference
 treatment), so they are the states CCSD(T) on an ROHF/UHF reference can label. The dioxides
-are not high spin (the dioxo M(IV) picture fails late in the row); their entries are the
-lowest-energy of the three lowest multiplicities in a spin scan, see PROBE.md."""
+use a low-spin count instead (two short M=O bonds split the d shell strongly)."""
 
 RATTLE_SIGMA_A: Final[float] = 0.05  # Å, std of the Gaussian displacement of rattled copies
 MIN_DISTANCE_A: Final[float] = 0.6  # Å, a rattled copy closer than this is redrawn
