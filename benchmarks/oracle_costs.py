@@ -262,9 +262,26 @@ def run_phases(
                 oracle = TimedOracle(make_oracle(table[name], level))
                 jobs[(id(atoms), oracle.level)] = name
                 tasks.append(Task(None, atoms, oracle, structure_hash(atoms)))
-            for task, result, cached in runner.evaluate(tasks):
+            answers = stored(store, tasks) if args.export_only else runner.evaluate(tasks)
+            for task, result, cached in answers:
                 name = jobs[(id(task.atoms), task.oracle.level)]
                 yield name, _short(task), result, cached
+
+
+def stored(store: Any, tasks: list[Any]) -> Iterator[tuple[Any, OracleResult, bool]]:
+    """``(task, result, True)`` for each task whose last attempt is in ``store`` (done or
+    failed), computing nothing: what ``--export-only`` reports."""
+    from qaware.store import CallStatus, oracle_call_key
+
+    known = {c.oracle_key: c for c in store.calls()}
+    for task in tasks:
+        record = known.get(oracle_call_key(task.structure_hash, task.oracle.settings_hash()))
+        if (
+            record is not None
+            and record.result is not None
+            and record.status != CallStatus.SUBMITTED
+        ):
+            yield task, record.result, True
 
 
 def _short(task: Any) -> str:
@@ -348,10 +365,13 @@ def cost_summary(rows: Rows) -> list[dict[str, Any]]:
     out = []
     for (code, level, kind), members in sorted(groups.items()):
         walls = [r["wall_time_s"] for r in members]
+        cpus = [r["cpu_time_s"] for r in members if r["cpu_time_s"] is not None]
         mems = [r["peak_memory_mb"] for r in members if r["peak_memory_mb"] is not None]
         out.append({"code": code, "level": level, "kind": kind, "calls": len(members),
                     "ok": sum(r["ok"] for r in members), "wall_s_min": min(walls),
                     "wall_s_median": round(float(np.median(walls)), 2), "wall_s_max": max(walls),
+                    "cpu_s_median": round(float(np.median(cpus)), 2) if cpus else None,
+                    "cpu_s_max": max(cpus, default=None),
                     "peak_memory_mb_max": max(mems, default=None)})  # fmt: skip
     return out
 
@@ -433,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         help="recompute stored failures up to this many more times",
     )
     parser.add_argument("--quick", action="store_true", help="tiny subset (smoke test)")
+    parser.add_argument("--export-only", action="store_true",
+                        help="write the JSON from the store; compute nothing")  # fmt: skip
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="resumable store folder")
     parser.add_argument("--output", type=Path, help="default: results/oracle_costs.json "
                         "(--quick: <run-dir>/quick.json)")  # fmt: skip
