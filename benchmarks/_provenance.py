@@ -14,7 +14,6 @@ seeds, the machine (cores, CPU model, memory, GPU or none), wall time and packag
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -29,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from qaware._canonical import file_sha256 as sha256_file
+
 __all__ = ["REPO", "RESULTS", "Recorder", "machine_info", "sha256_file"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,15 +40,6 @@ _THREAD_VARS = (
     "OPENBLAS_NUM_THREADS",
     "CUDA_VISIBLE_DEVICES",
 )
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _redact(text: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import fields, is_dataclass
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["canonical_json", "canonical_sha256"]
+__all__ = ["canonical_json", "canonical_sha256", "file_sha256"]
 
 
 def _plain(value: Any) -> Any:
@@ -48,3 +48,12 @@ def canonical_json(obj: Mapping[str, Any]) -> str:
 def canonical_sha256(obj: Mapping[str, Any]) -> str:
     """sha256 hex digest (64 chars) of :func:`canonical_json`."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+
+
+def file_sha256(path: str | PurePath) -> str:
+    """sha256 hex digest of a file's bytes, read in 1 MiB blocks (data sets, weights, models)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -21,7 +21,6 @@ the README has their statistics. A pair that is not ok is listed in the README, 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -35,6 +34,7 @@ import numpy as np
 import yaml
 from ase import Atoms
 
+from qaware._canonical import file_sha256
 from qaware.datasets.spec import DatasetSpec, level_key
 from qaware.oracles.gates import GATES_FAILED
 from qaware.oracles.result import OracleResult
@@ -208,21 +208,13 @@ def export_dataset(
     tmp = extxyz.with_name(extxyz.name + ".tmp")
     ase.io.write(tmp, frames, format="extxyz")
     os.replace(tmp, extxyz)
-    text = readme_text(spec, structures, hashes, oracles, outcomes, {extxyz.name: _sha256(extxyz)},
-                       command=command)  # fmt: skip
+    checksums = {extxyz.name: file_sha256(extxyz)}
+    text = readme_text(spec, structures, hashes, oracles, outcomes, checksums, command=command)
     readme = out / "README.md"
     tmp = readme.with_name("README.md.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, readme)
     return [extxyz, readme]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def timing_stats(results: Sequence[OracleResult]) -> dict[str, float]:

@@ -26,7 +26,6 @@ crystals only, and CHGNet's graph needs a lattice. Molecules and slabs give ``ok
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -40,6 +39,7 @@ from typing import Any, Final, Literal, get_args
 import numpy as np
 from ase import Atoms
 
+from qaware._canonical import file_sha256
 from qaware.errors import ConfigError, MissingDependencyError, OracleError
 from qaware.oracles.base import settings_hash, timed_call
 from qaware.oracles.result import OracleResult
@@ -270,11 +270,7 @@ def _package_dir(package: str) -> Path:
 @cache
 def _sha256(path: str) -> str:
     """sha256 of a weights file, computed once per process."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 _CALCULATORS: dict[tuple[str, str, str], Any] = {}

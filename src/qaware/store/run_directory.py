@@ -18,7 +18,6 @@ are written to a temporary name and renamed, so a crash never leaves half a file
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from typing import Any
 import yaml
 from ase import Atoms
 
-from qaware._canonical import canonical_sha256
+from qaware._canonical import canonical_sha256, file_sha256
 from qaware.errors import RunDirectoryError
 from qaware.store.ase_store import CampaignStore
 from qaware.store.environment import environment_info
@@ -180,7 +179,7 @@ class RunDirectory:
             tmp.write_bytes(source)
         else:
             shutil.copyfile(source, tmp)
-        digest = _sha256_file(tmp)
+        digest = file_sha256(tmp)
         _fsync_replace(tmp, out)
         _atomic_write(out.with_name(out.name + ".sha256"), f"{digest}  {out.name}\n".encode())
         return digest
@@ -192,7 +191,7 @@ class RunDirectory:
             expected = out.with_name(out.name + ".sha256").read_text().split()[0]
         except FileNotFoundError:
             raise RunDirectoryError(f"{out}: no saved model (or no .sha256 beside it)") from None
-        if not out.exists() or _sha256_file(out) != expected:
+        if not out.exists() or file_sha256(out) != expected:
             raise RunDirectoryError(f"{out}: missing or does not match its recorded sha256")
         return out
 
@@ -206,14 +205,6 @@ def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise RunDirectoryError(f"bad file name {name!r}: use letters, digits, '_', '.', '-'")
     return name
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _atomic_write(path: Path, content: bytes) -> None:

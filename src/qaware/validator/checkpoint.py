@@ -7,7 +7,6 @@ run directory stores the same file through :meth:`qaware.store.RunDirectory.save
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import torch
 
+from qaware._canonical import file_sha256
 from qaware.errors import ConfigError
 from qaware.validator.config import ModelConfig
 from qaware.validator.model import MFENNP
@@ -25,11 +25,8 @@ FORMAT = "qaware-mfennp/1"
 
 
 def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """sha256 (hex) of a checkpoint file."""
+    return file_sha256(path)
 
 
 def save_checkpoint(
