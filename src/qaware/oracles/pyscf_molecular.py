@@ -15,7 +15,8 @@ never raises for a failed calculation. Å in; eV, eV/Å out (diagnostic energies
   ROHF-CCSD(T) (Watts, Gauss & Bartlett, JCP 98, 8718 (1993)); PySCF's default puts the
   non-canonical ROHF orbital energies in the (T) denominators (0.04 eV off on FeO/def2-SVP).
   Frozen chemical core, CCSD convergence checked, T1/D1 recorded. No forces.
-* Spin: ``multiplicity`` if given, else :func:`.spin.default_multiplicity`, or with
+* Spin: ``multiplicity`` if given, else ``atoms.info["multiplicity"]`` (part of the structure
+  hash, so each spin state has its own cache key), else :func:`.spin.default_multiplicity`, or with
   ``spin_scan=True`` the lowest-energy of a few multiplicities that pass the gates.
 """
 
@@ -29,11 +30,20 @@ from ase import Atoms
 
 from qaware.errors import ConfigError, MissingDependencyError
 from qaware.oracles import gates as g
+from qaware.oracles._pyscf_steps import (  # noqa: F401  (semicanonical_uhf: tests)
+    STABILITY_NOISE_HARTREE,
+    build_molecule,
+    ccsd_t,
+    converge_scf,
+    scf_forces_ev_a,
+    semicanonical_uhf,
+    spin_square,
+)
 from qaware.oracles.base import settings_hash, timed_call
 from qaware.oracles.gates import GateSettings, apply_gates
 from qaware.oracles.result import OracleResult
 from qaware.oracles.spin import candidate_multiplicities, default_multiplicity, n_electrons
-from qaware.units import BOHR_ANGSTROM, HARTREE_EV
+from qaware.units import HARTREE_EV
 
 __all__ = ["METHODS", "Method", "PySCFOracle"]
 
@@ -46,7 +56,6 @@ _META_GGA: Final[frozenset[str]] = frozenset({"r2SCAN", "SCAN"})
 # Settings that change how fast an answer comes, not the answer: left out of the hash.
 _EXECUTION_ONLY: Final[frozenset[str]] = frozenset({"num_threads", "timeout_s", "max_memory_mb"})
 REASON_PERIODIC: Final[str] = "periodic structure: use the GPAW oracle"
-STABILITY_NOISE_HARTREE: Final[float] = 1e-5  # a lower SCF solution closer than this is noise
 
 
 @dataclass(frozen=True)
@@ -173,8 +182,14 @@ class PySCFOracle:
         if self.num_threads is not None:
             lib.num_threads(self.num_threads)
         n_elec = n_electrons(atoms, self.charge)
+        if "charge" in atoms.info and int(atoms.info["charge"]) != self.charge:
+            return self._result(
+                f"charge_mismatch: structure {atoms.info['charge']}, oracle {self.charge}"
+            )
         if self.multiplicity is not None:
             return self._at_multiplicity(atoms, self.multiplicity, "user")
+        if "multiplicity" in atoms.info:  # the structure's own electronic state (a recipe's)
+            return self._at_multiplicity(atoms, int(atoms.info["multiplicity"]), "structure")
         if not self.spin_scan:
             return self._at_multiplicity(atoms, *default_multiplicity(atoms, self.charge))
         return self._spin_scan(atoms, candidate_multiplicities(n_elec, self.spin_scan_count))
@@ -262,134 +277,3 @@ class PySCFOracle:
 
 
 # -- PySCF steps (pure functions of PySCF objects) --------------------------------------------
-def build_molecule(
-    atoms: Atoms, basis: str, charge: int, multiplicity: int, max_memory_mb: int
-) -> Any:
-    """A built ``pyscf.gto.Mole`` (Å, no point-group symmetry, def2 ECPs beyond Kr)."""
-    from pyscf import gto
-
-    heavy = any(int(z) > 36 for z in atoms.get_atomic_numbers())
-    return gto.M(
-        atom=[
-            (s, tuple(map(float, p)))
-            for s, p in zip(atoms.get_chemical_symbols(), atoms.positions, strict=True)
-        ],
-        unit="Angstrom",
-        basis=basis,
-        ecp=basis if heavy and basis.lower().startswith("def2") else None,
-        charge=charge,
-        spin=multiplicity - 1,
-        symmetry=False,
-        max_memory=max_memory_mb,
-        verbose=0,
-    )
-
-
-def _kernel(mf: Any, dm0: Any = None) -> tuple[Any, str]:
-    """Run DIIS; if it does not converge, continue with Newton from where it stopped."""
-    mf.kernel(dm0=dm0)
-    if mf.converged:
-        return mf, "diis"
-    newton = mf.newton()
-    newton.kernel(mf.mo_coeff, mf.mo_occ)
-    return newton.undo_soscf(), "newton"
-
-
-def converge_scf(mf: Any, stability_restarts: int) -> tuple[Any, dict[str, Any]]:
-    """Converge ``mf`` (DIIS, then Newton) and follow internal instabilities downhill.
-
-    After each converged SCF, ``mf.stability()`` looks for a lower solution; the SCF restarts
-    from it at most ``stability_restarts`` times. A restart that lowers the energy by less than
-    :data:`STABILITY_NOISE_HARTREE` (grid noise: on the O atom PBE finds "instabilities" worth
-    5e-7 Eh) ends the search as stable; one that does not converge or goes uphill is undone.
-    Diagnostics: ``scf_converged``, ``scf_solver``, ``n_scf_cycles``, ``scf_stable``,
-    ``n_stability_restarts``, ``stability_energy_drop_ev``.
-    """
-    mf, solver = _kernel(mf)
-    cycles = int(getattr(mf, "cycles", 0) or 0)
-    stable: bool | None = None
-    restarts, drop_total = 0, 0.0
-    while mf.converged:
-        mo_i, _, stable, _ = mf.stability(return_status=True)
-        stable = bool(stable)
-        if stable or restarts >= stability_restarts:
-            break
-        restarts += 1
-        previous, previous_solver = mf.copy(), solver
-        mf, solver = _kernel(mf, dm0=mf.make_rdm1(mo_i, mf.mo_occ))
-        cycles += int(getattr(mf, "cycles", 0) or 0)
-        drop = float(previous.e_tot - mf.e_tot) if mf.converged else -math.inf
-        if drop <= 0:
-            mf, solver = previous, previous_solver
-        else:
-            drop_total += drop
-        if drop < STABILITY_NOISE_HARTREE:
-            stable = drop > -math.inf  # uphill/tiny: nothing lower worth having; failed: unstable
-            break
-    diag = {
-        g.SCF_CONVERGED: bool(mf.converged),
-        "scf_solver": solver,
-        "n_scf_cycles": cycles,
-        g.SCF_STABLE: stable,
-        "n_stability_restarts": restarts,
-        "stability_energy_drop_ev": drop_total * HARTREE_EV,
-    }
-    return mf, diag
-
-
-def spin_square(mf: Any) -> float:
-    """<S^2> of the SCF determinant (exact S(S+1) for restricted ones)."""
-    return float(mf.spin_square()[0])
-
-
-def scf_forces_ev_a(mf: Any) -> Any:
-    """Forces (n_atoms, 3) eV/Å = −analytic gradient, with the DFT grid response included."""
-    grad = mf.nuc_grad_method()
-    if hasattr(grad, "grid_response"):
-        grad.grid_response = True
-    grad.verbose = 0
-    return -grad.kernel() * (HARTREE_EV / BOHR_ANGSTROM)
-
-
-def semicanonical_uhf(rohf: Any, ncore: int) -> Any:
-    """ROHF as a UHF object whose α and β Fock matrices are diagonal within the frozen-core,
-    active-occupied and virtual blocks (same determinant, same energy)."""
-    import numpy as np
-
-    uhf = rohf.to_uhf()
-    focks = uhf.get_fock(dm=uhf.make_rdm1())
-    mos, energies = [], []
-    for c, f, occ in zip(uhf.mo_coeff, focks, uhf.mo_occ, strict=True):
-        c, e = np.array(c, copy=True), np.zeros(c.shape[1])
-        occupied, virtual = np.flatnonzero(occ > 0), np.flatnonzero(occ == 0)
-        for block in (occupied[:ncore], occupied[ncore:], virtual):
-            if block.size:
-                w, u = np.linalg.eigh(c[:, block].T @ f @ c[:, block])
-                c[:, block], e[block] = c[:, block] @ u, w
-        mos.append(c)
-        energies.append(e)
-    uhf.mo_coeff, uhf.mo_energy = tuple(mos), tuple(energies)
-    return uhf
-
-
-def ccsd_t(mf: Any, frozen_core: bool, conv_tol: float, max_cycle: int) -> dict[str, Any]:
-    """CCSD(T) on a converged RHF/ROHF/UHF; energies in eV. Skips (T) if CCSD did not converge."""
-    from pyscf import cc
-    from pyscf.data.elements import chemcore
-
-    ncore = int(chemcore(mf.mol)) if frozen_core else 0
-    ref = semicanonical_uhf(mf, ncore) if mf.istype("ROHF") else mf
-    solver = cc.CCSD(ref, frozen=ncore or None)
-    solver.conv_tol, solver.max_cycle, solver.verbose = conv_tol, max_cycle, 0
-    solver.kernel()
-    t1, d1 = g.t1_d1(solver.t1)
-    out: dict[str, Any] = {
-        g.CCSD_CONVERGED: bool(solver.converged),
-        "n_frozen_core": ncore,
-        "e_corr": float(solver.e_corr) * HARTREE_EV,
-        g.T1: t1,
-        g.D1: d1,
-    }
-    if solver.converged:
-        out["e_t"] = float(solver.ccsd_t()) * HARTREE_EV
-    return out

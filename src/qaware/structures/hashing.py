@@ -15,7 +15,9 @@ row of the store (DESIGN.md §3). For periodic structures the canonical form is 
 The hash covers the rounded lattice parameters (Å, degrees) and that table. Improper lattice
 operations are included, so a chiral structure and its mirror image share a hash (as in
 pymatgen's StructureMatcher). Non-periodic structures (molecules, clusters) hash the species
-multiset with the sorted rounded interatomic distances of each element pair.
+multiset with the sorted rounded interatomic distances of each element pair, plus the
+electronic state when ``atoms.info`` gives one (``charge``, ``multiplicity``): two spin states
+of one geometry are two systems with two energies, so they must not share an oracle-call key.
 """
 
 from __future__ import annotations
@@ -93,12 +95,19 @@ def _grid(values: np.ndarray, base: int) -> np.ndarray:
     return np.floor(np.asarray(values) * base + _GRID_SHIFT).astype(np.int64)
 
 
+_STATE_KEYS = ("charge", "multiplicity")
+"""``atoms.info`` keys that, when present on a molecule, enter its hash."""
+
+
 def _molecule_form(atoms: Atoms, decimals: int) -> str:
     numbers = np.asarray(atoms.numbers)
     pos = np.asarray(atoms.positions, dtype=float)
     order = np.argsort(numbers, kind="stable")
     numbers, pos = numbers[order], pos[order]
     parts = ["mol", ",".join(str(int(z)) for z in numbers)]
+    state = [f"{key}={int(atoms.info[key])}" for key in _STATE_KEYS if key in atoms.info]
+    if state:  # a molecule's electronic state is part of what it is (FeO quintet != septet)
+        parts.append(",".join(state))
     if len(numbers) > 1:
         i, j = np.triu_indices(len(numbers), k=1)
         d = _grid(np.linalg.norm(pos[i] - pos[j], axis=1), 10**decimals)

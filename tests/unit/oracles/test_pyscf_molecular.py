@@ -267,3 +267,25 @@ def test_every_scf_level_runs_with_forces(method):
     result = check_oracle(PySCFOracle(method=method), h2)
     assert result.forces[0, 2] == pytest.approx(-result.forces[1, 2], abs=1e-6)
     assert result.forces[1, 2] < 0  # pulled back toward the other H (r_e ≈ 0.74 Å)
+
+
+@pytest.mark.oracle
+def test_the_structures_own_multiplicity_is_used_and_recorded():
+    """A recipe's info['multiplicity'] decides the spin state unless the oracle fixes one."""
+    o2 = Atoms("O2", positions=[[0, 0, 0], [0, 0, 1.21]])
+    singlet = o2.copy()
+    singlet.info["multiplicity"] = 1
+    oracle = PySCFOracle("HF", basis="sto-3g")
+    result = oracle.compute(singlet)
+    assert result.ok and result.diagnostics["multiplicity"] == 1
+    assert result.diagnostics["spin_source"] == "structure"
+    triplet = PySCFOracle("HF", basis="sto-3g", multiplicity=3).compute(singlet)
+    assert triplet.diagnostics["multiplicity"] == 3, "an explicit oracle setting wins"
+    assert triplet.energy < result.energy, "O2's triplet lies below its singlet"
+
+
+def test_a_charge_that_contradicts_the_oracle_is_a_failure():
+    ion = Atoms("O", positions=[[0, 0, 0]])
+    ion.info["charge"] = -1
+    result = PySCFOracle("HF", basis="sto-3g").compute(ion)
+    assert not result.ok and result.reason.startswith("charge_mismatch")

@@ -191,3 +191,21 @@ def test_non_finite_structures_have_no_hash():
     atoms.positions[0, 0] = np.nan
     with pytest.raises(InvalidStructureError, match="NaN"):
         structure_hash(atoms)
+
+
+def test_molecule_hash_includes_the_electronic_state_when_given():
+    """Two spin states of one geometry are two systems: they must not share a cache key."""
+    from ase import Atoms
+
+    feo = Atoms("FeO", positions=[[0, 0, 0], [0, 0, 1.62]])
+    plain = structure_hash(feo)
+    quintet, septet = feo.copy(), feo.copy()
+    quintet.info["multiplicity"], septet.info["multiplicity"] = 5, 7
+    assert len({plain, structure_hash(quintet), structure_hash(septet)}) == 3
+    cation = quintet.copy()
+    cation.info["charge"] = 1
+    assert structure_hash(cation) != structure_hash(quintet)
+    moved = quintet.copy()
+    moved.rotate(40, "x")
+    moved.info.update(quintet.info)
+    assert structure_hash(moved) == structure_hash(quintet), "state keys keep the invariances"
