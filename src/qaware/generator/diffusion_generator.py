@@ -11,7 +11,7 @@ weight other than 0 and 1 the default step count halves so that a structure stil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,20 @@ class DiffusionGenerator:
             else sorted({t.space_group for t in library.templates})
         )
         return [random_symmetric_crystal(cond.composition, groups, rng)[1] for _ in range(n)]
+
+    def predict(
+        self, compositions: Sequence[Mapping[int, int]], *, seed: int, k: int = 1
+    ) -> list[list[Atoms]]:
+        """Crystal structure prediction in batches: ``k`` candidates per composition
+        (``result[j][i]``: candidate j of composition i), each on its own drawn template."""
+        rng = np.random.default_rng(seed)
+        templates: list[WyckoffTemplate] = []
+        for _ in range(k):
+            for comp in compositions:
+                templates += self._templates(1, GenerationConditions(composition=dict(comp)), rng)
+        flat = self.sample(len(templates), seed=seed, conditions={"templates": templates})
+        n = len(compositions)
+        return [flat[j * n : (j + 1) * n] for j in range(k)]
 
     def sample(
         self, n: int, *, seed: int, conditions: Mapping[str, Any] | None = None

@@ -131,3 +131,14 @@ def test_conditions_are_checked_with_the_key_named() -> None:
     ]:
         with pytest.raises(ConfigError, match=f"conditions.{key}"):
             parse_conditions(bad)
+
+
+def test_batched_prediction_gives_k_candidates_of_each_composition(diffusion) -> None:
+    compositions = [SRTIO3, {6: 8}, {56: 1, 22: 1, 8: 3}]
+    result = diffusion.predict(compositions, seed=0, k=2)
+    assert len(result) == 2 and all(len(row) == 3 for row in result)
+    for row in result:
+        for atoms, comp in zip(row, compositions, strict=True):
+            assert composition_of(atoms) == comp
+    again = diffusion.predict(compositions, seed=0, k=2)
+    assert np.array_equal(again[1][2].positions, result[1][2].positions)
