@@ -20,19 +20,30 @@ from pydantic import BaseModel, ValidationError
 from qaware.config import QawareConfig
 from qaware.errors import ConfigError
 
-__all__ = ["config_template", "dump_config", "load_config", "parse_config", "validate_yaml"]
+__all__ = [
+    "config_template",
+    "dump_config",
+    "load_config",
+    "parse_config",
+    "read_yaml_text",
+    "validate_yaml",
+]
 
 
 def load_config(path: str | Path) -> QawareConfig:
     """Read and validate a YAML config; ConfigError names file, line and key of any problem."""
+    return validate_yaml(read_yaml_text(path, "config file"), QawareConfig, source=str(path))
+
+
+def read_yaml_text(path: str | Path, what: str) -> str:
+    """The text of ``path``; ConfigError ("<path>: <what> not found" ...) if it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    return parse_config(text, source=str(path))
+        raise ConfigError(f"{path}: cannot read {what} ({exc})") from None
 
 
 def parse_config(text: str, *, source: str = "<string>") -> QawareConfig:

@@ -32,7 +32,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qaware.config import OracleSpec
-from qaware.errors import ConfigError
 from qaware.execution import ExecutionSettings
 
 __all__ = [
@@ -182,14 +181,9 @@ def load_dataset_spec(path: str | Path) -> DatasetSpec:
 
     Paths inside stay as written (relative to the spec file): see :meth:`DatasetSpec.resolved`.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: data set spec not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read data set spec ({exc})") from None
-    return parse_dataset_spec(text, source=str(path))
+    from qaware.config_io import read_yaml_text
+
+    return parse_dataset_spec(read_yaml_text(path, "data set spec"), source=str(path))
 
 
 def parse_dataset_spec(text: str, *, source: str = "<string>") -> DatasetSpec:
