@@ -213,6 +213,12 @@ def build_dataset(
         typer.echo(f"wrote {path}")
 
 
+# sub-commands that live in their own modules register themselves on ``app`` when imported
+from qaware.commands import campaign as _campaign  # noqa: E402,F401
+from qaware.commands import generator as _generator  # noqa: E402,F401
+from qaware.commands import validator as _validator  # noqa: E402,F401
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code."""
     try:

@@ -1,0 +1,5 @@
+"""``qaware`` sub-commands for the validator (registered on import by :mod:`qaware.cli`)."""
+
+from __future__ import annotations
+
+from qaware.cli import app  # noqa: F401  (commands below register on it)
