@@ -176,6 +176,22 @@ class CampaignStore:
             for row, new_status in zip(rows, new, strict=True):
                 db.update(row.id, data=data and dict(data), **kvp, status=str(new_status))
 
+    def update_candidates(
+        self, ids: Sequence[int], status: str, fields: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Like :meth:`set_status`, with one ``fields`` mapping per id (scores of a whole pool in
+        one transaction). Every transition and field is checked before any row changes."""
+        if len(fields) != len(ids):
+            raise StoreError(f"update_candidates: {len(fields)} field sets for {len(ids)} ids")
+        if len(set(int(i) for i in ids)) != len(ids):
+            raise StoreError("update_candidates: repeated candidate id")
+        checked = [kv.check_fields(f) for f in fields]
+        with self._transaction() as db:
+            rows = [self._candidate_row(db, int(i)) for i in ids]
+            new = [check_transition(r.status, status, candidate=r.id) for r in rows]
+            for row, new_status, kvp in zip(rows, new, checked, strict=True):
+                db.update(row.id, **kvp, status=str(new_status))
+
     def get(self, candidate_id: int) -> CandidateRecord:
         """The candidate row ``candidate_id`` of this campaign (StoreError if there is none)."""
         with self._transaction() as db:

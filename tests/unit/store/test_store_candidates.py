@@ -235,3 +235,22 @@ def test_postgres_without_its_extra_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"qaware\[postgres\]") as info:
         CampaignStore("postgresql://nobody@127.0.0.1:1/none")
     assert info.value.extra == "postgres"
+
+
+def test_update_candidates_writes_one_field_set_per_row_atomically(store):
+    ids = store.add_candidates([perovskite(i) for i in range(3)], cycle=0)
+    store.update_candidates(ids, S.SCORED, [{"score": 0.1 * i, "div": -i} for i in range(3)])
+    rows = [store.get(i) for i in ids]
+    assert [r.status for r in rows] == ["scored"] * 3
+    assert [r.key_value_pairs["score"] for r in rows] == pytest.approx([0.0, 0.1, 0.2])
+    assert [r.key_value_pairs["div"] for r in rows] == [0, -1, -2]
+    store.set_status(ids[:1], S.SELECTED)
+    # one illegal edge (selected -> selected) refuses the whole batch: nothing changes
+    with pytest.raises(StateTransitionError, match="illegal transition"):
+        store.update_candidates(ids, S.SELECTED, [{"score": 9.0}] * 3)
+    assert store.get(ids[1]).status == "scored"
+    assert store.get(ids[1]).key_value_pairs["score"] == pytest.approx(0.1)
+    with pytest.raises(StoreError, match="field sets"):
+        store.update_candidates(ids, S.SCORED, [{}])
+    with pytest.raises(StoreError, match="finite number"):
+        store.update_candidates(ids[1:2], S.SCORED, [{"score": float("nan")}])
