@@ -192,6 +192,17 @@ class CampaignStore:
             for row, new_status, kvp in zip(rows, new, checked, strict=True):
                 db.update(row.id, **kvp, status=str(new_status))
 
+    def annotate_candidates(self, ids: Sequence[int], fields: Sequence[Mapping[str, Any]]) -> None:
+        """Add key-value pairs to candidates without changing their status (e.g. E_hull and the
+        hit flag of ``done`` rows), one mapping per id, in one transaction."""
+        if len(fields) != len(ids):
+            raise StoreError(f"annotate_candidates: {len(fields)} field sets for {len(ids)} ids")
+        checked = [kv.check_fields(f) for f in fields]
+        with self._transaction() as db:
+            rows = [self._candidate_row(db, int(i)) for i in ids]
+            for row, kvp in zip(rows, checked, strict=True):
+                db.update(row.id, **kvp)
+
     def get(self, candidate_id: int) -> CandidateRecord:
         """The candidate row ``candidate_id`` of this campaign (StoreError if there is none)."""
         with self._transaction() as db:

@@ -254,3 +254,12 @@ def test_update_candidates_writes_one_field_set_per_row_atomically(store):
         store.update_candidates(ids, S.SCORED, [{}])
     with pytest.raises(StoreError, match="finite number"):
         store.update_candidates(ids[1:2], S.SCORED, [{"score": float("nan")}])
+
+
+def test_annotate_candidates_keeps_status(store):
+    ids = store.add_candidates([perovskite(i) for i in range(2)], cycle=0)
+    store.annotate_candidates(ids, [{"e_hull_top": 0.01}, {"e_hull_top": -0.2, "hit": True}])
+    assert [store.get(i).status for i in ids] == ["generated"] * 2
+    assert store.get(ids[1]).key_value_pairs["hit"] is True
+    with pytest.raises(StoreError, match="field sets"):
+        store.annotate_candidates(ids, [{}])
