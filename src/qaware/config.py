@@ -21,11 +21,13 @@ __all__ = [
     "AcquisitionSettings",
     "CampaignSettings",
     "FidelitySpec",
+    "GeneratorSettings",
     "OracleSpec",
     "QawareConfig",
     "RunSettings",
     "ScreeningSettings",
     "StoreSettings",
+    "ValidatorSettings",
     "config_hash",
 ]
 
@@ -101,6 +103,48 @@ class ScreeningSettings(_Section):
     )
 
 
+class GeneratorSettings(_Section):
+    kind: Literal["diffusion", "substitution", "random_symmetric", "pool"] = Field(
+        "diffusion",
+        description="diffusion (the trained model), substitution or random_symmetric (the "
+        "baselines), or pool (draw candidates from 'structures' without replacement).",
+    )
+    checkpoint: str | None = Field(
+        None, description="diffusion: model file; null: the bundled quick-start model."
+    )
+    structures: list[str] = Field(
+        default_factory=list,
+        description="substitution: known structures to substitute; pool: the candidate pool "
+        "(CIF, extxyz or CDVAE CSV files).",
+    )
+    compositions: list[str] = Field(
+        default_factory=list, description="random_symmetric: formulas to build, e.g. SrTiO3."
+    )
+    elements: list[str] | None = Field(
+        None, description="Allowed elements of generated candidates (null: the model's own)."
+    )
+    space_group: int | None = Field(None, ge=1, le=230, description="Keep one space group.")
+    max_atoms: int | None = Field(20, ge=1, description="Largest primitive cell generated.")
+    descriptors: str | None = Field(
+        None, description="JSON file with a target descriptor vector q (diffusion guidance)."
+    )
+    lam: float = Field(0.0, ge=0, description="Guidance strength λ (0: unconditional).")
+    fine_tune_steps: int = Field(
+        100, ge=0, description="Optimiser steps when the generator is fine-tuned on hits."
+    )
+
+
+class ValidatorSettings(_Section):
+    checkpoint: str | None = Field(
+        None, description="MF-ENNP checkpoint; null: the bundled quick-start model."
+    )
+    low_level: str | None = Field(
+        None, description="Level that D compares with the top one (null: the cheapest level)."
+    )
+    retrain_epochs: int = Field(20, ge=0, description="Epochs of each warm-start retraining.")
+    retrain_max_seconds: float = Field(120.0, gt=0, description="Wall-time cap of one retraining.")
+
+
 class CampaignSettings(_Section):
     max_cycles: int = Field(20, ge=1, description="Hard cap on active-learning cycles.")
     budget: int = Field(100, ge=1, description="Top-fidelity oracle calls the campaign may spend.")
@@ -119,6 +163,25 @@ class CampaignSettings(_Section):
     )
     retrain_generator_every: int = Field(
         5, ge=1, description="Fine-tune the generator every N cycles."
+    )
+    hull_seeds: list[str] = Field(
+        default_factory=list,
+        description="Known compounds (structure files) labelled at the top level to build the "
+        "hull; they are not counted against the budget.",
+    )
+    known_structures: list[str] = Field(
+        default_factory=list,
+        description="Structure files a discovery must differ from (training data), besides "
+        "the hull seeds.",
+    )
+    reference_kind: Literal["periodic", "molecular"] | None = Field(
+        None,
+        description="Elemental reference states (null: periodic for crystals, molecular else).",
+    )
+    stability_window: float | None = Field(
+        0.1,
+        description="Only score candidates whose predicted top-level E_hull minus 2σ is at "
+        "most this (eV/atom); null: no filter.",
     )
     max_calibration_error: float = Field(
         0.1,
@@ -150,7 +213,8 @@ class AcquisitionSettings(_Section):
 
 
 class QawareConfig(_Section):
-    """A whole run: run, store, fidelities, oracles, screening, campaign, acquisition, execution."""
+    """A whole run: run, store, fidelities, oracles, screening, generator, validator, campaign,
+    acquisition, execution."""
 
     run: RunSettings = Field(default_factory=RunSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
@@ -161,6 +225,8 @@ class QawareConfig(_Section):
         default_factory=list, description="One oracle per level that is paid for."
     )
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    validator: ValidatorSettings = Field(default_factory=ValidatorSettings)
     campaign: CampaignSettings = Field(default_factory=CampaignSettings)
     acquisition: AcquisitionSettings = Field(default_factory=AcquisitionSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
@@ -174,6 +240,11 @@ class QawareConfig(_Section):
                     f"oracles.{i}.level: {spec.level!r} is not a fidelity; "
                     f"levels are {list(ladder.names)}"
                 )
+        low = self.validator.low_level
+        if low is not None and low not in ladder:
+            raise ValueError(
+                f"validator.low_level: {low!r} is not a fidelity; levels are {list(ladder.names)}"
+            )
         return self
 
     def ladder(self) -> FidelityLadder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "CalibrationError",
     "ConfigError",
     "ExecutionError",
     "InvalidStructureError",
@@ -113,6 +114,10 @@ class StateTransitionError(StoreError):
 
 class RunDirectoryError(QawareError):
     """A run directory is missing, incomplete, from a newer qaware, or its config changed."""
+
+
+class CalibrationError(QawareError):
+    """The validator's uncertainties fail the calibration gate (ECE too high) before a campaign."""
 
 
 class ExecutionError(QawareError):

@@ -1,0 +1,172 @@
+"""Build a campaign's generator, validator and oracles from its configuration.
+
+Relative paths in the config are relative to ``base_dir`` (the config file's folder). A missing
+``checkpoint`` means the model shipped inside the package (``qaware/data/models``), so the quick
+start needs no download.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaware.config import GeneratorSettings, QawareConfig
+from qaware.errors import ConfigError
+from qaware.protocols import Oracle, StructureGenerator
+
+__all__ = [
+    "BUNDLED_GENERATOR",
+    "BUNDLED_VALIDATOR",
+    "Components",
+    "build_components",
+    "build_generator",
+    "bundled_model",
+    "generation_conditions",
+    "load_validator",
+    "resolve",
+]
+
+BUNDLED_GENERATOR = "generator_quickstart.pt"
+BUNDLED_VALIDATOR = "validator_quickstart.pt"
+
+
+def bundled_model(name: str) -> Path:
+    """Path of a model shipped in ``qaware/data/models`` (ConfigError if absent)."""
+    path = Path(str(resources.files("qaware.data").joinpath("models", name)))
+    if not path.exists():
+        raise ConfigError(f"bundled model {name} is missing from {path.parent}: reinstall qaware")
+    return path
+
+
+def resolve(path: str, base_dir: Path) -> Path:
+    """``path`` relative to ``base_dir`` unless absolute; ConfigError if it does not exist."""
+    p = Path(path).expanduser()
+    p = p if p.is_absolute() else base_dir / p
+    if not p.exists():
+        raise ConfigError(f"{path}: no such file (looked in {p})")
+    return p
+
+
+@dataclass
+class Components:
+    """What a campaign runs: oracles per level, the two compared levels, generator, validator."""
+
+    oracles: dict[str, Oracle]
+    low: str
+    top: str
+    generator: StructureGenerator
+    validator: Any  # qaware.protocols.Validator with save/load (MFValidator)
+
+
+def build_components(config: QawareConfig, base_dir: Path) -> Components:
+    """Oracles, generator and validator of ``config``; every problem is a ConfigError."""
+    from qaware.oracles.factory import build_oracle
+
+    ladder = config.ladder()
+    names = list(ladder.names)
+    oracles = {
+        spec.level: build_oracle(spec, index=i, base_dir=base_dir)
+        for i, spec in enumerate(config.oracles)
+    }
+    top = names[-1]
+    if top not in oracles:
+        raise ConfigError(
+            f"oracles: the top level {top!r} has no oracle; a campaign labels its candidates at "
+            f"the top level (levels with oracles: {sorted(oracles)})"
+        )
+    low = config.validator.low_level or names[0]
+    if low == top:
+        raise ConfigError("validator.low_level: must differ from the top level")
+    validator = load_validator(config, base_dir)
+    generator = build_generator(config.generator, base_dir)
+    return Components(oracles, low, top, generator, validator)
+
+
+def load_validator(config: QawareConfig, base_dir: Path, path: Path | None = None) -> Any:
+    """The MF-ENNP validator of ``config`` (or of ``path``), its ladder checked against it."""
+    from qaware.validator import MFValidator
+
+    if path is None:
+        ckpt = config.validator.checkpoint
+        path = resolve(ckpt, base_dir) if ckpt else bundled_model(BUNDLED_VALIDATOR)
+    validator = MFValidator.load(path)
+    want = list(config.ladder().names)
+    have = list(validator.ladder.names)
+    if have != want:
+        raise ConfigError(
+            f"validator.checkpoint {path}: trained on levels {have}, but the config's "
+            f"fidelities are {want}; use a matching ladder or train a validator for it"
+        )
+    return validator
+
+
+def build_generator(settings: GeneratorSettings, base_dir: Path) -> StructureGenerator:
+    """The StructureGenerator ``settings`` describes."""
+    from qaware.structures.io import read_structures
+
+    def structures() -> list[Any]:
+        if not settings.structures:
+            raise ConfigError(f"generator.structures: required for kind {settings.kind!r}")
+        out: list[Any] = []
+        for f in settings.structures:
+            out.extend(read_structures(resolve(f, base_dir)))
+        return out
+
+    if settings.kind == "diffusion":
+        from qaware.generator import DiffusionGenerator
+
+        ckpt = settings.checkpoint
+        path = resolve(ckpt, base_dir) if ckpt else bundled_model(BUNDLED_GENERATOR)
+        return DiffusionGenerator.load(path)
+    if settings.kind == "substitution":
+        from qaware.generator import SubstitutionGenerator
+
+        return SubstitutionGenerator(structures())
+    if settings.kind == "random_symmetric":
+        from ase.formula import Formula
+
+        from qaware.generator import RandomSymmetricGenerator
+
+        if not settings.compositions:
+            raise ConfigError("generator.compositions: required for kind 'random_symmetric'")
+        comps = []
+        for f in settings.compositions:
+            try:
+                counts = Formula(f).count()
+            except ValueError as err:
+                raise ConfigError(f"generator.compositions: {f!r}: {err}") from None
+            from ase.data import atomic_numbers
+
+            comps.append({atomic_numbers[el]: n for el, n in counts.items()})
+        return RandomSymmetricGenerator(comps)
+    from qaware.campaign.pool import PoolGenerator
+
+    return PoolGenerator(structures())
+
+
+def generation_conditions(settings: GeneratorSettings, base_dir: Path) -> dict[str, Any]:
+    """The ``conditions`` mapping passed to ``generator.sample`` every cycle."""
+    cond: dict[str, Any] = {}
+    if settings.elements:
+        cond["elements"] = list(settings.elements)
+    if settings.kind == "pool":
+        return cond
+    if settings.space_group:
+        cond["space_group"] = settings.space_group
+    if settings.max_atoms and settings.kind == "diffusion":
+        cond["max_atoms"] = settings.max_atoms
+    if settings.descriptors:
+        path = resolve(settings.descriptors, base_dir)
+        try:
+            q = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"generator.descriptors: {path}: {err}") from None
+        values = q.get("descriptors", q) if isinstance(q, dict) else q
+        cond["descriptors"] = np.asarray(values, dtype=float)
+        cond["lam"] = settings.lam
+    return cond

@@ -1,0 +1,97 @@
+"""A small real campaign for tests: EMT ladder on binary fcc alloys, a tiny MF-ENNP.
+
+Levels: ``EMT-cut`` (ASE's EMT with the ASAP cutoff, the cheap level) and ``EMT`` (the top).
+Both are real calculators; the pool holds L1_2, L1_0 and B2-like cells of seven fcc metals.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import ase.io
+import numpy as np
+from ase import Atoms
+from ase.build import bulk
+
+METALS = ("Cu", "Ni", "Pd", "Ag", "Au", "Pt", "Al")
+LOW, TOP = "EMT-cut", "EMT"
+
+
+def _a(el: str) -> float:
+    return float(bulk(el).cell.lengths()[0] * np.sqrt(2))
+
+
+def alloy_pool(seed: int = 0) -> list[Atoms]:
+    """Ordered binary cells of every metal pair, lattice constant by Vegard's law, rattled."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for a, b in itertools.permutations(METALS, 2):
+        a0 = 0.75 * _a(a) + 0.25 * _a(b)
+        l12 = Atoms(a * 3 + b, scaled_positions=[[0, .5, .5], [.5, 0, .5], [.5, .5, 0], [0, 0, 0]],
+                    cell=np.eye(3) * a0, pbc=True)  # fmt: skip
+        out.append(l12)
+        if a < b:
+            a1 = 0.5 * (_a(a) + _a(b))
+            l10 = Atoms(a + b, scaled_positions=[[0, 0, 0], [.5, .5, .5]],
+                        cell=[a1 / np.sqrt(2), a1 / np.sqrt(2), a1], pbc=True)  # fmt: skip
+            out.append(l10)
+    for atoms in out:
+        atoms.positions += rng.normal(scale=0.01, size=atoms.positions.shape)
+    return out
+
+
+def write_campaign_inputs(folder: Path, *, budget: int = 6, cycles: int = 3) -> Path:
+    """Pool file, a trained tiny validator and the config; returns the config path."""
+    from qaware.fidelity import Fidelity, FidelityLadder
+    from qaware.oracles.ase_calculator import ASECalculatorOracle
+    from qaware.thermo.references import compute_references
+    from qaware.validator import MFValidator
+    from qaware.validator.config import ModelConfig
+    from qaware.validator.train import TrainConfig
+
+    pool = alloy_pool()
+    ase.io.write(folder / "pool.extxyz", pool)
+    oracles = {
+        LOW: ASECalculatorOracle(
+            factory="ase.calculators.emt:EMT", level=LOW, kwargs={"asap_cutoff": True}
+        ),
+        TOP: ASECalculatorOracle(factory="ase.calculators.emt:EMT", level=TOP),
+    }
+    refs = {k: compute_references(o, METALS, kind="periodic") for k, o in oracles.items()}
+    train = pool[::6]
+    labels = {k: [o.compute(a).energy for a in train] for k, o in oracles.items()}
+    ladder = FidelityLadder((Fidelity(LOW, weight=0.3, kind="empirical"),
+                             Fidelity(TOP, weight=1.0, kind="empirical")))  # fmt: skip
+    model = ModelConfig(levels=(LOW, TOP), species=METALS, cutoff=4.0, channels=8, n_layers=1,
+                        radial_hidden=16, readout_hidden=8, n_heads=3, head_hidden=8)  # fmt: skip
+    train_config = TrainConfig(epochs=3, validation_fraction=0.3)
+    validator = MFValidator(ladder, refs, model_config=model, train_config=train_config)
+    validator.fit(train, labels, warm_start=False)
+    validator.save(folder / "validator.pt")
+    config = f"""
+run: {{name: emt-test, directory: {folder / "run"}, seed: 7}}
+fidelities:
+  - {{name: {LOW}, weight: 0.3, kind: empirical}}
+  - {{name: {TOP}, weight: 1.0, kind: empirical}}
+oracles:
+  - {{level: {LOW}, kind: ase, settings: {{calculator: "ase.calculators.emt:EMT",
+      kwargs: {{asap_cutoff: true}}}}, timeout_s: 60, max_retries: 0}}
+  - {{level: {TOP}, kind: ase, settings: {{calculator: "ase.calculators.emt:EMT"}},
+      timeout_s: 60, max_retries: 0}}
+generator: {{kind: pool, structures: [pool.extxyz]}}
+validator: {{checkpoint: validator.pt, retrain_epochs: 2, retrain_max_seconds: 60}}
+campaign:
+  max_cycles: {cycles}
+  budget: {budget}
+  candidates_per_cycle: 20
+  batch_size: 2
+  patience: 3
+  hit_threshold: 0.05
+  stability_window: null
+  max_calibration_error: 1.0
+execution: {{backend: local, max_workers: 1}}
+"""
+    path = folder / "campaign.yaml"
+    path.write_text(config)
+    return path
