@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from qaware.errors import (
+    CalibrationError,
     ConfigError,
     InvalidStructureError,
     QawareError,
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo(_INTERRUPTED, err=True)
         return EXIT_INTERRUPTED
-    except (ConfigError, InvalidStructureError, RunDirectoryError) as exc:
+    except (CalibrationError, ConfigError, InvalidStructureError, RunDirectoryError) as exc:
         _report(exc)
         return EXIT_BAD_INPUT
     except QawareError as exc:

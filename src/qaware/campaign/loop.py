@@ -12,6 +12,7 @@ as an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from qaware.campaign.stopping import stop_reason
 from qaware.config import QawareConfig
 from qaware.errors import CalibrationError, RunDirectoryError
 
-__all__ = ["CampaignResult", "resume_campaign", "run_campaign"]
+__all__ = ["BASE_DIR_FILE", "CampaignResult", "resume_campaign", "run_campaign"]
+
+BASE_DIR_FILE = "base_dir.json"
 
 log = logging.getLogger("qaware.campaign")
 
@@ -56,7 +59,11 @@ def run_campaign(
     from qaware.ingest import open_run_directory
 
     run = open_run_directory(config)
-    return _drive(config, run, base_dir or Path.cwd(), force=force)
+    base = (base_dir or Path.cwd()).resolve()
+    marker = run.path / BASE_DIR_FILE
+    if not marker.exists():  # where the config's relative paths point, for `qaware resume`
+        marker.write_text(json.dumps({"base_dir": str(base)}) + "\n", encoding="utf-8")
+    return _drive(config, run, base, force=force)
 
 
 def resume_campaign(
@@ -86,7 +93,14 @@ def resume_campaign(
                 f"({Path(run_dir) / 'config.yaml'}); pass --allow-config-change to resume anyway"
             )
         run.events.append("config_changed", payload=config.model_dump(mode="json"))
-    return _drive(config, run, base_dir or Path.cwd(), force=force)
+    return _drive(config, run, base_dir or _recorded_base_dir(run.path), force=force)
+
+
+def _recorded_base_dir(run_dir: Path) -> Path:
+    try:
+        return Path(json.loads((run_dir / BASE_DIR_FILE).read_text())["base_dir"])
+    except (OSError, ValueError, KeyError):
+        return Path.cwd()
 
 
 def _drive(config: QawareConfig, run: Any, base_dir: Path, *, force: bool) -> CampaignResult:
