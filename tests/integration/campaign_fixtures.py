@@ -13,6 +13,7 @@ import ase.io
 import numpy as np
 from ase import Atoms
 from ase.build import bulk
+from ase.calculators.emt import EMT
 
 METALS = ("Cu", "Ni", "Pd", "Ag", "Au", "Pt", "Al")
 LOW, TOP = "EMT-cut", "EMT"
@@ -41,8 +42,18 @@ def alloy_pool(seed: int = 0) -> list[Atoms]:
     return out
 
 
-def write_campaign_inputs(folder: Path, *, budget: int = 6, cycles: int = 3) -> Path:
-    """Pool file, a trained tiny validator and the config; returns the config path."""
+def write_campaign_inputs(
+    folder: Path,
+    *,
+    budget: int = 6,
+    cycles: int = 3,
+    calculator: str = "ase.calculators.emt:EMT",
+    seeds: bool = False,
+) -> Path:
+    """Pool file, a trained tiny validator and the config; returns the config path.
+
+    seeds: also write 12 pool members not used in training as hull seeds (seeds.extxyz).
+    """
     from qaware.fidelity import Fidelity, FidelityLadder
     from qaware.oracles.ase_calculator import ASECalculatorOracle
     from qaware.thermo.references import compute_references
@@ -52,6 +63,7 @@ def write_campaign_inputs(folder: Path, *, budget: int = 6, cycles: int = 3) -> 
 
     pool = alloy_pool()
     ase.io.write(folder / "pool.extxyz", pool)
+    ase.io.write(folder / "seeds.extxyz", [a for i, a in enumerate(pool) if i % 6 == 3][:12])
     oracles = {
         LOW: ASECalculatorOracle(
             factory="ase.calculators.emt:EMT", level=LOW, kwargs={"asap_cutoff": True}
@@ -75,9 +87,9 @@ fidelities:
   - {{name: {LOW}, weight: 0.3, kind: empirical}}
   - {{name: {TOP}, weight: 1.0, kind: empirical}}
 oracles:
-  - {{level: {LOW}, kind: ase, settings: {{calculator: "ase.calculators.emt:EMT",
+  - {{level: {LOW}, kind: ase, settings: {{calculator: "{calculator}",
       kwargs: {{asap_cutoff: true}}}}, timeout_s: 60, max_retries: 0}}
-  - {{level: {TOP}, kind: ase, settings: {{calculator: "ase.calculators.emt:EMT"}},
+  - {{level: {TOP}, kind: ase, settings: {{calculator: "{calculator}"}},
       timeout_s: 60, max_retries: 0}}
 generator: {{kind: pool, structures: [pool.extxyz]}}
 validator: {{checkpoint: validator.pt, retrain_epochs: 2, retrain_max_seconds: 60}}
@@ -89,9 +101,28 @@ campaign:
   patience: 3
   hit_threshold: 0.05
   stability_window: null
+  hull_seeds: {"[seeds.extxyz]" if seeds else "[]"}
   max_calibration_error: 1.0
 execution: {{backend: local, max_workers: 1}}
 """
     path = folder / "campaign.yaml"
     path.write_text(config)
     return path
+
+
+class CountingEMT(EMT):
+    """EMT that appends one line per energy evaluation to $QAWARE_TEST_CALL_LOG (counts calls
+    across worker processes; a test-only wrapper around the real calculator)."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):  # type: ignore[no-untyped-def]
+        import os
+
+        super().calculate(atoms, properties, system_changes)
+        log = os.environ.get("QAWARE_TEST_CALL_LOG")
+        if log:
+            key = (
+                f"{self.parameters.get('asap_cutoff', False)} {self.atoms.get_chemical_formula()} "
+            )
+            key += f"{self.results['energy']:.10f}\n"
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(key)

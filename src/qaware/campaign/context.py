@@ -18,6 +18,7 @@ from ase import Atoms
 from qaware.acquisition import acquisition_scores, divergence, nearest_distance, select_batch
 from qaware.campaign.analysis import KnownStructures, hull_entries_e_above, is_unique
 from qaware.campaign.components import Components, generation_conditions
+from qaware.campaign.faults import crash_point
 from qaware.campaign.state import CampaignState
 from qaware.campaign.stopping import retrain_due
 from qaware.config import QawareConfig
@@ -52,6 +53,7 @@ class CampaignContext:
         self.low, self.top = parts.low, parts.top
         self.references: dict[str, ElementalReferences] = {}
         self.seed_entries: list[HullEntry] = []
+        self.seed_structures: list[Atoms] = []
         self.known = KnownStructures()
         self._runner: OracleRunner | None = None
         self._executor: Any = None
@@ -113,6 +115,7 @@ class CampaignContext:
             for i, (atoms, res) in enumerate(zip(seeds, results, strict=True)):
                 if res.ok:
                     self.seed_entries.append(self._entry(f"seed:{i}", atoms, res))
+                    self.seed_structures.append(atoms)
             log.info("hull seeds: %d of %d labelled at %s", len(self.seed_entries), len(seeds),
                      self.top)  # fmt: skip
 
@@ -142,11 +145,24 @@ class CampaignContext:
         return HullEntry.from_result(entry_id, result, counts, self.references[self.top])
 
     def calibration_error(self) -> tuple[float | None, str]:
-        """Top-level ECE of the validator and what it was measured on."""
+        """Top-level ECE of the validator and what it was measured on.
+
+        The hull seeds labelled by the campaign's own top oracle are the best evidence (at
+        least 10 needed); otherwise the calibration recorded in the checkpoint. Seeds that
+        were also training data make the number optimistic: keep them out of training.
+        """
+        from qaware.validator.calibration import regression_ece
+
+        if len(self.seed_structures) >= 10:
+            pred = self.parts.validator.predict(self.seed_structures)
+            truth = np.array([e.e_form_per_atom for e in self.seed_entries])
+            errors = pred.e_form_per_atom[self.top] - truth
+            ece = regression_ece(errors, pred.e_form_std_per_atom[self.top])
+            return ece, f"{len(truth)} hull seeds labelled by the top oracle"
         cal = getattr(self.parts.validator, "calibration", {}).get(self.top)
         if cal is None:
             return None, "nothing"
-        return float(cal.ece_after), f"its held-out split ({cal.n} structures)"
+        return float(cal.ece_after), f"its checkpoint's held-out split ({cal.n} structures)"
 
     def top_calls_spent(self) -> int:
         """Top-level oracle calls made for candidates (done or failed; failures count)."""
@@ -292,6 +308,7 @@ class CampaignContext:
             tasks += [self.task(self.low, c.id, c.atoms, c.structure_hash) for c in todo]
         summary = self.state.summary(cycle)
         for task, result, _cached in self.runner().evaluate(tasks):
+            crash_point("evaluate")
             if task.oracle.level != self.top or task.candidate_id is None:
                 continue
             if result.ok:
@@ -380,6 +397,7 @@ class CampaignContext:
                     validation_fraction=0.2 if len(structures) >= 10 else 0.0,
                 )
                 v.fit(structures, labels, warm_start=True)
+                crash_point("retrain")
                 name = f"validator_cycle_{cycle:04d}.pt"
                 tmp = self.run.path / "models" / (name + ".new")
                 v.save(tmp)

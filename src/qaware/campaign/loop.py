@@ -21,6 +21,7 @@ from typing import Any
 
 from qaware.campaign.components import build_components, load_validator
 from qaware.campaign.context import CampaignContext
+from qaware.campaign.faults import crash_point
 from qaware.campaign.state import CampaignState
 from qaware.campaign.stopping import stop_reason
 from qaware.config import QawareConfig
@@ -79,11 +80,11 @@ def resume_campaign(
     config: a new configuration; refused if it differs from the recorded one unless
     ``allow_config_change`` (the change is logged in events.jsonl).
     """
-    from qaware.config_io import parse_config
+    from qaware.config_io import load_config
     from qaware.store import RunDirectory
 
     run = RunDirectory.open(run_dir)
-    recorded = parse_config(run.load_config(), source=str(Path(run_dir) / "config.yaml"))
+    recorded = load_config(Path(run_dir) / "config.yaml")
     if config is None:
         config = recorded
     elif run.config_changed(config.model_dump(mode="json")):
@@ -129,6 +130,7 @@ def _drive(config: QawareConfig, run: Any, base_dir: Path, *, force: bool) -> Ca
                 summary.oracle_time_s += time.perf_counter() - start
             else:
                 summary.other_time_s += time.perf_counter() - start
+            crash_point("step")
             state.step = step
             if step == "retrain":
                 reason = stop_reason(

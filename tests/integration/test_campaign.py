@@ -1,0 +1,132 @@
+"""End-to-end campaigns on a real EMT ladder: stopping, the state machine, resume, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from campaign_fixtures import LOW, TOP, write_campaign_inputs
+
+from qaware.campaign import CampaignState, resume_campaign, run_campaign
+from qaware.config_io import load_config
+from qaware.errors import CalibrationError, RunDirectoryError
+from qaware.store import CallStatus, RunDirectory
+
+HERE = Path(__file__).parent
+
+
+def _labelled(run_dir: Path) -> list[tuple[str, str, float]]:
+    with RunDirectory.open(run_dir).store() as store:
+        return sorted(
+            (c.structure_hash, c.level, round(float(c.result.energy), 8))
+            for c in store.calls(status=CallStatus.DONE)
+            if c.result is not None and c.result.energy is not None
+        )
+
+
+def _outcome(run_dir: Path) -> dict:
+    state = CampaignState.load(run_dir)
+    with RunDirectory.open(run_dir).store() as store:
+        rows = {c.structure_hash: (c.status, c.key_value_pairs.get("discovery"))
+                for c in store.candidates()}  # fmt: skip
+    cycles = [(s.cycle, s.selected, s.top_calls, s.hits, s.discoveries) for s in state.history]
+    return {"stopped": state.stopped, "cycles": cycles, "rows": rows}
+
+
+def test_three_cycle_campaign_runs_stops_and_walks_the_state_machine(tmp_path):
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=6, cycles=5))
+    result = run_campaign(cfg, base_dir=tmp_path)
+    state = result.state
+    assert state.stopped.startswith("budget spent (6 of 6")
+    assert [s.cycle for s in state.history] == [1, 2, 3]
+    assert all(s.selected == 2 and s.top_calls == 2 for s in state.history)
+    assert all(s.validator_retrained for s in state.history)
+    assert (tmp_path / "run" / "models" / "validator_cycle_0003.pt").exists()
+    with RunDirectory.open(tmp_path / "run").store() as store:
+        done = list(store.candidates(status="done"))
+        assert len(done) == 6
+        for c in done:  # each labelled candidate walked generated->scored->selected->...->done
+            kvp = c.key_value_pairs
+            assert {"pred_e_top", "score", "selected_cycle", "e_hull_top"} <= set(kvp)
+            assert kvp["hit"] == (kvp["e_hull_top"] <= 0.05 + 1e-8)
+            assert not kvp["discovery"] or kvp["hit"]
+            assert "e_form_low" in kvp  # the low level is labelled too, for the true D
+        keys = Counter(c.oracle_key for c in store.calls())
+        assert max(keys.values()) == 1  # one row per oracle-call key
+        top = [c for c in store.calls(level=TOP) if c.candidate_id is not None]
+        assert len(top) == 6 and all(c.attempt == 1 for c in top)
+    # finished: running it again does nothing and spends nothing
+    again = run_campaign(cfg, base_dir=tmp_path)
+    assert again.state.history == state.history
+    assert len(_labelled(tmp_path / "run")) == len(_labelled(tmp_path / "run"))
+
+
+def test_resume_refuses_a_changed_config_unless_allowed(tmp_path):
+    path = write_campaign_inputs(tmp_path, budget=2, cycles=1)
+    cfg = load_config(path)
+    run_campaign(cfg, base_dir=tmp_path)
+    changed = cfg.model_copy(deep=True)
+    changed.campaign.batch_size = 3
+    with pytest.raises(RunDirectoryError, match="allow-config-change"):
+        resume_campaign(tmp_path / "run", config=changed)
+    resume_campaign(tmp_path / "run", config=changed, allow_config_change=True, base_dir=tmp_path)
+    events = (tmp_path / "run" / "events.jsonl").read_text()
+    assert "config_changed" in events
+
+
+def test_calibration_gate_refuses_to_start_unless_forced(tmp_path):
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=2, cycles=1, seeds=True))
+    cfg.campaign.max_calibration_error = 1e-6
+    with pytest.raises(CalibrationError, match="--force"):
+        run_campaign(cfg, base_dir=tmp_path)
+    assert not (tmp_path / "run" / "campaign_state.json").exists()
+    result = run_campaign(cfg, base_dir=tmp_path, force=True)
+    assert result.state.calibration_ece is not None and result.state.calibration_ece >= 1e-6
+
+
+def _qaware(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qaware", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash", ["evaluate:3", "retrain:2", "step:9"])
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, crash):
+    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1",
+           "QAWARE_NO_PROGRESS": "1"}  # fmt: skip
+    calc = "campaign_fixtures:CountingEMT"
+    ref_dir, cut_dir = tmp_path / "ref", tmp_path / "cut"
+    for d in (ref_dir, cut_dir):
+        d.mkdir()
+        write_campaign_inputs(d, budget=6, cycles=3, calculator=calc)
+    ref = _qaware(["run", "campaign.yaml"], ref_dir,
+                  {**env, "QAWARE_TEST_CALL_LOG": str(ref_dir / "calls.log")})  # fmt: skip
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    log = cut_dir / "calls.log"
+    crash_env = {**env, "QAWARE_CRASH_AT": crash, "QAWARE_TEST_CALL_LOG": str(log)}
+    killed = _qaware(["run", "campaign.yaml"], cut_dir, crash_env)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    with RunDirectory.open(cut_dir / "run").store() as store:
+        in_flight = {c.structure_hash for c in store.calls(status=CallStatus.SUBMITTED)}
+    resumed = _qaware(["resume", "run"], cut_dir, {**env, "QAWARE_TEST_CALL_LOG": str(log)})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+    assert _labelled(cut_dir / "run") == _labelled(ref_dir / "run")
+    assert _outcome(cut_dir / "run") == _outcome(ref_dir / "run")
+    # no finished oracle call was made twice: only calls in flight at the kill may repeat
+    ref_calls = Counter((ref_dir / "calls.log").read_text().splitlines())
+    cut_calls = Counter(log.read_text().splitlines())
+    assert set(cut_calls) == set(ref_calls)
+    repeated = [k for k in cut_calls if cut_calls[k] > ref_calls[k]]
+    assert len(repeated) <= len(in_flight), (repeated, in_flight)
+    summary = json.loads((cut_dir / "run" / "summary.json").read_text())
+    assert summary["stopped"].startswith("budget spent")
+    assert LOW and TOP
