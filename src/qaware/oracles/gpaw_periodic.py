@@ -37,7 +37,14 @@ Choices, and why:
   (checked against finite differences); stress is not: GPAW 26.7's stress misses the
   exact-exchange term (Si, 200 eV, 2³ k: σ_xx −0.190 vs +0.024 eV/Å^3 by finite strain).
   Its cost grows like N_k(irreducible) × N_k(full mesh), so it gets its own, coarse
-  ``hybrid_kpt_density`` (default 1.0 per Å^-1: 2×2×2 for a 3.9 Å perovskite cell).
+  ``hybrid_kpt_density`` (default 1.0 per Å^-1: 2×2×2 for a 3.9 Å perovskite cell, 3×3×3
+  for a 2-atom rocksalt cell). A cost choice, not a converged one: the PBE sweep of
+  ``benchmarks/results/gpaw_convergence.json`` has formation-energy errors of up to 13 meV/atom
+  already at 2.0 per Å^-1, and no hybrid sweep exists. 2.0 would give the perovskite 4×4×4
+  (8× the full mesh, ~30× the exchange cost), while at 1.0 HSE06 already takes 90–150 CPU s
+  on 2-atom cells and over 1500 s on ferromagnetic SrFeO3 (``oracle_costs.json``). HSE06
+  formation energies are referenced to elements at the same density, so part of the k-error
+  cancels; how much is left at 1.0 has not been measured.
 * **Descriptors** (``descriptors=True``, semi-local xc only): DOS, gap, ELF histogram and the
   RPA-ε∞ polarisability per atom (:mod:`qaware.descriptors.from_gpaw`); roughly doubles the cost.
 """
@@ -119,7 +126,7 @@ class GPAWOracle:
     level_name:         fidelity name of the results; None = ``xc``.
     ecut_ev:            plane-wave cutoff, eV.
     kpt_density:        k-points per Å^-1 for PBE/PBE+U (see :func:`monkhorst_pack_size`).
-    hybrid_kpt_density: the same for HSE06.
+    hybrid_kpt_density: the same for HSE06 (default 1.0; coarse on purpose, see above).
     gamma_centred:      Γ-centred meshes (default); False shifts every mesh off Γ (ASE's
                         ``gamma=False``). Finite-strain checks of the stress need the shift:
                         at Γ whole shells of plane waves cross the cutoff under strain, and the

@@ -97,6 +97,22 @@ def test_monkhorst_pack_mesh_follows_the_k_point_density_like_ase():
         assert monkhorst_pack_size(cell, density) == tuple(expected)
 
 
+def test_hse06_uses_the_documented_coarse_mesh_and_pbe_the_converged_one():
+    """HSE06's k-density default is 1.0 per Å^-1 (a cost choice, documented in the module):
+    2×2×2 on a cubic perovskite, where PBE's 3.0 gives 5×5×5 (gpaw_convergence.json)."""
+    import qaware.oracles.gpaw_periodic as gp
+
+    perovskite = Atoms("SrTiO3", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0],
+                       [0.5, 0, 0.5], [0, 0.5, 0.5]], cell=np.eye(3) * 3.905, pbc=True)  # fmt: skip
+    assert GPAWOracle().hybrid_kpt_density == gp.DEFAULT_HYBRID_KPT_DENSITY == 1.0
+    assert GPAWOracle(xc="HSE06").kpts(perovskite) == (2, 2, 2)
+    assert GPAWOracle(xc="PBE").kpts(perovskite) == GPAWOracle(xc="PBE+U").kpts(perovskite)
+    assert GPAWOracle(xc="PBE").kpts(perovskite) == (5, 5, 5)
+    assert GPAWOracle(xc="HSE06").kpts(bulk("MgO", "rocksalt", a=4.212)) == (3, 3, 3)
+    doc = " ".join((gp.__doc__ or "").split())
+    assert f"default {gp.DEFAULT_HYBRID_KPT_DENSITY} per Å^-1: 2×2×2 for a 3.9 Å perovskite" in doc
+
+
 def test_hubbard_u_applies_only_to_oxides_and_fluorides_at_pbe_plus_u():
     nio, ni = bulk("NiO", "rocksalt", a=4.17), bulk("Ni", "fcc", a=3.52)
     assert GPAWOracle(xc="PBE+U").u_values(nio) == {"Ni": 6.2}
