@@ -106,23 +106,51 @@ def scf_forces_ev_a(mf: Any) -> Any:
 
 def semicanonical_uhf(rohf: Any, ncore: int) -> Any:
     """ROHF as a UHF object whose α and β Fock matrices are diagonal within the frozen-core,
-    active-occupied and virtual blocks (same determinant, same energy)."""
+    active-occupied and virtual blocks (same determinant, same energy).
+
+    Occupied orbitals come first in each spin (PySCF's CC code takes the first ``nocc``
+    columns as the occupied space), which matters for a fixed, non-aufbau occupation
+    (:func:`qaware.oracles.atom_states.fix_occupation`).
+    """
     import numpy as np
 
     uhf = rohf.to_uhf()
     focks = uhf.get_fock(dm=uhf.make_rdm1())
-    mos, energies = [], []
+    mos, energies, occs = [], [], []
     for c, f, occ in zip(uhf.mo_coeff, focks, uhf.mo_occ, strict=True):
-        c, e = np.array(c, copy=True), np.zeros(c.shape[1])
         occupied, virtual = np.flatnonzero(occ > 0), np.flatnonzero(occ == 0)
-        for block in (occupied[:ncore], occupied[ncore:], virtual):
+        order = np.concatenate([occupied, virtual])
+        c, occ = np.array(c[:, order], copy=True), np.asarray(occ)[order]
+        e = np.zeros(c.shape[1])
+        n_occ = occupied.size
+        for block in (np.arange(ncore), np.arange(ncore, n_occ), np.arange(n_occ, c.shape[1])):
             if block.size:
                 w, u = np.linalg.eigh(c[:, block].T @ f @ c[:, block])
                 c[:, block], e[block] = c[:, block] @ u, w
         mos.append(c)
         energies.append(e)
-    uhf.mo_coeff, uhf.mo_energy = tuple(mos), tuple(energies)
+        occs.append(occ)
+    uhf.mo_coeff, uhf.mo_energy, uhf.mo_occ = tuple(mos), tuple(energies), np.array(occs)
     return uhf
+
+
+def occupied_first(mf: Any) -> Any:
+    """A copy of a converged RHF/UHF whose occupied orbitals precede the virtual ones in each
+    spin (energy order kept within each block); the same determinant."""
+    import numpy as np
+
+    out = mf.copy()
+    occ = np.asarray(mf.mo_occ)
+    if occ.ndim == 1:
+        order = np.concatenate([np.flatnonzero(occ > 0), np.flatnonzero(occ == 0)])
+        out.mo_coeff, out.mo_energy = mf.mo_coeff[:, order], mf.mo_energy[order]
+        out.mo_occ = occ[order]
+        return out
+    orders = [np.concatenate([np.flatnonzero(o > 0), np.flatnonzero(o == 0)]) for o in occ]
+    out.mo_coeff = np.array([c[:, o] for c, o in zip(mf.mo_coeff, orders, strict=True)])
+    out.mo_energy = np.array([e[o] for e, o in zip(mf.mo_energy, orders, strict=True)])
+    out.mo_occ = np.array([occ[i][o] for i, o in enumerate(orders)])
+    return out
 
 
 def ccsd_t(mf: Any, frozen_core: bool, conv_tol: float, max_cycle: int) -> dict[str, Any]:
@@ -131,7 +159,7 @@ def ccsd_t(mf: Any, frozen_core: bool, conv_tol: float, max_cycle: int) -> dict[
     from pyscf.data.elements import chemcore
 
     ncore = int(chemcore(mf.mol)) if frozen_core else 0
-    ref = semicanonical_uhf(mf, ncore) if mf.istype("ROHF") else mf
+    ref = semicanonical_uhf(mf, ncore) if mf.istype("ROHF") else occupied_first(mf)
     solver = cc.CCSD(ref, frozen=ncore or None)
     solver.conv_tol, solver.max_cycle, solver.verbose = conv_tol, max_cycle, 0
     solver.kernel()

@@ -14,7 +14,16 @@ never raises for a failed calculation. Å in; eV, eV/Å out (diagnostic energies
   or its CCSD does not converge. ROHF orbitals are semicanonicalised before UCCSD(T), the usual
   ROHF-CCSD(T) (Watts, Gauss & Bartlett, JCP 98, 8718 (1993)); PySCF's default puts the
   non-canonical ROHF orbital energies in the (T) denominators (0.04 eV off on FeO/def2-SVP).
-  Frozen chemical core, CCSD convergence checked, T1/D1 recorded. No forces.
+  Frozen chemical core, CCSD convergence checked, T1/D1 recorded. No forces. When the ROHF
+  T1 exceeds ``uhf_t1_threshold`` (default 0.045, the open-shell T1 gate), UHF-CCSD(T) is run
+  too and replaces the ROHF result if it passes every gate (⟨S²⟩ of the UHF included); else
+  the ROHF result stands and the UHF attempt is kept in ``diagnostics["uhf_attempt"]``.
+* Free d-block atoms (``atom_configurations=True``): the aufbau SCF lands in 3d^(n+1)4s¹ or
+  3d^n 4s² depending on the guess (ROHF Fe: 3d⁷4s¹, 2.5 eV above 3d⁶4s²). The atom is computed
+  in the aufbau state and in every s/d configuration the multiplicity allows, each held by a
+  fixed occupation (:mod:`.atom_states`), and the lowest energy that passes the gates is kept
+  (the whole CCSD(T) energy for CCSD(T)). ``diagnostics["atom_configuration"]`` names it and
+  ``diagnostics["atom_configurations"]`` lists every candidate's energy and verdict.
 * Spin: ``multiplicity`` if given, else ``atoms.info["multiplicity"]`` (part of the structure
   hash, so each spin state has its own cache key), else :func:`.spin.default_multiplicity`, or with
   ``spin_scan=True`` the lowest-energy of a few multiplicities that pass the gates.
@@ -39,6 +48,12 @@ from qaware.oracles._pyscf_steps import (  # noqa: F401  (semicanonical_uhf: tes
     semicanonical_uhf,
     spin_square,
 )
+from qaware.oracles.atom_states import (
+    AtomConfiguration,
+    atom_configurations,
+    configuration_label,
+    fix_occupation,
+)
 from qaware.oracles.base import settings_hash, timed_call
 from qaware.oracles.gates import GateSettings, apply_gates
 from qaware.oracles.result import OracleResult
@@ -56,6 +71,9 @@ _META_GGA: Final[frozenset[str]] = frozenset({"r2SCAN", "SCAN"})
 # Settings that change how fast an answer comes, not the answer: left out of the hash.
 _EXECUTION_ONLY: Final[frozenset[str]] = frozenset({"num_threads", "timeout_s", "max_memory_mb"})
 REASON_PERIODIC: Final[str] = "periodic structure: use the GPAW oracle"
+_SAME_STATE_EV: Final[float] = 1e-3
+"""Atom configurations closer than this (eV) are one state (a fixed occupation that relaxed
+into the aufbau solution, e.g. Ti 3d⁴ into 3d²4s² through s–d mixing): the first one tried wins."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,9 @@ class PySCFOracle:
     spin_scan:     with ``multiplicity=None``, compute the ``spin_scan_count`` lowest allowed
                    multiplicities and keep the lowest energy that passes the gates.
     frozen_core:   freeze chemical cores in CCSD(T).
+    atom_configurations: for a free d-block atom, also compute each s/d configuration the
+                   multiplicity allows and keep the lowest energy that passes the gates.
+    uhf_t1_threshold: ROHF-CCSD T1 above which UHF-CCSD(T) is tried (None: never).
     conv_tol:      SCF energy convergence (Hartree); ``max_cycle`` SCF iterations per stage.
     cc_conv_tol, cc_max_cycle: CCSD convergence (Hartree) and iteration cap.
     grids_level:   DFT integration grid level, None = 3 (GGA/hybrid) or 5 (meta-GGA).
@@ -87,6 +108,8 @@ class PySCFOracle:
     spin_scan: bool = False
     spin_scan_count: int = 3
     frozen_core: bool = True
+    atom_configurations: bool = True
+    uhf_t1_threshold: float | None = 0.045
     conv_tol: float = 1e-9
     max_cycle: int = 100
     cc_conv_tol: float = 1e-7
@@ -112,6 +135,8 @@ class PySCFOracle:
         for name in ("max_cycle", "cc_max_cycle", "spin_scan_count", "max_memory_mb"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"oracle.{name}: must be >= 1, got {getattr(self, name)}")
+        if self.uhf_t1_threshold is not None and not self.uhf_t1_threshold > 0:
+            raise ConfigError("oracle.uhf_t1_threshold: must be > 0 or None")
         if self.stability_restarts < 0:
             raise ConfigError("oracle.stability_restarts: must be >= 0")
         if self.level_name is not None and not self.level_name.strip():
@@ -214,12 +239,59 @@ class PySCFOracle:
         diag: dict[str, Any] = {"method": self.method, "basis": self.basis, "charge": self.charge}
         diag.update(multiplicity=multiplicity, spin_source=source, n_basis=int(mol.nao_nr()))
         diag.update({g.OPEN_SHELL: multiplicity > 1, g.S2_EXPECTED: s * (s + 1)})
-        if self.method == "CCSD(T)":
-            return self._ccsd_t(mol, diag)
-        return self._scf_level(mol, diag)
+        configs: tuple[AtomConfiguration, ...] = ()
+        if self.atom_configurations and len(atoms) == 1:
+            n_ecp = int(mol.atom_nelec_core(0)) if mol.has_ecp() else 0
+            configs = atom_configurations(atoms.get_chemical_symbols()[0], multiplicity, n_ecp)
+        if not configs:
+            return self._one_state(mol, diag, None)
+        return self._lowest_configuration(mol, diag, configs)
 
-    def _make_scf(self, mol: Any, kind: str) -> Any:
-        """An unconverged mean-field object: kind in RHF/UHF/ROHF/RKS/UKS."""
+    def _one_state(
+        self, mol: Any, diag: dict[str, Any], config: AtomConfiguration | None
+    ) -> OracleResult:
+        if self.method == "CCSD(T)":
+            return self._ccsd_t(mol, dict(diag), config)
+        return self._scf_level(mol, dict(diag), config)
+
+    def _lowest_configuration(
+        self,
+        mol: Any,
+        diag: dict[str, Any],
+        configs: tuple[AtomConfiguration, ...],
+    ) -> OracleResult:
+        """The aufbau state and each fixed configuration of a free atom; the lowest energy
+        among those that pass the gates wins (the aufbau one if none passes)."""
+        candidates: list[tuple[str, OracleResult]] = []
+        for config in (None, *configs):
+            try:
+                result = apply_gates(self._one_state(mol, diag, config), self.gates)
+            except ValueError as exc:  # the basis cannot hold this configuration
+                result = self._result(f"configuration_impossible: {exc}", diagnostics=diag)
+            label = result.diagnostics.get("scf_configuration", "?")
+            name = "aufbau" if config is None else config.label
+            candidates.append((f"{name} ({label})" if config is None else name, result))
+        table = {
+            name: {
+                "energy_ev": r.energy,
+                "ok": r.ok,
+                "reason": r.reason,
+                "scf_configuration": r.diagnostics.get("scf_configuration", "?"),
+            }
+            for name, r in candidates
+        }
+        name, best = candidates[0]
+        for n, r in candidates[1:]:  # a later candidate must be lower by more than the noise
+            if not r.ok or r.energy is None:
+                continue
+            if not best.ok or best.energy is None or r.energy < best.energy - _SAME_STATE_EV:
+                name, best = n, r
+        extra = {"atom_configuration": name, "atom_configurations": table}
+        return replace(best, diagnostics={**best.diagnostics, **extra})
+
+    def _make_scf(self, mol: Any, kind: str, config: AtomConfiguration | None = None) -> Any:
+        """An unconverged mean-field object: kind in RHF/UHF/ROHF/RKS/UKS; ``config`` fixes a
+        free atom's configuration (open-shell kinds only)."""
         from pyscf import dft, scf
 
         if kind in ("RKS", "UKS"):
@@ -233,18 +305,24 @@ class PySCFOracle:
         mf.max_cycle = self.max_cycle
         mf.chkfile = None  # no scratch files: the result travels in the OracleResult
         mf.verbose = 0
+        if config is not None:
+            fix_occupation(mf, config)
         return mf
 
-    def _scf_level(self, mol: Any, diag: dict[str, Any]) -> OracleResult:
+    def _scf_level(
+        self, mol: Any, diag: dict[str, Any], config: AtomConfiguration | None = None
+    ) -> OracleResult:
         closed = mol.spin == 0
         if self.method == "HF":
             kind = "RHF" if closed else "UHF"
         else:
             kind = "RKS" if closed else "UKS"
             diag["xc"] = _XC[self.method]
-        mf, scf_diag = converge_scf(self._make_scf(mol, kind), self.stability_restarts)
+        mf, scf_diag = converge_scf(self._make_scf(mol, kind, config), self.stability_restarts)
         diag.update(scf_diag, reference=kind, e_scf=float(mf.e_tot) * HARTREE_EV)
         diag[g.S2] = spin_square(mf)
+        if mol.natm == 1:
+            diag["scf_configuration"] = configuration_label(mf, mol.atom_pure_symbol(0))
         if not diag[g.SCF_CONVERGED]:
             return self._result("scf_not_converged", diagnostics=diag)
         if kind in ("RKS", "UKS"):
@@ -252,28 +330,64 @@ class PySCFOracle:
         energy = float(mf.e_tot) * HARTREE_EV
         return self._result(energy=energy, forces=scf_forces_ev_a(mf), diagnostics=diag)
 
-    def _ccsd_t(self, mol: Any, diag: dict[str, Any]) -> OracleResult:
+    def _cc_attempt(self, mol: Any, kind: str, config: AtomConfiguration | None) -> dict[str, Any]:
+        """Diagnostics of CCSD(T) on one reference kind (RHF, ROHF or UHF)."""
+        mf, scf_diag = converge_scf(self._make_scf(mol, kind, config), self.stability_restarts)
+        attempt: dict[str, Any] = {**scf_diag, "reference": kind}
+        if mol.natm == 1:
+            attempt["scf_configuration"] = configuration_label(mf, mol.atom_pure_symbol(0))
+        if not scf_diag[g.SCF_CONVERGED]:
+            return attempt
+        attempt.update({g.S2: spin_square(mf), "e_scf": float(mf.e_tot) * HARTREE_EV})
+        attempt.update(ccsd_t(mf, self.frozen_core, self.cc_conv_tol, self.cc_max_cycle))
+        return attempt
+
+    def _ccsd_t(
+        self, mol: Any, diag: dict[str, Any], config: AtomConfiguration | None = None
+    ) -> OracleResult:
+        """RHF-CCSD(T) for closed shells; ROHF, then UHF if ROHF fails or its T1 is large.
+
+        Of the attempts, the one that got furthest wins (SCF converged < CCSD converged <
+        every gate passed); a tie goes to the first tried (ROHF). The others are kept as
+        ``diagnostics["<kind>_attempt"]``.
+        """
         references = ("RHF",) if mol.spin == 0 else ("ROHF", "UHF")
-        tried: list[str] = []
-        attempt: dict[str, Any] = {}
+        attempts: dict[str, dict[str, Any]] = {}
         for kind in references:
-            tried.append(kind)
-            mf, scf_diag = converge_scf(self._make_scf(mol, kind), self.stability_restarts)
-            if not scf_diag[g.SCF_CONVERGED]:
-                attempt = attempt or {**scf_diag, "reference": kind}  # keep a CCSD failure
-                continue
-            attempt = {**scf_diag, "reference": kind, g.S2: spin_square(mf)}
-            attempt["e_scf"] = float(mf.e_tot) * HARTREE_EV
-            attempt.update(ccsd_t(mf, self.frozen_core, self.cc_conv_tol, self.cc_max_cycle))
-            if attempt[g.CCSD_CONVERGED]:
-                break
-        diag.update(attempt, references_tried=tried)
+            attempt = attempts[kind] = self._cc_attempt(mol, kind, config)
+            if not attempt[g.SCF_CONVERGED] or not attempt.get(g.CCSD_CONVERGED):
+                continue  # the UHF fallback
+            t1_limit = self.uhf_t1_threshold
+            if kind == "ROHF" and t1_limit is not None and not attempt[g.T1] <= t1_limit:
+                continue  # multireference-looking ROHF-CCSD: see what UHF says
+            break
+
+        def progress(attempt: dict[str, Any]) -> int:
+            if not attempt[g.SCF_CONVERGED]:
+                return 0
+            if not attempt.get(g.CCSD_CONVERGED):
+                return 1
+            return 3 if not g.gate_failures({**diag, **attempt}, self.gates) else 2
+
+        chosen = max(attempts, key=lambda k: progress(attempts[k]))  # first of equals wins
+        diag.update(attempts[chosen], references_tried=list(attempts))
+        for kind, other in attempts.items():
+            if kind != chosen:
+                diag[f"{kind.lower()}_attempt"] = {
+                    k: other.get(k) for k in (g.SCF_CONVERGED, g.CCSD_CONVERGED, g.S2, g.T1, g.D1)
+                } | {"energy_ev": _cc_total(other)}
         if not diag[g.SCF_CONVERGED]:
             return self._result("scf_not_converged", diagnostics=diag)
         if not diag[g.CCSD_CONVERGED]:
             return self._result("ccsd_not_converged", diagnostics=diag)
-        energy = diag["e_scf"] + diag["e_corr"] + diag["e_t"]
-        return self._result(energy=energy, diagnostics=diag)
+        return self._result(energy=_cc_total(diag), diagnostics=diag)
+
+
+def _cc_total(attempt: dict[str, Any]) -> float | None:
+    """E(SCF) + E(CCSD corr) + E(T) in eV, or None if CCSD(T) did not finish."""
+    if not attempt.get(g.CCSD_CONVERGED) or "e_t" not in attempt:
+        return None
+    return float(attempt["e_scf"] + attempt["e_corr"] + attempt["e_t"])
 
 
 # -- PySCF steps (pure functions of PySCF objects) --------------------------------------------
