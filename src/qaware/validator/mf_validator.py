@@ -48,6 +48,10 @@ class MFValidator:
     references:   level -> ElementalReferences computed by the oracle of that level.
     model_config: architecture for a fit from scratch (its levels are replaced by the ladder's);
                   None: the defaults, with the elements of the first training structures.
+    train_config: settings of every ``fit``; ``max_seconds`` caps its wall time (a campaign's
+                  warm start: ``TrainConfig(epochs=30, learning_rate=1e-3, max_seconds=20)``).
+    min_calibration: ``fit`` refits the σ factor only with at least this many held-out
+                  structures (fewer would make it noise); otherwise the factor is kept.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class MFValidator:
         model_config: ModelConfig | None = None,
         train_config: TrainConfig = TrainConfig(),
         batch_size: int = 64,
+        min_calibration: int = 5,
     ) -> None:
         missing = [name for name in ladder.names if name not in references]
         if missing:
@@ -79,6 +84,7 @@ class MFValidator:
         self.model_config = model_config
         self.train_config = train_config
         self.batch_size = int(batch_size)
+        self.min_calibration = int(min_calibration)
         self.last_fit: TrainResult | None = None
         self.calibration: dict[str, LevelCalibration] = {}
 
@@ -137,8 +143,10 @@ class MFValidator:
         warm_start: bool = True,
     ) -> None:
         """(Re)train on total energies ``labels[level][i]`` (eV, None = missing), then
-        recalibrate the spread on the validation split. ``warm_start`` continues from the
-        current weights and references; otherwise (or without a model) starts afresh."""
+        recalibrate the spread on the validation split (when it holds ``min_calibration``
+        structures). ``warm_start`` continues from the current weights and references;
+        otherwise (or without a model) starts afresh. Pass every label so far, not only the
+        new ones: a warm start on the new labels alone forgets the old ones."""
         unknown = sorted(set(labels) - set(self._ladder.names))
         if unknown:
             raise ConfigError(f"validator.fit: levels {unknown} are not on the ladder")
@@ -162,7 +170,7 @@ class MFValidator:
         result = train_model(self.model, samples, self._ladder, self.train_config)
         self.last_fit = result
         held_out = [samples[i] for i in result.val_indices]
-        if held_out:
+        if held_out and len(held_out) >= self.min_calibration:
             self.calibration = calibrate_model(self.model, held_out)
 
     def _config_for(self, structures: Sequence[Atoms]) -> ModelConfig:
@@ -197,4 +205,9 @@ class MFValidator:
             }
         except KeyError as exc:
             raise ConfigError(f"{path}: checkpoint metadata lacks {exc.args[0]!r}") from None
-        return cls(ladder, refs, model=model, **kwargs)
+        validator = cls(ladder, refs, model=model, **kwargs)
+        validator.calibration = {
+            level: LevelCalibration(**values)
+            for level, values in meta.get("calibration", {}).items()
+        }
+        return validator
