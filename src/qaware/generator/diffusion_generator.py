@@ -20,7 +20,7 @@ import torch
 from ase import Atoms
 
 from qaware.errors import ConfigError
-from qaware.generator.checkpoint import GeneratorBundle, load_bundle
+from qaware.generator.checkpoint import GeneratorBundle, load_bundle, save_bundle
 from qaware.generator.conditions import GenerationConditions, parse_conditions
 from qaware.generator.random_symmetric import random_symmetric_crystal
 from qaware.generator.sampler import SamplerConfig, sample
@@ -51,11 +51,16 @@ class DiffusionGenerator:
         self.nfe_budget = nfe_budget
         self.batch_size = batch_size
         self.lam = lam
-        blank = [t.with_species([0] * len(t.orbits)) for t in bundle.library.templates]
+        self._index_library()
+
+    def _index_library(self) -> None:
+        """Species-free copy of the library (de novo draws) and the training elements."""
+        library = self.bundle.library
+        blank = [t.with_species([0] * len(t.orbits)) for t in library.templates]
         self._blank = TemplateLibrary.from_templates(
-            [t for t, c in zip(blank, bundle.library.counts, strict=True) for _ in range(c)]
+            [t for t, c in zip(blank, library.counts, strict=True) for _ in range(c)]
         )
-        seen = {o.species for t in bundle.library.templates for o in t.orbits}
+        seen = {o.species for t in library.templates for o in t.orbits}
         self.training_elements = tuple(sorted(z for z in seen if z > 0))
 
     @classmethod
@@ -63,6 +68,30 @@ class DiffusionGenerator:
         """A generator from a checkpoint written by :func:`qaware.generator.train.train`."""
         bundle, _ = load_bundle(path)
         return cls(bundle, **kwargs)
+
+    def save(self, path: str | Path) -> None:
+        """Write the (possibly fine-tuned) model to ``path`` (:func:`save_bundle`)."""
+        save_bundle(self.bundle, path)
+
+    def fine_tune(
+        self,
+        structures: Sequence[Atoms],
+        *,
+        steps: int,
+        seed: int,
+        max_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Fine-tune in place on ``structures`` (e.g. confirmed hits); see
+        :func:`qaware.generator.fine_tune.fine_tune` for ``kwargs`` and the returned record
+        (steps, seconds, loss_before, loss_after). Their templates join the library."""
+        from qaware.generator.fine_tune import fine_tune
+
+        record = fine_tune(
+            self.bundle, structures, steps=steps, seed=seed, max_seconds=max_seconds, **kwargs
+        )
+        self._index_library()
+        return record
 
     def sampler_config(self, guided: bool) -> SamplerConfig:
         """The sampler settings used (steps from the budget unless fixed)."""
@@ -133,6 +162,10 @@ class DiffusionGenerator:
         lam = 0.0
         if cond.descriptors is not None:
             dim = self.bundle.model.config.denoiser.cond_dim
+            if dim == 0:
+                raise ConfigError(
+                    "conditions.descriptors: this model was trained without descriptors"
+                )
             if cond.descriptors.size != dim:
                 raise ConfigError(
                     f"conditions.descriptors: expected {dim} values, got {cond.descriptors.size}"

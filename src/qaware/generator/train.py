@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,12 +25,19 @@ from qaware.errors import ConfigError
 from qaware.generator.batch import collate_templates
 from qaware.generator.checkpoint import GeneratorBundle, load_bundle, save_bundle
 from qaware.generator.denoiser import DenoiserConfig
-from qaware.generator.diffusion import CrystalDiffusion, DiffusionConfig
+from qaware.generator.diffusion import CrystalDiffusion, DiffusionConfig, LossParts
 from qaware.generator.lattice import LatticeNormalizer, lattice_to_coefficients
 from qaware.generator.templates import TemplateLibrary
 from qaware.generator.wyckoff import DEFAULT_SYMPREC, WyckoffTemplate, template_from_structure
 
-__all__ = ["TrainConfig", "TrainingSet", "descriptor_matrix", "prepare_training_set", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainingSet",
+    "descriptor_matrix",
+    "prepare_training_set",
+    "train",
+    "train_step",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,8 @@ class TrainConfig:
     symprec: float = DEFAULT_SYMPREC
     descriptor_keys: tuple[str, ...] = ()
     progress: bool = True
+    max_seconds: float | None = None
+    """Stop (and checkpoint) after this much wall time even if ``steps`` is not reached."""
 
 
 @dataclass
@@ -120,10 +130,30 @@ def _new_model(data: TrainingSet, config: DiffusionConfig) -> CrystalDiffusion:
     if data.cond is not None:
         mean = torch.nan_to_num(torch.nanmean(data.cond, 0))
         centred = torch.nan_to_num(data.cond - mean)
-        std = torch.sqrt((centred**2).sum(0) / (~torch.isnan(data.cond)).sum(0).clamp(min=1)).clamp(
-            min=1e-6
-        )
+        counts = (~torch.isnan(data.cond)).sum(0)
+        std = torch.sqrt((centred**2).sum(0) / counts.clamp(min=1)).clamp(min=1e-6)
+        std = torch.where(counts > 0, std, torch.ones_like(std))  # never seen: identity scale
     return CrystalDiffusion(config, lattice_norm=norm, cond_mean=mean, cond_std=std)
+
+
+def train_step(
+    model: CrystalDiffusion,
+    optimizer: torch.optim.Optimizer,
+    data: TrainingSet,
+    index: Sequence[int],
+    generator: torch.Generator,
+    grad_clip: float,
+) -> LossParts:
+    """One Adam step on the structures ``index`` of ``data``; returns the (detached) loss parts."""
+    batch = collate_templates([data.templates[i] for i in index], dtype=model.dtype)
+    xyz0, k0 = data.anchors_and_lattice(index, batch.orbit_mask.shape[1])
+    cond = None if data.cond is None else data.cond[list(index)]
+    parts = model.loss(batch, xyz0, k0, cond, generator=generator)
+    optimizer.zero_grad()
+    parts.total.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return parts._replace(total=parts.total.detach())
 
 
 def train(
@@ -173,27 +203,25 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed + step)
     n = len(data.templates)
     model.train()
+    start = time.monotonic()
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc="train generator")
     with (out / "history.jsonl").open("a") as hist:
         while step < cfg.steps:
             index = torch.randint(n, (min(cfg.batch_size, n),), generator=gen).tolist()
-            batch = collate_templates([data.templates[i] for i in index], dtype=model.dtype)
-            xyz0, k0 = data.anchors_and_lattice(index, batch.orbit_mask.shape[1])
-            cond = None if data.cond is None else data.cond[index]
-            parts = model.loss(batch, xyz0, k0, cond, generator=gen)
-            optimizer.zero_grad()
-            parts.total.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            parts = train_step(model, optimizer, data, index, gen, cfg.grad_clip)
             step += 1
             record = {"step": step, **{k: float(v) for k, v in parts._asdict().items()}}
             history.append(record)
             hist.write(json.dumps(record) + "\n")
             bar.update(1)
             bar.set_postfix(loss=f"{record['total']:.3f}")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            late = cfg.max_seconds is not None and time.monotonic() - start > cfg.max_seconds
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps or late:
                 extra = {"optimizer": optimizer.state_dict(), "step": step}
                 save_bundle(bundle, out / "last.pt", extra=extra)
+            if late:
+                log.warning("stopped after %d steps: max_seconds=%s reached", step, cfg.max_seconds)
+                break
     bar.close()
     model.eval()
     save_bundle(bundle, out / "model.pt")
