@@ -10,6 +10,7 @@ from typing import Any, Final
 from ase import Atoms
 
 from qaware.oracles import gates as g
+from qaware.oracles.atom_states import AtomConfiguration, fix_occupation
 from qaware.units import BOHR_ANGSTROM, HARTREE_EV
 
 STABILITY_NOISE_HARTREE: Final[float] = 1e-5  # a lower SCF solution closer than this is noise
@@ -36,6 +37,32 @@ def build_molecule(
         max_memory=max_memory_mb,
         verbose=0,
     )
+
+
+def make_scf(
+    mol: Any,
+    kind: str,
+    xc: str,
+    grids_level: int,
+    conv_tol: float,
+    max_cycle: int,
+    config: AtomConfiguration | None = None,
+) -> Any:
+    """An unconverged mean-field object: kind in RHF/UHF/ROHF/RKS/UKS (``xc`` and the grid
+    level for the KS kinds); ``config`` fixes a free atom's configuration."""
+    from pyscf import dft, scf
+
+    if kind in ("RKS", "UKS"):
+        mf = dft.RKS(mol) if kind == "RKS" else dft.UKS(mol)
+        mf.xc, mf.grids.level = xc, grids_level
+    else:
+        mf = {"RHF": scf.RHF, "UHF": scf.UHF, "ROHF": scf.ROHF}[kind](mol)
+    mf.conv_tol, mf.max_cycle = conv_tol, max_cycle
+    mf.chkfile = None  # no scratch files: the result travels in the OracleResult
+    mf.verbose = 0
+    if config is not None:
+        fix_occupation(mf, config)
+    return mf
 
 
 def _kernel(mf: Any, dm0: Any = None) -> tuple[Any, str]:
@@ -174,3 +201,10 @@ def ccsd_t(mf: Any, frozen_core: bool, conv_tol: float, max_cycle: int) -> dict[
     if solver.converged:
         out["e_t"] = float(solver.ccsd_t()) * HARTREE_EV
     return out
+
+
+def cc_total_ev(attempt: dict[str, Any]) -> float | None:
+    """E(SCF) + E(CCSD corr) + E(T) in eV, or None if CCSD(T) did not finish."""
+    if not attempt.get(g.CCSD_CONVERGED) or "e_t" not in attempt:
+        return None
+    return float(attempt["e_scf"] + attempt["e_corr"] + attempt["e_t"])

@@ -14,16 +14,19 @@ never raises for a failed calculation. Å in; eV, eV/Å out (diagnostic energies
   or its CCSD does not converge. ROHF orbitals are semicanonicalised before UCCSD(T), the usual
   ROHF-CCSD(T) (Watts, Gauss & Bartlett, JCP 98, 8718 (1993)); PySCF's default puts the
   non-canonical ROHF orbital energies in the (T) denominators (0.04 eV off on FeO/def2-SVP).
-  Frozen chemical core, CCSD convergence checked, T1/D1 recorded. No forces. When the ROHF
-  T1 exceeds ``uhf_t1_threshold`` (default 0.045, the open-shell T1 gate), UHF-CCSD(T) is run
-  too and replaces the ROHF result if it passes every gate (⟨S²⟩ of the UHF included); else
-  the ROHF result stands and the UHF attempt is kept in ``diagnostics["uhf_attempt"]``.
+  Frozen chemical core, CCSD convergence checked, T1/D1 recorded. No forces, no descriptors.
+  When the ROHF T1 exceeds ``uhf_t1_threshold`` (default 0.045, the open-shell T1 gate),
+  UHF-CCSD(T) is run too and replaces the ROHF result if it passes every gate (⟨S²⟩ of the
+  UHF included); else the ROHF result stands, the UHF one kept in ``diagnostics["uhf_attempt"]``.
 * Free d-block atoms (``atom_configurations=True``): the aufbau SCF lands in 3d^(n+1)4s¹ or
   3d^n 4s² depending on the guess (ROHF Fe: 3d⁷4s¹, 2.5 eV above 3d⁶4s²). The atom is computed
   in the aufbau state and in every s/d configuration the multiplicity allows, each held by a
   fixed occupation (:mod:`.atom_states`), and the lowest energy that passes the gates is kept
   (the whole CCSD(T) energy for CCSD(T)). ``diagnostics["atom_configuration"]`` names it and
   ``diagnostics["atom_configurations"]`` lists every candidate's energy and verdict.
+* Descriptors (``descriptors=True``, SCF levels only): DOS, gap, ELF histogram and finite-field
+  polarisability per atom of the converged SCF (:mod:`qaware.descriptors.from_pyscf`; six
+  extra SCFs for the polarisability).
 * Spin: ``multiplicity`` if given, else ``atoms.info["multiplicity"]`` (part of the structure
   hash, so each spin state has its own cache key), else :func:`.spin.default_multiplicity`, or with
   ``spin_scan=True`` the lowest-energy of a few multiplicities that pass the gates.
@@ -42,18 +45,15 @@ from qaware.oracles import gates as g
 from qaware.oracles._pyscf_steps import (  # noqa: F401  (semicanonical_uhf: tests)
     STABILITY_NOISE_HARTREE,
     build_molecule,
+    cc_total_ev,
     ccsd_t,
     converge_scf,
+    make_scf,
     scf_forces_ev_a,
     semicanonical_uhf,
     spin_square,
 )
-from qaware.oracles.atom_states import (
-    AtomConfiguration,
-    atom_configurations,
-    configuration_label,
-    fix_occupation,
-)
+from qaware.oracles.atom_states import AtomConfiguration, atom_configurations, configuration_label
 from qaware.oracles.base import settings_hash, timed_call
 from qaware.oracles.gates import GateSettings, apply_gates
 from qaware.oracles.result import OracleResult
@@ -90,6 +90,7 @@ class PySCFOracle:
     atom_configurations: for a free d-block atom, also compute each s/d configuration the
                    multiplicity allows and keep the lowest energy that passes the gates.
     uhf_t1_threshold: ROHF-CCSD T1 above which UHF-CCSD(T) is tried (None: never).
+    descriptors:   compute q (DOS, gap, ELF, polarisability) on SCF levels.
     conv_tol:      SCF energy convergence (Hartree); ``max_cycle`` SCF iterations per stage.
     cc_conv_tol, cc_max_cycle: CCSD convergence (Hartree) and iteration cap.
     grids_level:   DFT integration grid level, None = 3 (GGA/hybrid) or 5 (meta-GGA).
@@ -110,6 +111,7 @@ class PySCFOracle:
     frozen_core: bool = True
     atom_configurations: bool = True
     uhf_t1_threshold: float | None = 0.045
+    descriptors: bool = False
     conv_tol: float = 1e-9
     max_cycle: int = 100
     cc_conv_tol: float = 1e-7
@@ -290,24 +292,10 @@ class PySCFOracle:
         return replace(best, diagnostics={**best.diagnostics, **extra})
 
     def _make_scf(self, mol: Any, kind: str, config: AtomConfiguration | None = None) -> Any:
-        """An unconverged mean-field object: kind in RHF/UHF/ROHF/RKS/UKS; ``config`` fixes a
-        free atom's configuration (open-shell kinds only)."""
-        from pyscf import dft, scf
-
-        if kind in ("RKS", "UKS"):
-            mf = dft.RKS(mol) if kind == "RKS" else dft.UKS(mol)
-            mf.xc = _XC[self.method]
-            level = self.grids_level
-            mf.grids.level = level if level is not None else (5 if self.method in _META_GGA else 3)
-        else:
-            mf = {"RHF": scf.RHF, "UHF": scf.UHF, "ROHF": scf.ROHF}[kind](mol)
-        mf.conv_tol = self.conv_tol
-        mf.max_cycle = self.max_cycle
-        mf.chkfile = None  # no scratch files: the result travels in the OracleResult
-        mf.verbose = 0
-        if config is not None:
-            fix_occupation(mf, config)
-        return mf
+        xc = _XC.get(self.method, "")
+        level = self.grids_level
+        grids = level if level is not None else (5 if self.method in _META_GGA else 3)
+        return make_scf(mol, kind, xc, grids, self.conv_tol, self.max_cycle, config)
 
     def _scf_level(
         self, mol: Any, diag: dict[str, Any], config: AtomConfiguration | None = None
@@ -328,7 +316,13 @@ class PySCFOracle:
         if kind in ("RKS", "UKS"):
             diag["grids_level"] = int(mf.grids.level)
         energy = float(mf.e_tot) * HARTREE_EV
-        return self._result(energy=energy, forces=scf_forces_ev_a(mf), diagnostics=diag)
+        forces = scf_forces_ev_a(mf)
+        descriptors: dict[str, Any] = {}
+        if self.descriptors:
+            from qaware.descriptors.from_pyscf import molecular_descriptors
+
+            descriptors = molecular_descriptors(mf, mol)
+        return self._result(energy=energy, forces=forces, descriptors=descriptors, diagnostics=diag)
 
     def _cc_attempt(self, mol: Any, kind: str, config: AtomConfiguration | None) -> dict[str, Any]:
         """Diagnostics of CCSD(T) on one reference kind (RHF, ROHF or UHF)."""
@@ -375,19 +369,9 @@ class PySCFOracle:
             if kind != chosen:
                 diag[f"{kind.lower()}_attempt"] = {
                     k: other.get(k) for k in (g.SCF_CONVERGED, g.CCSD_CONVERGED, g.S2, g.T1, g.D1)
-                } | {"energy_ev": _cc_total(other)}
+                } | {"energy_ev": cc_total_ev(other)}
         if not diag[g.SCF_CONVERGED]:
             return self._result("scf_not_converged", diagnostics=diag)
         if not diag[g.CCSD_CONVERGED]:
             return self._result("ccsd_not_converged", diagnostics=diag)
-        return self._result(energy=_cc_total(diag), diagnostics=diag)
-
-
-def _cc_total(attempt: dict[str, Any]) -> float | None:
-    """E(SCF) + E(CCSD corr) + E(T) in eV, or None if CCSD(T) did not finish."""
-    if not attempt.get(g.CCSD_CONVERGED) or "e_t" not in attempt:
-        return None
-    return float(attempt["e_scf"] + attempt["e_corr"] + attempt["e_t"])
-
-
-# -- PySCF steps (pure functions of PySCF objects) --------------------------------------------
+        return self._result(energy=cc_total_ev(diag), diagnostics=diag)

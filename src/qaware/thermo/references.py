@@ -17,7 +17,11 @@ Reference structures (built by :func:`reference_structure`):
   not built in (their ground states are large or molecular cells): supply them via ``overrides``.
 * ``kind="molecular"`` (molecular oracles): the isolated atom at its ground-state spin (Hund's
   rules, :data:`ATOM_SPIN`, 2S = number of unpaired electrons), except H, N, O, F, Cl which are half
-  the diatomic molecule (O2 triplet, the others singlet), non-periodic.
+  the diatomic molecule (O2 triplet, the others singlet), non-periodic. The spin fixes the
+  multiplicity, not the configuration: a d-block atom must also be in its lowest s/d
+  configuration (Fe 3d⁶4s², not the 3d⁷4s¹ an aufbau ROHF lands in, 2.1 eV higher at CCSD(T)).
+  :class:`~qaware.oracles.pyscf_molecular.PySCFOracle` takes care of that itself
+  (``atom_configurations=True``, recorded in ``diagnostics["atom_configuration"]``).
 
 Spin convention for oracles: ``atoms.info["spin"]`` = 2S (PySCF's ``spin``),
 ``atoms.info["charge"]`` = 0, and the initial magnetic moments (μ_B) sum to 2S (ASE/GPAW).
