@@ -1,0 +1,110 @@
+"""``qaware train-generator`` and ``qaware generate`` on a tiny model (seconds)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import spglib
+from ase.io import read
+
+from qaware.cli import EXIT_BAD_INPUT, EXIT_OK, main
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "structures"
+PEROV = DATA / "perov_5_val_20.csv"
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gen")
+    argv = ["train-generator", str(PEROV), "-o", str(out), "--steps", "6", "--hidden", "16"]
+    argv += ["--layers", "1", "--batch-size", "8", "--no-progress"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == EXIT_OK
+    assert (out / "model.pt").is_file() and (out / "last.pt").is_file()
+    assert len((out / "history.jsonl").read_text().splitlines()) == 6
+    return out / "model.pt"
+
+
+def test_generate_writes_extxyz_and_cif_zip_with_the_constraints(model, tmp_path, capsys):
+    prefix = tmp_path / "samples"
+    argv = ["generate", "--model", str(model), "-n", "4", "--composition", "SrTiO3"]
+    argv += ["--nfe", "10", "-o", str(prefix), "--seed", "1"]
+    code, out, err = run(argv, capsys)
+    assert code == EXIT_OK, err
+    frames = read(str(prefix) + ".extxyz", index=":")
+    assert len(frames) == 4
+    for atoms in frames:
+        assert sorted(atoms.get_chemical_symbols()) == ["O", "O", "O", "Sr", "Ti"]
+    with zipfile.ZipFile(str(prefix) + ".cif.zip") as zf:
+        names = zf.namelist()
+        assert len(names) == 4
+        text = zf.read(names[0]).decode()
+    assert "_cell_length_a" in text and "Sr" in text
+    assert "generated 4 structures" in out
+
+
+def test_generate_keeps_the_requested_space_group(model, tmp_path, capsys):
+    prefix = tmp_path / "cubic"
+    argv = ["generate", "-m", str(model), "-n", "3", "--spacegroup", "221", "--nfe", "10"]
+    code, _, err = run([*argv, "--elements", "Sr,Ti,O", "-o", str(prefix)], capsys)
+    assert code == EXIT_OK, err
+    for atoms in read(str(prefix) + ".extxyz", index=":"):
+        cell = (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers)
+        assert spglib.get_symmetry_dataset(cell, symprec=1e-3).number == 221
+        assert set(atoms.get_chemical_symbols()) <= {"Sr", "Ti", "O"}
+
+
+def test_bad_inputs_exit_2_with_a_message(model, tmp_path, capsys):
+    target = tmp_path / "q.json"
+    target.write_text(json.dumps([0.1, 0.2]))
+    cases = [
+        (["-m", str(tmp_path / "missing.pt")], "not found"),
+        (["-m", str(model), "--descriptors", str(target)], "without descriptors"),
+        (["-m", str(model), "--lam", "0.3"], "--descriptors"),
+        (["-m", str(model), "--spacegroup", "2"], "space_group"),
+    ]
+    for extra, message in cases:
+        code, _, err = run(["generate", *extra, "-n", "2", "-o", str(tmp_path / "x")], capsys)
+        assert code == EXIT_BAD_INPUT, (extra, err)
+        assert message in err, (extra, err)
+
+
+def test_yaml_config_is_validated_and_resolved(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"data: [{PEROV}]\nstepz: 3\n")
+    code, _, err = run(["train-generator", str(bad)], capsys)
+    assert code == EXIT_BAD_INPUT and "stepz" in err
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        f"data: [{PEROV}]\noutput: out\nsteps: 2\nbatch_size: 4\nmodel: {{hidden: 16, layers: 1}}\n"
+    )
+    code, out, err = run(["train-generator", str(good), "--no-progress"], capsys)
+    assert code == EXIT_OK, err
+    assert (tmp_path / "out" / "model.pt").is_file()
+    assert "sha256" in out
+
+
+def test_descriptor_target_formats(tmp_path):
+    from qaware.commands.generator import read_descriptor_target
+
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"q": [1, 2.5]}))
+    assert read_descriptor_target(path) == [1.0, 2.5]
+    q = {"dos": np.zeros(100).tolist(), "gap": 1.2, "elf": np.ones(20).tolist(), "response": 3.0}
+    path.write_text(json.dumps(q))
+    vec = read_descriptor_target(path)
+    assert len(vec) == 122 and vec[100] == 1.2 and vec[-1] == 3.0
