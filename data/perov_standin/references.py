@@ -5,7 +5,8 @@ r2SCAN@SevenNet-MF-0) of the elemental reference crystals, computed with the sam
 labelled the data set (DESIGN.md §3), not DFT.
 
 Run from the repository root:  OMP_NUM_THREADS=1 python data/perov_standin/references.py
-Writes data/perov_standin/references.json: {level: ElementalReferences.to_dict()}.
+Writes data/perov_standin/references.json: {level: ElementalReferences.to_dict()}, and its
+sha256 in references.json.sha256.
 Structures: qaware.thermo.references built-ins (kind="periodic") plus
 qaware.datasets.recipes.perov5.reference_overrides() for Mn, Ga, In, Tl, Hg, Te, B, S, As, Sb, Bi.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import ase.io
 
+from qaware._canonical import file_sha256
 from qaware.datasets.recipes.perov5 import reference_overrides
 from qaware.oracles.pretrained import PretrainedOracle
 from qaware.thermo.references import compute_references
@@ -36,7 +38,9 @@ def main() -> None:
         print(refs.level, len(refs.elements), "elements")
     path = HERE / "references.json"
     path.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print("wrote", path)
+    digest = file_sha256(path)
+    (HERE / "references.json.sha256").write_text(f"{digest}  references.json\n")
+    print("wrote", path, digest)
 
 
 if __name__ == "__main__":

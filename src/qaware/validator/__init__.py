@@ -36,6 +36,7 @@ from qaware.validator.loss import LossWeights, multi_fidelity_loss
 from qaware.validator.mf_validator import MFValidator
 from qaware.validator.model import MFENNP, ModelOutput
 from qaware.validator.neighbours import NeighbourList, neighbour_list
+from qaware.validator.run_config import TrainValidatorConfig, load_train_validator_config
 from qaware.validator.train import (
     EpochLog,
     TrainConfig,
@@ -47,12 +48,24 @@ from qaware.validator.train import (
     train,
 )
 from qaware.validator.uncertainty import LevelCalibration, calibrate_model
+from qaware.validator.workflow import (
+    FamilySplit,
+    HeldOutReport,
+    TrainedValidator,
+    family_split,
+    held_out_report,
+    load_references,
+    read_frames,
+    train_on_frames,
+)
 
 __all__ = [
     "CONFIDENCE_LEVELS",
     "MFENNP",
     "AtomicGraph",
     "EpochLog",
+    "FamilySplit",
+    "HeldOutReport",
     "Labels",
     "LevelCalibration",
     "LossWeights",
@@ -63,22 +76,30 @@ __all__ = [
     "QawareCalculator",
     "TrainConfig",
     "TrainResult",
+    "TrainValidatorConfig",
+    "TrainedValidator",
     "batch_graph",
     "calibrate_model",
     "evaluate",
+    "family_split",
     "fit_energy_scales",
     "fit_reference_energies",
     "fit_std_scale",
+    "held_out_report",
     "initialise_model",
     "interval_coverage",
     "load_checkpoint",
+    "load_references",
+    "load_train_validator_config",
     "multi_fidelity_loss",
     "neighbour_list",
     "prepare_samples",
+    "read_frames",
     "read_labels",
     "regression_ece",
     "reliability_diagram",
     "save_checkpoint",
     "split_indices",
     "train",
+    "train_on_frames",
 ]
