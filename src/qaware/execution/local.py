@@ -55,12 +55,46 @@ def _dead_workers(processes: dict[int, Any]) -> str:
     return ", ".join(dead) if dead else "no exit status recorded"
 
 
+def _die_with_parent() -> None:
+    """Pool initializer: end this worker when the driver dies (``kill -9`` included).
+
+    An orphaned worker would otherwise keep computing a result nobody can receive and hold its
+    memory and the driver's output pipes. Linux: the kernel sends SIGKILL on the parent's death
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread polls the parent pid.
+    """
+    import os
+    import sys
+
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before prctl took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="qaware-parent-watch").start()
+
+
 class LocalExecutor(QawareExecutor):
     """:class:`ProcessPoolExecutor` with ``max_workers`` processes, restarted when broken.
 
     Calls are shipped with cloudpickle when it is installed, so functions defined in ``__main__``
-    or a notebook work under ``spawn``. Local work cannot outlive the driver, so ``handle``
-    returns ``""`` and ``attach`` returns ``None``. A running call cannot be cancelled.
+    or a notebook work under ``spawn``. Local work cannot outlive the driver (workers die with
+    it), so ``handle`` returns ``""`` and ``attach`` returns ``None``. A running call cannot be
+    cancelled.
     """
 
     backend = "local"
@@ -83,7 +117,9 @@ class LocalExecutor(QawareExecutor):
                 raise ExecutionError("the local executor is shut down; make a new one")
             if self._pool is None:
                 context = multiprocessing.get_context(self.mp_context)
-                self._pool = ProcessPoolExecutor(self.max_workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.max_workers, mp_context=context, initializer=_die_with_parent
+                )
             return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

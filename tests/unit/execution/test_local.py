@@ -86,3 +86,49 @@ def test_submit_after_shutdown_is_refused(tasks) -> None:
     ex.shutdown()
     with pytest.raises(ExecutionError, match="shut down"):
         ex.submit(tasks.square_after, 3)
+
+
+_DRIVER = """
+import os, sys, time
+from qaware.execution.local import LocalExecutor
+ex = LocalExecutor(1)
+fut = ex.submit(os.getpid)
+print(fut.result(), flush=True)
+ex.submit(time.sleep, 600)
+time.sleep(600)
+"""
+
+
+def test_workers_die_with_a_killed_driver(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.txt"
+    with open(out, "w") as f:
+        driver = subprocess.Popen([sys.executable, "-c", _DRIVER], stdout=f)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        worker = int(out.read_text().split()[0])
+        os.kill(worker, 0)  # alive while the driver lives
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            try:  # reap it if it was re-parented to us (it is not our child: ignore)
+                os.waitpid(worker, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"worker {worker} outlived its killed driver")
+    finally:
+        driver.kill()
