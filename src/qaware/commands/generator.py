@@ -72,7 +72,7 @@ def train_generator(
         update={k: v for k, v in {"hidden": hidden, "layers": layers}.items() if v is not None}
     )
     settings = settings.model_copy(update={**updates, "model": model})
-    structures = []
+    structures: list[Any] = []
     for path in settings.data:
         read = read_structures(path, on_error="skip")
         for problem in read.skipped[:10]:

@@ -4,7 +4,8 @@ Importing this package loads torch but neither pyxtal nor pymatgen (they load wh
 is built or a baseline samples).
 
 - :class:`DiffusionGenerator` — the trained model behind the StructureGenerator protocol;
-  :func:`train` makes one from a CDVAE CSV or extxyz file.
+  :func:`train` makes one from a CDVAE CSV or extxyz file; :func:`fine_tune` (or
+  ``DiffusionGenerator.fine_tune``) adapts it to a few structures, e.g. a campaign's hits.
 - :class:`RandomSymmetricGenerator` (pyxtal) and :class:`SubstitutionGenerator` (GNoME-style)
   — the baselines.
 - Building blocks: Wyckoff templates (:func:`template_from_structure`), the template library,
@@ -16,12 +17,14 @@ from qaware.generator.conditions import CONDITION_KEYS, GenerationConditions, pa
 from qaware.generator.denoiser import CSPDenoiser, DenoiserConfig
 from qaware.generator.diffusion import CrystalDiffusion, DiffusionConfig
 from qaware.generator.diffusion_generator import DiffusionGenerator
+from qaware.generator.fine_tune import fine_tune, fixed_noise_loss
 from qaware.generator.lattice import (
     coefficients_to_lattice,
     crystal_family,
     lattice_to_coefficients,
 )
 from qaware.generator.random_symmetric import RandomSymmetricGenerator, random_symmetric_crystal
+from qaware.generator.run_config import GeneratorTrainSettings, load_train_generator_config
 from qaware.generator.sampler import SamplerConfig, SamplingResult, sample
 from qaware.generator.substitution import SubstitutionGenerator, similar_elements
 from qaware.generator.templates import TemplateLibrary, assign_composition
@@ -43,6 +46,7 @@ __all__ = [
     "DiffusionGenerator",
     "GenerationConditions",
     "GeneratorBundle",
+    "GeneratorTrainSettings",
     "Orbit",
     "RandomSymmetricGenerator",
     "SamplerConfig",
@@ -55,8 +59,11 @@ __all__ = [
     "assign_composition",
     "coefficients_to_lattice",
     "crystal_family",
+    "fine_tune",
+    "fixed_noise_loss",
     "lattice_to_coefficients",
     "load_bundle",
+    "load_train_generator_config",
     "parse_conditions",
     "random_symmetric_crystal",
     "sample",

@@ -47,7 +47,7 @@ class GeneratorTrainSettings(_Strict):
     checkpoint_every: int = Field(250, ge=1, description="Steps between resumable checkpoints.")
     max_minutes: float | None = Field(None, gt=0, description="Stop early after this wall time.")
     descriptor_keys: list[str] = Field(default_factory=list, description="atoms.info keys of q.")
-    model: GeneratorModelSettings = Field(default_factory=GeneratorModelSettings)  # type: ignore[arg-type]
+    model: GeneratorModelSettings = Field(default_factory=GeneratorModelSettings)
 
     def resolved(self, base: Path) -> GeneratorTrainSettings:
         """A copy whose relative paths are taken from ``base`` (the YAML file's folder)."""
