@@ -91,9 +91,13 @@ def test_calibration_gate_refuses_to_start_unless_forced(tmp_path):
     assert result.state.calibration_ece is not None and result.state.calibration_ece >= 1e-6
 
 
-def _qaware(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qaware", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+def _qaware(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run ``python -m qaware ARGS``; output goes to a file (no pipe for orphans to hold)."""
+    log = cwd / f"qaware-{args[0]}.log"
+    with open(log, "a") as out:
+        proc = subprocess.run([sys.executable, "-m", "qaware", *args], cwd=cwd, env=env,
+                              stdout=out, stderr=subprocess.STDOUT, timeout=300)  # fmt: skip
+    return proc.returncode, log.read_text()[-3000:]
 
 
 @pytest.mark.slow
@@ -106,18 +110,18 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, crash):
     for d in (ref_dir, cut_dir):
         d.mkdir()
         write_campaign_inputs(d, budget=6, cycles=3, calculator=calc)
-    ref = _qaware(["run", "campaign.yaml"], ref_dir,
-                  {**env, "QAWARE_TEST_CALL_LOG": str(ref_dir / "calls.log")})  # fmt: skip
-    assert ref.returncode == 0, ref.stderr[-2000:]
+    code, out = _qaware(["run", "campaign.yaml"], ref_dir,
+                        {**env, "QAWARE_TEST_CALL_LOG": str(ref_dir / "calls.log")})  # fmt: skip
+    assert code == 0, out
 
     log = cut_dir / "calls.log"
     crash_env = {**env, "QAWARE_CRASH_AT": crash, "QAWARE_TEST_CALL_LOG": str(log)}
-    killed = _qaware(["run", "campaign.yaml"], cut_dir, crash_env)
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    code, out = _qaware(["run", "campaign.yaml"], cut_dir, crash_env)
+    assert code == -9, out
     with RunDirectory.open(cut_dir / "run").store() as store:
         in_flight = {c.structure_hash for c in store.calls(status=CallStatus.SUBMITTED)}
-    resumed = _qaware(["resume", "run"], cut_dir, {**env, "QAWARE_TEST_CALL_LOG": str(log)})
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    code, out = _qaware(["resume", "run"], cut_dir, {**env, "QAWARE_TEST_CALL_LOG": str(log)})
+    assert code == 0, out
 
     assert _labelled(cut_dir / "run") == _labelled(ref_dir / "run")
     assert _outcome(cut_dir / "run") == _outcome(ref_dir / "run")

@@ -109,6 +109,14 @@ class CampaignContext:
         for f in self.config.campaign.known_structures:
             known.extend(read_structures(resolve(f, self.base_dir)))
         self.known.extend(known)
+        left = sum(1 for _ in self.store.calls(status=CallStatus.SUBMITTED))
+        if left:  # calls a killed driver left in flight: re-attach or resubmit them first
+            log.info("finishing %d oracle calls left in flight by an interrupted run", left)
+            for _ in self.runner().resume(list(self.parts.oracles.values())):
+                pass
+        stored = {s for c in self.store.candidates() for s in c.atoms.get_chemical_symbols()}
+        if stored:  # a resumed run may start at any step: its references first (cached)
+            self.ensure_references(stored)
         if seeds:
             self.ensure_references({s for a in seeds for s in a.get_chemical_symbols()})
             results = self.label(self.top, seeds)
@@ -317,12 +325,17 @@ class CampaignContext:
                 why = {"reason": (result.reason or "unknown")[:200]}
                 self.store.set_status([task.candidate_id], S.FAILED, fields=why)
                 self.store.set_status([task.candidate_id], S.QUARANTINED)  # retries were spent
-                summary.failed_calls += 1
+        mine = {  # counted from the store, so a resumed cycle counts what it did before the kill
+            c.id: c.status
+            for c in self.store.candidates()
+            if c.key_value_pairs.get("selected_cycle") == cycle
+        }
         summary.top_calls = sum(
             1
             for c in self.store.calls(level=self.top)
-            if c.candidate_id in {t.id for t in todo} and c.status != CallStatus.SUBMITTED
+            if c.candidate_id in mine and c.status != CallStatus.SUBMITTED
         )
+        summary.failed_calls = sum(1 for st in mine.values() if st == S.QUARANTINED)
         log.info("cycle %d: %d %s calls (%d failed)", cycle, summary.top_calls, self.top,
                  summary.failed_calls)  # fmt: skip
 
