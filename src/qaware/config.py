@@ -174,6 +174,11 @@ class CampaignSettings(_Section):
         description="Structure files a discovery must differ from (training data), besides "
         "the hull seeds.",
     )
+    calibration_structures: list[str] = Field(
+        default_factory=list,
+        description="Held-out structures (not training data) that the top oracle labels to "
+        "check the validator's calibration before cycle 1; empty: the checkpoint's own record.",
+    )
     reference_kind: Literal["periodic", "molecular"] | None = Field(
         None,
         description="Elemental reference states (null: periodic for crystals, molecular else).",

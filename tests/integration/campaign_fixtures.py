@@ -52,7 +52,8 @@ def write_campaign_inputs(
 ) -> Path:
     """Pool file, a trained tiny validator and the config; returns the config path.
 
-    seeds: also write 12 pool members not used in training as hull seeds (seeds.extxyz).
+    seeds: use 12 pool members not used in training (seeds.extxyz) as hull seeds and as the
+    held-out calibration set.
     """
     from qaware.fidelity import Fidelity, FidelityLadder
     from qaware.oracles.ase_calculator import ASECalculatorOracle
@@ -102,6 +103,7 @@ campaign:
   hit_threshold: 0.05
   stability_window: null
   hull_seeds: {"[seeds.extxyz]" if seeds else "[]"}
+  calibration_structures: {"[seeds.extxyz]" if seeds else "[]"}
   max_calibration_error: 1.0
 execution: {{backend: local, max_workers: 1}}
 """

@@ -53,7 +53,6 @@ class CampaignContext:
         self.low, self.top = parts.low, parts.top
         self.references: dict[str, ElementalReferences] = {}
         self.seed_entries: list[HullEntry] = []
-        self.seed_structures: list[Atoms] = []
         self.known = KnownStructures()
         self._runner: OracleRunner | None = None
         self._executor: Any = None
@@ -123,7 +122,6 @@ class CampaignContext:
             for i, (atoms, res) in enumerate(zip(seeds, results, strict=True)):
                 if res.ok:
                     self.seed_entries.append(self._entry(f"seed:{i}", atoms, res))
-                    self.seed_structures.append(atoms)
             log.info("hull seeds: %d of %d labelled at %s", len(self.seed_entries), len(seeds),
                      self.top)  # fmt: skip
 
@@ -155,18 +153,26 @@ class CampaignContext:
     def calibration_error(self) -> tuple[float | None, str]:
         """Top-level ECE of the validator and what it was measured on.
 
-        The hull seeds labelled by the campaign's own top oracle are the best evidence (at
-        least 10 needed); otherwise the calibration recorded in the checkpoint. Seeds that
-        were also training data make the number optimistic: keep them out of training.
+        ``campaign.calibration_structures`` labelled by the campaign's own top oracle are the
+        best evidence (they must be held out from the validator's training); without them the
+        calibration recorded in the checkpoint (its own held-out split) is used.
         """
+        from qaware.campaign.components import resolve
+        from qaware.structures.io import read_structures
         from qaware.validator.calibration import regression_ece
 
-        if len(self.seed_structures) >= 10:
-            pred = self.parts.validator.predict(self.seed_structures)
-            truth = np.array([e.e_form_per_atom for e in self.seed_entries])
-            errors = pred.e_form_per_atom[self.top] - truth
-            ece = regression_ece(errors, pred.e_form_std_per_atom[self.top])
-            return ece, f"{len(truth)} hull seeds labelled by the top oracle"
+        files = self.config.campaign.calibration_structures
+        if files:
+            structures = [a for f in files for a in read_structures(resolve(f, self.base_dir))]
+            self.ensure_references({s for a in structures for s in a.get_chemical_symbols()})
+            pairs = [(a, r) for a, r in zip(structures, self.label(self.top, structures),
+                                                strict=True) if r.ok]  # fmt: skip
+            if pairs:
+                truth = np.array([self._formation(a, r, self.top) for a, r in pairs])
+                pred = self.parts.validator.predict([a for a, _ in pairs])
+                errors = pred.e_form_per_atom[self.top] - truth
+                ece = regression_ece(errors, pred.e_form_std_per_atom[self.top])
+                return ece, f"{len(pairs)} held-out structures labelled by the top oracle"
         cal = getattr(self.parts.validator, "calibration", {}).get(self.top)
         if cal is None:
             return None, "nothing"
