@@ -1,5 +1,183 @@
-"""``qaware`` sub-commands for the validator (registered on import by :mod:`qaware.cli`)."""
+"""``qaware`` sub-commands for the validator (registered on import by :mod:`qaware.cli`).
+
+* ``qaware train-validator CONFIG``: train an MF-ENNP on labelled extxyz files with a held-out
+  family split, calibrate its σ, write a checkpoint (:mod:`qaware.validator.run_config`).
+* ``qaware score STRUCTURES... --model M``: a table of per-level energies and formation
+  energies per atom, σ, and the divergence D between the lowest and the top level.
+"""
 
 from __future__ import annotations
 
-from qaware.cli import app  # noqa: F401  (commands below register on it)
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qaware.cli import app
+from qaware.errors import ConfigError
+
+__all__ = ["D_REL_FLOOR", "score_rows", "score_structures", "train_validator"]
+
+D_REL_FLOOR = 0.05
+"""eV/atom: D_rel = D_abs / (|e_form(top)| + 0.05) (DESIGN.md §3)."""
+
+
+@app.command("train-validator")
+def train_validator(
+    config: Annotated[Path, typer.Argument(help="train-validator YAML (data, ladder, model).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Checkpoint (overrides the config).")
+    ] = None,
+) -> None:
+    """Train a multi-fidelity validator, calibrate its σ on held-out families, save it.
+
+    Prints one line per epoch (loss, validation MAE per level); the best model so far is kept
+    in OUTPUT.partial.pt while training. Ends with the held-out (test-family) metrics.
+
+    Example: qaware train-validator data/perov_standin/train_validator.yaml -o model.pt
+    """
+    import torch
+
+    from qaware.validator.run_config import load_train_validator_config
+    from qaware.validator.workflow import load_references, read_frames, train_on_frames
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    settings = load_train_validator_config(config)
+    out = output if output is not None else settings.output
+    ladder = settings.fidelity_ladder()
+    references = load_references(settings.references, ladder.names)
+    frames = read_frames(settings.data)
+    typer.echo(f"{len(frames)} frames from {len(settings.data)} file(s); ladder {ladder.names}")
+    species = settings.model.species or sorted({s for a in frames for s in a.symbols})
+    model_config = settings.model.to_model_config(ladder.names, tuple(species))
+    train_config = settings.train.to_train_config(settings.split.validation_fraction)
+
+    def progress(entry: Any) -> None:
+        maes = " ".join(f"{k}={v * 1000:.1f}" for k, v in entry.energy_mae.items())
+        typer.echo(
+            f"epoch {entry.epoch:4d} train {entry.train_loss:.4g} val {entry.val_loss:.4g} "
+            f"E-MAE meV/atom {maes} ({entry.seconds:.1f} s)"
+        )
+
+    partial = out.with_name(out.stem + ".partial.pt")
+    trained = train_on_frames(
+        frames,
+        ladder,
+        references,
+        model_config,
+        train_config,
+        group_key=settings.split.group_key,
+        test_groups=settings.split.test_groups,
+        validation_fraction=settings.split.validation_fraction,
+        validation_groups=settings.split.validation_groups,
+        log=progress,
+        partial_checkpoint=partial,
+    )
+    sha = trained.validator.save(out)
+    for suffix in ("", ".sha256"):
+        Path(str(partial) + suffix).unlink(missing_ok=True)
+    split = trained.split
+    typer.echo(
+        f"trained on {len(split.train)}, validated on {len(split.validation)}, "
+        f"tested on {len(split.test)} structures in {trained.train_seconds:.0f} s "
+        f"(best epoch {trained.result.best_epoch})"
+    )
+    for level, cal in trained.calibration.items():
+        typer.echo(
+            f"calibration {level}: σ × {cal['scale']:.3g}, validation ECE "
+            f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f}"
+        )
+    if trained.test is not None:
+        typer.echo("test families: " + json.dumps(_summary(trained.test.to_dict())))
+    typer.echo(f"wrote {out} (sha256 {sha})")
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    keep = ("n", "energy_mae", "force_mae", "ece", "ece_uncalibrated", "divergence")
+    return {k: report[k] for k in keep if k in report}
+
+
+def score_rows(prediction: Any, levels: Sequence[str]) -> list[dict[str, float]]:
+    """Per-structure numbers of a :class:`qaware.protocols.Prediction` (eV/atom).
+
+    Columns per level L: ``energy_per_atom[L]``, ``e_form_per_atom[L]``, ``sigma[L]``; then
+    ``D_signed`` = e_form(low) − e_form(top) (positive: the top level finds x more stable),
+    ``D_abs`` = |D_signed|, ``D_rel`` = D_abs / (|e_form(top)| + 0.05), ``sigma_top``.
+    """
+    low, top = levels[0], levels[-1]
+    rows = []
+    for i in range(len(prediction)):
+        row: dict[str, float] = {}
+        for level in levels:
+            row[f"energy_per_atom[{level}]"] = float(prediction.energy_per_atom[level][i])
+            row[f"e_form_per_atom[{level}]"] = float(prediction.e_form_per_atom[level][i])
+            row[f"sigma[{level}]"] = float(prediction.e_form_std_per_atom[level][i])
+        d = row[f"e_form_per_atom[{low}]"] - row[f"e_form_per_atom[{top}]"]
+        row["D_signed"] = d
+        row["D_abs"] = abs(d)
+        row["D_rel"] = abs(d) / (abs(row[f"e_form_per_atom[{top}]"]) + D_REL_FLOOR)
+        row["sigma_top"] = row[f"sigma[{top}]"]
+        rows.append(row)
+    return rows
+
+
+def score_structures(structures: Sequence[Any], model_path: Path) -> list[dict[str, Any]]:
+    """Load the validator at ``model_path`` and score ``structures`` (ase.Atoms)."""
+    from qaware.structures import structure_hash
+    from qaware.validator import MFValidator
+
+    validator = MFValidator.load(model_path)
+    prediction = validator.predict(list(structures))
+    numbers = score_rows(prediction, validator.ladder.names)
+    rows = []
+    for atoms, values in zip(structures, numbers, strict=True):
+        ident = {
+            "source": atoms.info.get("source", ""),
+            "index": atoms.info.get("index", ""),
+            "formula": atoms.get_chemical_formula(),
+            "n_atoms": len(atoms),
+            "structure_hash": structure_hash(atoms),
+        }
+        rows.append({**ident, **values})
+    return rows
+
+
+@app.command("score")
+def score(
+    structures: Annotated[
+        list[Path], typer.Argument(help="CIF, extxyz or CDVAE-format CSV files.")
+    ],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Validator checkpoint (.pt).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="CSV table (default: stdout).")
+    ] = None,
+) -> None:
+    """Score structures with a trained validator: per-level energies and formation energies
+    per atom (eV/atom), σ per level, and D = e_form(low) − e_form(top) (signed, abs, rel).
+
+    Example: qaware score candidates.extxyz --model validator.pt -o scores.csv
+    """
+    from qaware.structures import read_structures
+
+    if not model.is_file():
+        raise ConfigError(f"--model: {model} not found")
+    atoms = [a for path in structures for a in read_structures(path).atoms]
+    rows = score_structures(atoms, model)
+    if not rows:
+        raise ConfigError("no structures to score")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+    if output is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(buffer.getvalue(), encoding="utf-8")
+        typer.echo(f"wrote {len(rows)} rows to {output}", err=True)

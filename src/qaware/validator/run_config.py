@@ -8,7 +8,7 @@ Relative paths are relative to the YAML file. Example (the quick-start model's s
     ladder:                               # lowest first; the last level is the top
       - {name: GGA+U@SevenNet-MF-0, weight: 0.5, cost: 1, kind: stand-in}
       - {name: r2SCAN@SevenNet-MF-0, weight: 1.0, cost: 3, kind: stand-in}
-    split: {group_key: tag, test_groups: [TM=Ni], validation_fraction: 0.1}
+    split: {group_key: tag, test_groups: [X3=ONF], validation_groups: [X3=ON2]}
     model: {l_max: 1, channels: 8, n_layers: 2, cutoff: 5.0}
     train: {epochs: 60, batch_size: 16, max_seconds: 300, seed: 0}
     output: validator.pt
@@ -48,6 +48,9 @@ class SplitSection(_Section):
     group_key: str = Field("tag", description="info key naming each frame's family.")
     test_groups: list[str] = Field(default_factory=list, description="Families held out.")
     validation_fraction: float = Field(0.1, ge=0, lt=1)
+    validation_groups: list[str] | None = Field(
+        None, description="Families for validation; null: drawn by validation_fraction."
+    )
 
 
 class ModelSection(_Section):

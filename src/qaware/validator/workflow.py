@@ -48,6 +48,7 @@ __all__ = [
     "FamilySplit",
     "HeldOutReport",
     "TrainedValidator",
+    "check_element_coverage",
     "family_split",
     "held_out_report",
     "load_references",
@@ -112,11 +113,20 @@ def family_split(
     *,
     test_groups: Sequence[str] = (),
     validation_fraction: float = 0.1,
+    validation_groups: Sequence[str] | None = None,
     seed: int = 0,
 ) -> FamilySplit:
-    """Split by family: ``test_groups`` entirely to test; then whole families, drawn in a seeded
-    order, to validation until it holds ≥ ``validation_fraction`` of the rest; others train."""
+    """Split by family: ``test_groups`` entirely to test; ``validation_groups`` (when given) to
+    validation, else whole families drawn in a seeded order until validation holds
+    ≥ ``validation_fraction`` of the rest; the others train."""
+    if validation_groups is not None:
+        overlap = sorted(set(validation_groups) & set(test_groups))
+        if overlap:
+            raise ConfigError(f"families {overlap} are both test and validation groups")
+        test_groups = list(test_groups)
     unknown = sorted(set(test_groups) - set(groups))
+    if validation_groups is not None:
+        unknown += sorted(set(validation_groups) - set(groups))
     if unknown:
         raise ConfigError(
             f"test_groups {unknown} match no structure (groups: {sorted(set(groups))})"
@@ -126,7 +136,9 @@ def family_split(
     families = sorted({groups[i] for i in rest})
     rng = np.random.default_rng(seed)
     validation: list[int] = []
-    if validation_fraction > 0 and len(families) > 1:
+    if validation_groups is not None:
+        validation = [i for i in rest if groups[i] in set(validation_groups)]
+    elif validation_fraction > 0 and len(families) > 1:
         for k in rng.permutation(len(families)):
             if len(validation) >= validation_fraction * len(rest):
                 break
@@ -252,6 +264,23 @@ def _r2(pred: np.ndarray, true: np.ndarray) -> float:
     return 1.0 - float(np.sum((pred - true) ** 2)) / ss_tot if ss_tot > 0 else math.nan
 
 
+def check_element_coverage(
+    frames: Sequence[Atoms], split: FamilySplit, group_key: str = "tag"
+) -> None:
+    """Raise ConfigError when an element occurs only in held-out families: its reference
+    energy would be fitted to nothing (least squares gives 0) and every prediction on it wrong.
+    """
+    seen = {s for i in split.train for s in frames[i].get_chemical_symbols()}
+    for name, indices in (("validation", split.validation), ("test", split.test)):
+        missing = sorted({s for i in indices for s in frames[i].get_chemical_symbols()} - seen)
+        if missing:
+            groups = sorted({str(frames[i].info.get(group_key, "?")) for i in indices})
+            raise ConfigError(
+                f"elements {missing} occur only in the {name} families {groups}: hold out "
+                "families whose elements the training families also contain"
+            )
+
+
 @dataclass
 class TrainedValidator:
     """A trained, calibrated validator and what happened on the way."""
@@ -275,6 +304,7 @@ def train_on_frames(
     group_key: str = "tag",
     test_groups: Sequence[str] = (),
     validation_fraction: float = 0.1,
+    validation_groups: Sequence[str] | None = None,
     log: Callable[[EpochLog], Any] | None = None,
     checkpoint: str | Path | None = None,
     partial_checkpoint: str | Path | None = None,
@@ -298,8 +328,10 @@ def train_on_frames(
         groups,
         test_groups=test_groups,
         validation_fraction=validation_fraction,
+        validation_groups=validation_groups,
         seed=train_config.seed,
     )
+    check_element_coverage(frames, split, group_key)
     config = replace(model_config, levels=ladder.names)
     samples = prepare_samples(frames, config)
     training = [samples[i] for i in split.train]

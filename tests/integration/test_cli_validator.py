@@ -1,0 +1,107 @@
+"""``qaware train-validator`` and ``qaware score`` on a few frames of the perov_standin data set."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+
+from qaware.cli import EXIT_BAD_INPUT, EXIT_OK, main
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "perov_standin"
+LOW, TOP = "GGA+U@SevenNet-MF-0", "r2SCAN@SevenNet-MF-0"
+METALS_3D = {"Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn"}
+
+
+def _tiny_frames() -> list:
+    """12 X3=O3 + 12 X3=O2N frames to train on, then 8 validation and 8 test frames of X3=ON2
+    whose elements all occur in the training frames (so every reference energy is fitted);
+    ``info["part"]`` says which (the split's group key)."""
+    frames = ase.io.read(DATA / "perov_standin.extxyz", index=":")
+    both_3d = [a for a in frames if {a.info["a_site"], a.info["b_site"]} <= METALS_3D]
+    train = [a for a in both_3d if a.info["tag"] == "X3=O3"][:12] + [
+        a for a in both_3d if a.info["tag"] == "X3=O2N"
+    ][:12]
+    seen = {s for a in train for s in a.get_chemical_symbols()}
+    held = [a for a in both_3d if a.info["tag"] == "X3=ON2" and set(a.symbols) <= seen][:16]
+    for part, chosen in (("train", train), ("val", held[:8]), ("test", held[8:])):
+        for a in chosen:
+            a.info["part"] = part
+    return train + held
+
+
+def _config(tmp: Path, **train) -> Path:
+    ase.io.write(tmp / "tiny.extxyz", _tiny_frames(), format="extxyz")
+    settings = {"epochs": 3, "batch_size": 10, "seed": 0, **train}
+    text = f"""
+data: [tiny.extxyz]
+references: {DATA / "references.json"}
+ladder:
+  - {{name: "{LOW}", weight: 0.5, kind: stand-in}}
+  - {{name: "{TOP}", weight: 1.0, cost: 3, kind: stand-in}}
+split: {{group_key: part, test_groups: [test], validation_groups: [val]}}
+model: {{channels: 4, n_layers: 1, radial_hidden: 8, n_heads: 3, head_hidden: 8, cutoff: 4.0}}
+train: {json.dumps(settings)}
+output: out/model.pt
+"""
+    path = tmp / "train.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("validator")
+    assert main(["train-validator", str(_config(tmp))]) == EXIT_OK
+    return tmp
+
+
+def test_train_validator_writes_a_loadable_calibrated_checkpoint(trained, capsys):
+    from qaware.validator import MFValidator
+
+    model = trained / "out" / "model.pt"
+    assert model.is_file() and (trained / "out" / "model.pt.sha256").is_file()
+    assert not (trained / "out" / "model.partial.pt").exists()
+    validator = MFValidator.load(model)
+    assert validator.ladder.names == (LOW, TOP)
+    assert validator.ladder.top.kind == "stand-in"
+    # calibrated on the 8 validation structures: the σ factor is no longer the initial 1
+    assert set(validator.calibration) == {LOW, TOP}
+    assert np.all(validator.model.std_scale.numpy() != 1.0)
+
+
+def test_score_table_has_every_level_and_a_consistent_divergence(trained, tmp_path, capsys):
+    frames = ase.io.read(trained / "tiny.extxyz", index=":")
+    ase.io.write(tmp_path / "cands.extxyz", frames[:7], format="extxyz")
+    table = tmp_path / "scores.csv"
+    argv = ["score", str(tmp_path / "cands.extxyz"), "--model", str(trained / "out/model.pt")]
+    assert main([*argv, "-o", str(table)]) == EXIT_OK
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 7
+    for row in rows:
+        low, top = float(row[f"e_form_per_atom[{LOW}]"]), float(row[f"e_form_per_atom[{TOP}]"])
+        assert float(row["D_signed"]) == pytest.approx(low - top, abs=2e-6)
+        assert float(row["D_abs"]) == pytest.approx(abs(low - top), abs=2e-6)
+        assert float(row["D_rel"]) == pytest.approx(abs(low - top) / (abs(top) + 0.05), abs=1e-5)
+        assert float(row["sigma_top"]) > 0
+        # formation energies are referenced: far from the raw total energy per atom (≈ −7 eV)
+        assert abs(low - float(row[f"energy_per_atom[{LOW}]"])) > 1.0
+    # the same table on stdout without -o
+    capsys.readouterr()
+    assert main(argv) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[0].startswith("source,index,formula")
+
+
+def test_bad_config_key_and_missing_model_exit_2_naming_the_problem(tmp_path, capsys):
+    path = _config(tmp_path)
+    path.write_text(path.read_text().replace("channels:", "chanels:"))
+    assert main(["train-validator", str(path)]) == EXIT_BAD_INPUT
+    assert "model.chanels" in capsys.readouterr().err
+    code = main(["score", str(tmp_path / "tiny.extxyz"), "--model", str(tmp_path / "no.pt")])
+    assert code == EXIT_BAD_INPUT
+    assert "no.pt" in capsys.readouterr().err
