@@ -101,6 +101,11 @@ class ScreeningSettings(_Section):
     max_atoms: int | None = Field(
         200, ge=1, description="Reject structures with more atoms (null: no cap)."
     )
+    charge_balanced: bool = Field(
+        False,
+        description="Reject generated crystals that fail SMACT's charge-neutrality and "
+        "electronegativity test (CDVAE's compositional validity; metal alloys pass).",
+    )
 
 
 class GeneratorSettings(_Section):

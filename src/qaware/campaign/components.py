@@ -37,7 +37,7 @@ BUNDLED_VALIDATOR = "validator_quickstart.pt"
 
 def bundled_model(name: str) -> Path:
     """Path of a model shipped in ``qaware/data/models`` (ConfigError if absent)."""
-    path = Path(str(resources.files("qaware.data").joinpath("models", name)))
+    path = Path(str(resources.files("qaware.data").joinpath("models").joinpath(name)))
     if not path.exists():
         raise ConfigError(f"bundled model {name} is missing from {path.parent}: reinstall qaware")
     return path

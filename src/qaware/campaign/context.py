@@ -192,6 +192,8 @@ class CampaignContext:
         from qaware.structures.checks import validate_structure
         from qaware.structures.hashing import structure_hash
 
+        from qaware.metrics.generation import compositional_validity
+
         cfg, cycle = self.config, self.state.cycle
         cond = generation_conditions(cfg.generator, self.base_dir)
         raw = self.parts.generator.sample(
@@ -210,6 +212,9 @@ class CampaignContext:
             except InvalidStructureError as err:
                 rejected += 1
                 log.debug("screened out: %s", err)
+                continue
+            if cfg.screening.charge_balanced and not compositional_validity(atoms):
+                rejected += 1
                 continue
             shash = structure_hash(atoms)
             if not self.known.is_novel(atoms, shash):
