@@ -217,6 +217,7 @@ def build_dataset(
 # sub-commands that live in their own modules register themselves on ``app`` when imported
 from qaware.commands import campaign as _campaign  # noqa: E402,F401
 from qaware.commands import generator as _generator  # noqa: E402,F401
+from qaware.commands import report as _report_commands  # noqa: E402,F401
 from qaware.commands import validator as _validator  # noqa: E402,F401
 
 
