@@ -25,9 +25,10 @@ The set (geometries fixed, not optimised; sources in the constants below):
   ferromagnetic start) at PBE, PBE+U (NiO) and HSE06; cubic SrTiO3 and SrFeO3 at PBE, PBE+U and
   HSE06 (MP's U table has no Ti: SrTiO3's PBE+U equals its PBE, timed anyway).
 
-Work runs in priority order (diatomics at PBE and CCSD(T), crystals at PBE, PBE+U, clusters,
-cheap HSE06 crystals, molecular HSE06, SrFeO3 HSE06, molecular r2SCAN, then the other costly
-HSE06 crystals), so a run cut short still has the most useful numbers. The machine may be
+Work runs in priority order (the magnetic perovskite SrFeO3 at PBE and PBE+U, diatomics at PBE
+and CCSD(T), SrFeO3 at HSE06, diatomics at r2SCAN, the other crystals at PBE and PBE+U,
+clusters, cheap HSE06 crystals, molecular HSE06, then the costly HSE06 crystals), so a run cut
+short still has the most useful numbers. The machine may be
 shared: the result records the load average at start and end and, per call, its CPU time and
 the 1-minute load when it finished.
 """
@@ -212,17 +213,18 @@ def plan(quick: bool) -> Phases:
             pairs += [(m, level), (f"{m}O", level)]
         return pairs
 
-    crystals = ["Si", "MgO(s)", "NiO(s)", "SrTiO3", "SrFeO3"]
+    others = ["Si", "MgO(s)", "NiO(s)", "SrTiO3"]
     return [
+        ("magnetic perovskite PBE, PBE+U", [("SrFeO3", "PBE"), ("SrFeO3", "PBE+U")]),
         ("diatomics PBE", molecular("PBE")),
         ("diatomics CCSD(T)", molecular("CCSD(T)")),
-        ("crystals PBE", [(c, "PBE") for c in crystals]),
-        ("crystals PBE+U", [(c, "PBE+U") for c in ("NiO(s)", "SrTiO3", "SrFeO3")]),
+        ("magnetic perovskite HSE06", [("SrFeO3", "HSE06")]),
+        ("diatomics r2SCAN", molecular("r2SCAN")),
+        ("crystals PBE", [(c, "PBE") for c in others]),
+        ("crystals PBE+U", [(c, "PBE+U") for c in ("NiO(s)", "SrTiO3")]),
         ("TiO2 and Mg2O2", [(s, lv) for lv in ("PBE", "CCSD(T)") for s in ("TiO2", "Mg2O2")]),
         ("crystals HSE06, cheap", [("Si", "HSE06"), ("MgO(s)", "HSE06")]),
         ("diatomics HSE06", molecular("HSE06")),
-        ("magnetic perovskite HSE06", [("SrFeO3", "HSE06")]),
-        ("diatomics r2SCAN", molecular("r2SCAN")),
         ("crystals HSE06, costly", [(c, "HSE06") for c in ("SrTiO3", "NiO(s)")]),
     ]
 
@@ -317,7 +319,8 @@ def call_record(system: System, level: str, result: OracleResult, cached: bool) 
         "code": f"{result.code} {result.code_version}", "ok": result.ok, "reason": result.reason,
         "energy_ev": result.energy, "wall_time_s": round(result.wall_time_s, 2),
         "cpu_time_s": diag.pop("cpu_time_s", None), "peak_memory_mb": result.peak_memory_mb,
-        "load_1m_end": diag.pop("load_1m_end", None), "from_store": cached, "diagnostics": diag,
+        "load_1m_end": diag.pop("load_1m_end", None), "from_store": cached,
+        "atom_configuration": diag.get("atom_configuration"), "diagnostics": diag,
     }  # fmt: skip
     if level == "CCSD(T)":
         row["gates"] = gate_verdict(diag, GateSettings())
@@ -418,14 +421,18 @@ NOTES: Final = [
     "with a gated member are kept and listed in 'gated' (marked * in the printed table).",
     "Geometries are fixed (experimental r_e / lattice constants), not optimised at any level; "
     "D_e is the electronic binding energy at that geometry (no ZPE, no BSSE correction).",
-    "Side check of the CCSD(T) atom references (not part of this script): the oracle's ROHF "
-    "for the Fe and Ni atoms converges to 3d^(n+1)4s^1 (5F, 3D), not 3d^n 4s^2 (5D, 3F), and "
-    "its stability analysis reports it stable. ROHF started from a UHF maximum-overlap "
-    "3d^n 4s^2 solution, with the same frozen-core semicanonical CCSD(T) "
-    "(qaware.oracles.pyscf_molecular.ccsd_t), is lower by 2.13 eV (Fe) and 1.32 eV (Ni) "
-    "(HF: 2.46, 2.04 eV; T1 0.017/0.012, D1 0.079/0.053). With those references D_e(CCSD(T)) "
-    "of FeO and NiO drop by 2.13 and 1.32 eV and PBE - CCSD(T) rises by as much. Ti, V, Cr, "
-    "Mn, Cu, Zn atoms are in their ground configurations. The DFT atoms were not checked.",
+    "Free d-block atoms are computed in the aufbau state and in each s/d configuration their "
+    "multiplicity allows (PySCFOracle.atom_configurations, fixed occupations), keeping the "
+    "lowest that passes the gates; each atom row records the kept one (atom_configuration). "
+    "The aufbau ROHF puts Fe and Ni in 3d^(n+1)4s^1; 3d^n 4s^2 is 2.13 eV (Fe) and 1.32 eV (Ni) "
+    "lower at CCSD(T)/def2-SVP. Results of earlier runs, before this search, are not reused: "
+    "the oracle's settings hash changed with it.",
+    "CCSD(T) runs UHF-CCSD(T) too when the ROHF T1 exceeds 0.045 and keeps it only if it "
+    "passes every gate; for the 3d monoxides the UHF determinants are spin-contaminated "
+    "(<S^2> well above S(S+1)), so the ROHF result and its T1 verdict stand (uhf_attempt).",
+    "Crystals ran with the GPAW oracle's current defaults (600 eV, 3.0 k-points per 1/A; "
+    "HSE06 1.0 per 1/A), from benchmarks/results/gpaw_convergence.json; the earlier run's "
+    "crystal rows (520 eV, 4.0 per 1/A) are superseded.",
     "from_store=true rows were computed by an earlier (killed or partial) run of this script "
     "and served from benchmarks/results/oracle_costs_run/campaign.db; their timings are from "
     "that run.",

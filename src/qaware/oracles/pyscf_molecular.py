@@ -18,7 +18,7 @@ never raises for a failed calculation. Å in; eV, eV/Å out (diagnostic energies
   When the ROHF T1 exceeds ``uhf_t1_threshold`` (default 0.045, the open-shell T1 gate),
   UHF-CCSD(T) is run too and replaces the ROHF result if it passes every gate (⟨S²⟩ of the
   UHF included); else the ROHF result stands, the UHF one kept in ``diagnostics["uhf_attempt"]``.
-* Free d-block atoms (``atom_configurations=True``): the aufbau SCF lands in 3d^(n+1)4s¹ or
+* Free neutral d-block atoms (``atom_configurations=True``): the aufbau SCF lands in 3d^(n+1)4s¹ or
   3d^n 4s² depending on the guess (ROHF Fe: 3d⁷4s¹, 2.5 eV above 3d⁶4s²). The atom is computed
   in the aufbau state and in every s/d configuration the multiplicity allows, each held by a
   fixed occupation (:mod:`.atom_states`), and the lowest energy that passes the gates is kept
@@ -242,7 +242,7 @@ class PySCFOracle:
         diag.update(multiplicity=multiplicity, spin_source=source, n_basis=int(mol.nao_nr()))
         diag.update({g.OPEN_SHELL: multiplicity > 1, g.S2_EXPECTED: s * (s + 1)})
         configs: tuple[AtomConfiguration, ...] = ()
-        if self.atom_configurations and len(atoms) == 1:
+        if self.atom_configurations and len(atoms) == 1 and self.charge == 0:  # neutral atoms
             n_ecp = int(mol.atom_nelec_core(0)) if mol.has_ecp() else 0
             configs = atom_configurations(atoms.get_chemical_symbols()[0], multiplicity, n_ecp)
         if not configs:
