@@ -225,10 +225,10 @@ stand-in model.
 ## Warm-start retraining (the campaign, every cycle)
 
 ```python
-from qaware.validator import MFValidator, TrainConfig
-warm = TrainConfig(epochs=30, batch_size=16, learning_rate=1e-3, patience=10,
-                   max_seconds=20.0, validation_fraction=0.2)
-validator = MFValidator.load(path, train_config=warm, min_calibration=20)
+from qaware.validator import WARM_START, MFValidator
+# WARM_START = TrainConfig(epochs=30, batch_size=16, learning_rate=1e-3, patience=10,
+#                          max_seconds=20.0, validation_fraction=0.2)
+validator = MFValidator.load(path, train_config=WARM_START, min_calibration=20)
 validator.fit(structures, {{"r2SCAN@SevenNet-MF-0": energies_eV, ...}}, warm_start=True)
 ```
 `max_seconds` caps each `fit` (the epoch running at the cap finishes); with fewer than

@@ -38,6 +38,7 @@ from qaware.validator.model import MFENNP, ModelOutput
 from qaware.validator.neighbours import NeighbourList, neighbour_list
 from qaware.validator.run_config import TrainValidatorConfig, load_train_validator_config
 from qaware.validator.train import (
+    WARM_START,
     EpochLog,
     TrainConfig,
     TrainResult,
@@ -62,6 +63,7 @@ from qaware.validator.workflow import (
 __all__ = [
     "CONFIDENCE_LEVELS",
     "MFENNP",
+    "WARM_START",
     "AtomicGraph",
     "EpochLog",
     "FamilySplit",

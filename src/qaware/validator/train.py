@@ -34,6 +34,7 @@ from qaware.validator.loss import LossWeights, multi_fidelity_loss
 from qaware.validator.model import MFENNP
 
 __all__ = [
+    "WARM_START",
     "EpochLog",
     "Sample",
     "TrainConfig",
@@ -67,6 +68,19 @@ class TrainConfig:
     max_grad_norm: float | None = 10.0
     max_seconds: float | None = None
     seed: int = 0
+
+
+WARM_START = TrainConfig(
+    epochs=30,
+    batch_size=16,
+    learning_rate=1e-3,
+    patience=10,
+    max_seconds=20.0,
+    validation_fraction=0.2,
+)
+"""The campaign's per-cycle retraining: ``MFValidator.load(path, train_config=WARM_START,
+min_calibration=20)`` then ``fit(all_structures, all_labels, warm_start=True)``: at most ~20 s
+plus one epoch (measured 3 s for 50 and 15 s for 200 five-atom cells on one core)."""
 
 
 @dataclass(frozen=True)
