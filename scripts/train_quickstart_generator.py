@@ -104,6 +104,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     warnings.filterwarnings("ignore")
 
+    from qaware._canonical import file_sha256
     from qaware.generator import DiffusionConfig, DiffusionGenerator, TrainConfig, train
     from qaware.generator.checkpoint import save_bundle
     from qaware.structures import read_structures
@@ -141,6 +142,8 @@ def main() -> None:
         bundle.meta.update(
             data=str(args.data.name),
             proxy=None if args.proxy is None else args.proxy.name,
+            proxy_sha256=None if args.proxy is None else file_sha256(args.proxy),
+            init=None if args.init is None else args.init.name,
             seed=args.seed,
             train_seconds=round(time.perf_counter() - t0, 1),
         )

@@ -93,6 +93,7 @@ def fine_tune(
     descriptors: Any = None,
     refit_descriptor_scale: bool = False,
     add_templates: bool = True,
+    template_count: int = 1,
     symprec: float = DEFAULT_SYMPREC,
 ) -> dict[str, Any]:
     """Fine-tune ``bundle`` in place on ``structures`` for ``steps`` Adam steps (fewer if
@@ -102,7 +103,9 @@ def fine_tune(
         the bundle's ``descriptor_keys`` from ``atoms.info``.
     refit_descriptor_scale: re-standardise q on these structures (for a model whose condition
         was never fitted, e.g. the quick-start checkpoint before a proxy existed).
-    add_templates: add each structure's template to the library (one count each).
+    add_templates: add each structure's template to the library, ``template_count`` times
+        (the library draws templates by count: a larger count samples the hits' Wyckoff
+        patterns more often).
 
     Returns ``{"steps", "seconds", "n_structures", "n_skipped", "loss_before",
     "loss_after"}``; the losses are :func:`fixed_noise_loss` on these structures.
@@ -153,7 +156,8 @@ def fine_tune(
     if add_templates:
         lib = bundle.library
         expanded = [t for t, c in zip(lib.templates, lib.counts, strict=True) for _ in range(c)]
-        bundle.library = TemplateLibrary.from_templates(expanded + data.templates)
+        extra = [t for t in data.templates for _ in range(max(1, template_count))]
+        bundle.library = TemplateLibrary.from_templates(expanded + extra)
     history = bundle.meta.setdefault("fine_tune", [])
     record = {
         "steps": done,

@@ -63,8 +63,8 @@ def test_max_seconds_bounds_the_run(tiny_bundle, perov) -> None:
 def test_hit_templates_join_the_library_and_survive_save(tiny_bundle, perov, tmp_path) -> None:
     gen = _fresh(tiny_bundle)
     total = sum(gen.bundle.library.counts)
-    gen.fine_tune(perov[:3], steps=2, seed=0)
-    assert sum(gen.bundle.library.counts) == total + 3
+    gen.fine_tune(perov[:3], steps=2, seed=0, template_count=5)
+    assert sum(gen.bundle.library.counts) == total + 15
     path = tmp_path / "tuned.pt"
     gen.save(path)
     again = DiffusionGenerator.load(path, sampler=SamplerConfig(n_steps=6), batch_size=8)
