@@ -46,7 +46,7 @@ def cumulative_discoveries_figure(
         ax.plot(xs, baseline_rate * xs, "--", color=COLORS["muted"], label="random (expected)")
     ax.set_xlabel(f"{top} calls (failed calls included)")
     ax.set_ylabel("cumulative discoveries")
-    ax.set_xlim(0, max(longest, 1))
+    ax.set_xlim(0, max(longest, 1) * 1.03 + 0.3)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper left")
     return fig

@@ -33,8 +33,8 @@ FIGURE_NAMES = (
     "cumulative_discoveries",
     "hit_rate",
     "divergence",
-    "parity",
     "reliability",
+    "parity",
     "e_hull",
     "metallicity_trap",
     "wall_time",
@@ -77,17 +77,17 @@ def campaign_figures(
         f"D predicted by the validator when each candidate was scored (e_form {low} − {top}) "
         f"against the labelled e_form({low}) − e_form({top}); R² is the squared Pearson "
         "correlation, the red line the least-squares fit.")  # fmt: skip
-    parity = {top: (lab.pred_e_top, lab.e_form_top), low: (lab.pred_e_low, lab.e_form_low)}
-    add(parity_figure(parity),
-        "parity", "Parity per fidelity",
-        "Formation energies predicted at scoring (before the label existed) against the "
-        "oracle's, on the labelled candidates.")  # fmt: skip
     add(reliability_figure(lab.pred_e_top - lab.e_form_top, lab.pred_sigma_top, level=top),
         "reliability", f"Reliability diagram ({top})",
         "Observed share of errors inside the predicted central p-interval (Gaussian σ) against "
         "p; ECE = mean |observed − p|. Below the diagonal is over-confident."
         + (f" Calibration gate at the start: ECE {data.calibration_ece:.3f}."
            if data.calibration_ece is not None else ""))  # fmt: skip
+    parity = {top: (lab.pred_e_top, lab.e_form_top), low: (lab.pred_e_low, lab.e_form_low)}
+    add(parity_figure(parity),
+        "parity", "Parity per fidelity",
+        "Formation energies predicted at scoring (before the label existed) against the "
+        "oracle's, on the labelled candidates.")  # fmt: skip
     add(e_hull_histogram(lab.e_hull_top, threshold=data.hit_threshold,
                          predicted=lab.pred_e_hull_top, level=top), "e_hull",
         "E_hull of the selected candidates",

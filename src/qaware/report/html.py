@@ -69,6 +69,15 @@ def _cycle_table(data: CampaignData) -> str:
     return data_table("cycles", head, rows, empty="no cycle recorded yet")
 
 
+def _hits(data: CampaignData) -> str:
+    lab = data.labelled
+    analysed = int(np.isfinite(lab.e_hull_top).sum())
+    text = f"{int(lab.hit.sum())} of {analysed} analysed"
+    if analysed < len(lab):
+        text += f" ({len(lab) - analysed} labelled, awaiting the analyze step)"
+    return text
+
+
 def _versions(env: dict) -> str:
     pkgs = env.get("packages") or {}
     git = env.get("git") or {}
@@ -125,7 +134,7 @@ def campaign_html(
         ("acquisition", esc(data.strategy)),
         ("top-level calls", f"{calls} ({found} discoveries, "
                             f"{found / calls if calls else 0:.3f} per call)"),
-        ("hits", f"{int(np.sum(data.labelled.hit))} of {len(data.labelled)} labelled"),
+        ("hits", _hits(data)),
         ("hit threshold", f"E_hull({esc(data.top)}) ≤ {data.hit_threshold:+.3f} eV/atom"),
         ("run directory", esc(data.run_dir.resolve())),
     ])  # fmt: skip
