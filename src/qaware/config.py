@@ -211,6 +211,12 @@ class AcquisitionSettings(_Section):
     )
     weight_divergence: float = Field(0.7, ge=0, description="w_D in S = w_D·D + w_U·U.")
     weight_uncertainty: float = Field(0.3, ge=0, description="w_U in S = w_D·D + w_U·U.")
+    shortlist: int | None = Field(
+        5000,
+        ge=1,
+        description="Scores are written to the store for this many best candidates per cycle "
+        "(the rest stay 'generated' and are rescored next cycle); null: every candidate.",
+    )
     min_diversity: float = Field(
         0.0, ge=0, description="Minimum embedding distance between two picks of a batch."
     )

@@ -34,8 +34,13 @@ def hull_entries_e_above(
     """(n,) E above the hull (eV/atom; < 0 below it) of ``structures`` with formation energies
     ``e_form`` (eV/atom) against ``entries`` of their own chemical systems."""
     cache: dict[frozenset[str], FidelityHull] = {}
+    hull_energy: dict[str, float] = {}  # reduced formula -> hull energy (eV/atom)
     out = np.empty(len(structures))
     for i, atoms in enumerate(structures):
+        formula = _formula(atoms)
+        if formula in hull_energy:
+            out[i] = float(e_form[i]) - hull_energy[formula]
+            continue
         system = _system(atoms)
         hull = cache.get(system)
         if hull is None:
@@ -49,7 +54,8 @@ def hull_entries_e_above(
         counts: dict[str, float] = {}
         for s in atoms.get_chemical_symbols():
             counts[s] = counts.get(s, 0.0) + 1.0
-        out[i] = hull.e_above_hull(counts, float(e_form[i]))
+        hull_energy[formula] = hull.hull_energy_per_atom(counts)
+        out[i] = float(e_form[i]) - hull_energy[formula]
     return out
 
 

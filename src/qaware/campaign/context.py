@@ -189,10 +189,9 @@ class CampaignContext:
     # ---- steps -------------------------------------------------------------------------------
     def step_generate(self) -> None:
         from qaware.errors import InvalidStructureError
+        from qaware.metrics.generation import compositional_validity
         from qaware.structures.checks import validate_structure
         from qaware.structures.hashing import structure_hash
-
-        from qaware.metrics.generation import compositional_validity
 
         cfg, cycle = self.config, self.state.cycle
         cond = generation_conditions(cfg.generator, self.base_dir)
@@ -277,7 +276,14 @@ class CampaignContext:
                     "scored_cycle": cycle,
                 }
             )
-        self.store.update_candidates([c.id for c in pool], S.SCORED, fields)
+        keep = range(len(pool))
+        short = self.config.acquisition.shortlist
+        if short is not None and len(pool) > short:  # writing a row costs ~3 ms: keep the best
+            ranked = np.argsort(-np.where([f["eligible"] for f in fields], scores, -np.inf),
+                                kind="stable")  # fmt: skip
+            keep = sorted(int(i) for i in ranked[:short])
+        self.store.update_candidates([pool[i].id for i in keep], S.SCORED,
+                                     [fields[i] for i in keep])  # fmt: skip
         self.state.summary(cycle).scored = len(pool)
         log.info("cycle %d: scored %d candidates (%d within the stability window)", cycle,
                  len(pool), sum(f["eligible"] for f in fields))  # fmt: skip
