@@ -23,6 +23,7 @@ from qaware.campaign.components import build_components, load_validator
 from qaware.campaign.context import CampaignContext
 from qaware.campaign.faults import crash_point
 from qaware.campaign.state import CampaignState
+from qaware.campaign.steps import STEP_FUNCTIONS
 from qaware.campaign.stopping import stop_reason
 from qaware.config import QawareConfig
 from qaware.errors import CalibrationError, RunDirectoryError
@@ -124,7 +125,7 @@ def _drive(config: QawareConfig, run: Any, base_dir: Path, *, force: bool) -> Ca
             if step == "generate" and state.step == "retrain":
                 state.cycle += 1
             start = time.perf_counter()
-            getattr(ctx, f"step_{step}")()
+            STEP_FUNCTIONS[step](ctx)
             summary = state.summary(state.cycle)
             if step == "evaluate":
                 summary.oracle_time_s += time.perf_counter() - start
