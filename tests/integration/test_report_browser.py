@@ -28,6 +28,7 @@ from campaign_fixtures import write_campaign_inputs
 
 from qaware.campaign import CampaignState, run_campaign
 from qaware.config_io import load_config
+from qaware.report.benchmarks import write_benchmark_report
 from qaware.report.build import write_campaign_report
 from qaware.report.figures import FIGURE_NAMES
 from qaware.store import CallStatus, RunDirectory
@@ -180,3 +181,20 @@ def test_report_of_a_finished_and_of_a_killed_campaign_renders_in_chromium(tmp_p
     assert "still running" in text and "running: cycle 2, last finished step: select" in text
     assert len(in_flight) <= 2
     assert len(probe["images"]) == len(FIGURE_NAMES)
+
+
+def test_benchmark_report_renders_in_chromium(tmp_path):
+    browser = _browser()
+    doc = {
+        "benchmark": "track",
+        "results": {"splits": {"oxides": {"strategies": {
+            "random": {"hits_per_call": {"mean": 0.05, "std": 0.02}},
+            "qaware": {"hits_per_call": {"mean": 0.3, "std": 0.05}}}}}},
+        "provenance": {"command": "python benchmarks/track.py"},
+    }  # fmt: skip
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "track.json").write_text(json.dumps(doc))
+    html = write_benchmark_report(tmp_path / "results", tmp_path / "bench" / "index.html")
+    probe = _probe(browser, html, tmp_path)
+    assert probe["errors"] == [] and probe["figures"] == 1
+    assert [(i["w"] > 200, i["h"] > 200) for i in probe["images"]] == [(True, True)]

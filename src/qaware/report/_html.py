@@ -47,7 +47,9 @@ figure.wide{grid-column:1/-1}figcaption{font-size:.85em;color:#555;margin-top:.4
 figcaption b{color:#222}
 table{border-collapse:collapse;font-size:.88em;background:#fff}th,td{padding:.25em .6em;
 border-bottom:1px solid #eee;text-align:left;vertical-align:top}
-table.data td.n{text-align:right;font-variant-numeric:tabular-nums}
+table.data td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%}
+details details,details .scroll,details table.kv{margin-left:1em}
 table.sortable th{cursor:pointer;user-select:none;background:#f0f3f7;position:sticky;top:0}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
 table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
@@ -113,8 +115,8 @@ def data_table(
     if not rows and empty:
         body.append(f'<tr class="empty"><td colspan="{len(headers)}">{esc(empty)}</td></tr>')
     return (
-        f'<table id="{esc(table_id)}" class="data sortable"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="scroll"><table id="{esc(table_id)}" class="data sortable">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
