@@ -133,7 +133,7 @@ def acquisition_scores(
     if strategy == "random":
         if rng is None:
             raise ValueError("acquisition_scores: strategy 'random' needs an rng")
-        return rng.random(n)
+        return np.asarray(rng.random(n), dtype=float)
     if strategy == "dft_only":
         return -np.asarray(e_low, dtype=float)
     if strategy == "uncertainty":

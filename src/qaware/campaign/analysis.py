@@ -79,7 +79,7 @@ def matches(a: Atoms, b: Atoms) -> bool:
 
     matcher = StructureMatcher(stol=0.5, ltol=0.3, angle_tol=10)
     conv = AseAtomsAdaptor.get_structure
-    return bool(matcher.fit(conv(a), conv(b)))  # type: ignore[arg-type]
+    return bool(matcher.fit(conv(a), conv(b)))
 
 
 def is_unique(atoms: Atoms, earlier: Sequence[Atoms]) -> bool:

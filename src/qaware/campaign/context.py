@@ -19,6 +19,7 @@ from qaware.campaign.state import CampaignState
 from qaware.config import QawareConfig
 from qaware.oracles.result import OracleResult
 from qaware.oracles.runner import OracleRunner, Task
+from qaware.protocols import Oracle
 from qaware.store import CallStatus, CandidateStatus
 from qaware.thermo.hull import HullEntry
 from qaware.thermo.references import ElementalReferences, compute_references
@@ -127,9 +128,11 @@ class CampaignContext:
             missing = sorted(elements - set(have.elements if have else ()))
             if not missing:
                 continue
-            refs = compute_references(
-                oracle, missing, kind=kind, runner=lambda o, s, lv=level: self.label(lv, s)
-            )
+
+            def runner(_: Oracle, structures: Sequence[Atoms], lv: str = level) -> list[Any]:
+                return self.label(lv, structures)
+
+            refs = compute_references(oracle, missing, kind=kind, runner=runner)
             self.references[level] = have.merged(refs) if have else refs
             if level in self.parts.validator.references:
                 current = self.parts.validator.references[level]

@@ -114,7 +114,8 @@ def _drive(config: QawareConfig, run: Any, base_dir: Path, *, force: bool) -> Ca
     if state.validator_model:
         parts.validator = load_validator(config, base_dir, run.model_path(state.validator_model))
     if state.generator_model:
-        parts.generator = type(parts.generator).load(run.model_path(state.generator_model))
+        generator_class: Any = type(parts.generator)  # the fine-tuned model of the last cycle
+        parts.generator = generator_class.load(run.model_path(state.generator_model))
     with run.store() as store:
         ctx = CampaignContext(config, run, store, parts, state, base_dir)
         ctx.prepare()

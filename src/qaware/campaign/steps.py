@@ -121,7 +121,7 @@ def score(ctx: CampaignContext) -> None:
                 "scored_cycle": cycle,
             }
         )
-    keep = range(len(pool))
+    keep: list[int] = list(range(len(pool)))
     short = ctx.config.acquisition.shortlist
     if short is not None and len(pool) > short:  # writing a row costs ~3 ms: keep the best
         ranked = np.argsort(-np.where([f["eligible"] for f in fields], scores, -np.inf),
@@ -223,6 +223,8 @@ def analyze(ctx: CampaignContext) -> None:
     pred_d, true_d = [], []
     for c in rows:
         top_res = results[ctx.top].get(c.id)
+        if top_res is None:  # done means the top call is done: a store out of step with itself
+            raise RuntimeError(f"candidate {c.id} is done without a top-level result")
         e_top = ctx._entry(f"cand:{c.id}", c.atoms, top_res).e_form_per_atom
         e_hull = hull_entries_e_above(entries, [c.atoms], np.array([e_top]), ctx.top,
                                       ctx._top_settings())[0]  # fmt: skip
@@ -281,7 +283,7 @@ def retrain(ctx: CampaignContext) -> None:
             ctx.state.validator_model = name
             summary.validator_retrained = True
     hits = [c.atoms for c in ctx.store.candidates(status=S.DONE) if c.key_value_pairs.get("hit")]
-    gen = ctx.parts.generator
+    gen: Any = ctx.parts.generator  # fine_tune/save: DiffusionGenerator's, when it has them
     if retrain_due(cycle, camp.retrain_generator_every) and hits and hasattr(gen, "fine_tune"):
         gen.fine_tune(hits, steps=ctx.config.generator.fine_tune_steps,
                       seed=ctx.seed("retrain", 1))  # fmt: skip
