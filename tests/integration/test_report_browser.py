@@ -198,3 +198,34 @@ def test_benchmark_report_renders_in_chromium(tmp_path):
     probe = _probe(browser, html, tmp_path)
     assert probe["errors"] == [] and probe["figures"] == 1
     assert [(i["w"] > 200, i["h"] > 200) for i in probe["images"]] == [(True, True)]
+
+
+@pytest.mark.slow  # a whole campaign in a subprocess, reported on again and again while it runs
+def test_reports_made_while_a_campaign_runs_succeed_and_do_not_disturb_it(tmp_path):
+    import time
+
+    config_path = write_campaign_inputs(tmp_path, budget=6, cycles=3)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "QAWARE_NO_PROGRESS": "1"}
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        cmd = [sys.executable, "-m", "qaware", "run", str(config_path)]
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            during, deadline = [], time.monotonic() + 300
+            while proc.poll() is None and time.monotonic() < deadline:
+                if (tmp_path / "run" / "campaign_state.json").exists():
+                    html = write_campaign_report(tmp_path / "run", tmp_path / "r" / "r.html",
+                                                 trap=False)  # fmt: skip
+                    if proc.poll() is None:
+                        during.append(html.read_text(encoding="utf-8"))
+                else:
+                    time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    assert during, "no report was made while the campaign ran"
+    assert all("still running" in text for text in during)
+    final = write_campaign_report(tmp_path / "run", trap=False).read_text(encoding="utf-8")
+    assert "finished: budget spent (6 of 6" in final
