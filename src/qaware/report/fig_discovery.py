@@ -13,7 +13,7 @@ import numpy as np
 from qaware.metrics.discovery import cumulative_discoveries, hit_rate_per_cycle
 from qaware.report._style import COLORS, empty_panel, new_figure
 
-__all__ = ["cumulative_discoveries_figure", "hit_rate_figure"]
+__all__ = ["cumulative_discoveries_figure", "daf_curve", "daf_figure", "hit_rate_figure"]
 
 
 def cumulative_discoveries_figure(
@@ -85,4 +85,44 @@ def hit_rate_figure(
     ax.set_ylabel("rate per top-level call")
     ax.set_ylim(0, 1.12)
     ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def daf_curve(flags: Sequence[bool] | np.ndarray, baseline_rate: float) -> np.ndarray:
+    """(n_calls,) discovery acceleration factor after each call: (discoveries so far / calls
+    so far) / ``baseline_rate`` (random selection's discoveries per call, i.e. the prevalence),
+    as Matbench Discovery defines DAF = precision / prevalence."""
+    if not baseline_rate > 0:
+        raise ValueError(f"daf_curve: baseline rate must be > 0, got {baseline_rate}")
+    y = cumulative_discoveries(np.asarray(flags, dtype=bool))
+    return y / np.arange(1, len(y) + 1) / baseline_rate
+
+
+def daf_figure(
+    curves: Mapping[str, Sequence[bool] | np.ndarray],
+    baseline_rate: float | None,
+    *,
+    top: str = "top level",
+):
+    """DAF against top-level calls for each run; 1 (random) is drawn. Without a positive
+    baseline rate (no random run to compare with) the panel says how to get one."""
+    fig, (ax,) = new_figure()
+    if baseline_rate is None or not baseline_rate > 0:
+        empty_panel(ax, "DAF needs a random baseline:\nqaware report RUN_DIR --compare RANDOM_RUN")
+        return fig
+    palette = [COLORS["main"], COLORS["accent"], COLORS["good"], COLORS["warn"], "#6a4c93"]
+    longest = 0
+    for i, (label, flags) in enumerate(curves.items()):
+        if len(flags) == 0:
+            continue
+        d = daf_curve(flags, baseline_rate)
+        longest = max(longest, len(d))
+        ax.plot(np.arange(1, len(d) + 1), d, color=palette[i % len(palette)],
+                label=f"{label} (final {d[-1]:.1f})")  # fmt: skip
+    ax.axhline(1.0, color=COLORS["muted"], linestyle="--", label="random (DAF 1)")
+    ax.set_xlabel(f"{top} calls")
+    ax.set_ylabel("DAF = discoveries per call / random's")
+    ax.set_xlim(0, max(longest, 1) * 1.03 + 0.3)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
     return fig

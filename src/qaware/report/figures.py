@@ -20,7 +20,11 @@ from qaware.report.fig_campaign import (
     trap_warnings,
     wall_time_figure,
 )
-from qaware.report.fig_discovery import cumulative_discoveries_figure, hit_rate_figure
+from qaware.report.fig_discovery import (
+    cumulative_discoveries_figure,
+    daf_figure,
+    hit_rate_figure,
+)
 from qaware.report.fig_validator import (
     divergence_figure,
     parity_figure,
@@ -31,6 +35,7 @@ __all__ = ["FIGURE_NAMES", "campaign_figures", "run_label"]
 
 FIGURE_NAMES = (
     "cumulative_discoveries",
+    "daf",
     "hit_rate",
     "divergence",
     "reliability",
@@ -47,6 +52,18 @@ def run_label(data: CampaignData) -> str:
     return f"{data.name}: {data.strategy}"
 
 
+def _is_random(run: CampaignData) -> bool:
+    return run.strategy.split(" ", 1)[0] == "random"
+
+
+def random_baseline(runs: Sequence[CampaignData]) -> float | None:
+    """Discoveries per top-level call of the runs whose acquisition is random (pooled), the
+    baseline of DAF; None when there is no such run or it made no call."""
+    rand = [r for r in runs if _is_random(r)]
+    calls = sum(int(r.call_discovery.size) for r in rand)
+    return sum(int(r.call_discovery.sum()) for r in rand) / calls if calls else None
+
+
 def campaign_figures(
     data: CampaignData, out_dir: Path | None, compare: Sequence[CampaignData] = ()
 ) -> list[RenderedFigure]:
@@ -61,12 +78,20 @@ def campaign_figures(
                                  warnings=tuple(warns)))  # fmt: skip
 
     curves = {run_label(r): r.call_discovery for r in (data, *compare)}
-    add(cumulative_discoveries_figure(curves, top=top), "cumulative_discoveries",
+    base = random_baseline([data, *compare])
+    add(cumulative_discoveries_figure(curves, top=top, baseline_rate=base),
+        "cumulative_discoveries",
         "Cumulative discoveries vs top-level calls",
         f"Discoveries (novel, unique hits at {top}) after each {top} call in the order the calls "
         "were made; failed calls count as spent. "
         + ("Other runs are those given with --compare." if compare else
-           "A random baseline needs a run with strategy 'random' (use --compare)."))  # fmt: skip
+           "A random baseline needs a run with strategy 'random' (use --compare).")
+        + (f" Dashed: random's {base:.3f} per call." if base is not None else ""))  # fmt: skip
+    nonrandom = {run_label(r): r.call_discovery for r in (data, *compare) if not _is_random(r)}
+    add(daf_figure(nonrandom, base, top=top), "daf", "Discovery acceleration factor vs calls",
+        "DAF = (discoveries per call so far) / (discoveries per call of random selection), "
+        "as Matbench Discovery defines it (precision / prevalence); the random rate is pooled "
+        "from the runs given with --compare whose acquisition strategy is 'random'.")  # fmt: skip
     add(hit_rate_figure(cyc.cycle, cyc.hits, cyc.top_calls, cyc.discoveries), "hit_rate",
         "Hit rate per cycle",
         f"Hits (E_hull at {top} ≤ {data.hit_threshold:+.3f} eV/atom) and discoveries per {top} "

@@ -12,7 +12,12 @@ from qaware.report.fig_campaign import (
     trap_warnings,
     wall_time_figure,
 )
-from qaware.report.fig_discovery import cumulative_discoveries_figure, hit_rate_figure
+from qaware.report.fig_discovery import (
+    cumulative_discoveries_figure,
+    daf_curve,
+    daf_figure,
+    hit_rate_figure,
+)
 from qaware.report.fig_validator import (
     divergence_figure,
     divergence_fit,
@@ -78,6 +83,7 @@ def test_empty_inputs_render_a_message_instead_of_failing():
     empty = np.array([])
     figs = [
         cumulative_discoveries_figure({"run": []}),
+        daf_figure({"run": [True]}, None),
         hit_rate_figure([], [], []),
         divergence_figure(empty, empty),
         parity_figure({"PBE": (empty, empty)}),
@@ -87,8 +93,18 @@ def test_empty_inputs_render_a_message_instead_of_failing():
         wall_time_figure([], [], []),
     ]
     for fig in figs:
-        assert any(w in _texts(fig) for w in ("no ", "yet")), _texts(fig)
+        assert any(w in _texts(fig) for w in ("no ", "yet", "needs")), _texts(fig)
         assert render_figure(fig, "x", title="x").png.startswith(b"\x89PNG")
+
+
+def test_daf_is_the_running_discovery_rate_over_the_random_rate():
+    d = daf_curve([True, False, True, False], baseline_rate=0.25)
+    assert d == pytest.approx([4.0, 2.0, 8 / 3, 2.0])
+    with pytest.raises(ValueError, match="baseline"):
+        daf_curve([True], 0.0)
+    fig = daf_figure({"full": [True, False, True, False]}, 0.25)
+    assert "full (final 2.0)" in _texts(fig)
+    assert "random baseline" in _texts(daf_figure({"full": [True]}, 0.0))
 
 
 def test_hit_rate_bars_are_hits_per_call_and_a_cycle_without_calls_says_so():
