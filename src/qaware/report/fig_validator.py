@@ -96,7 +96,7 @@ def parity_figure(levels: Mapping[str, tuple[np.ndarray, np.ndarray]]):
     levels: level name -> (predicted (n,), labelled (n,)); NaN pairs are dropped.
     """
     names = list(levels) or ["(no level)"]
-    fig, axes = new_figure(len(names), width=4.2 * len(names))
+    fig, axes = new_figure(len(names), width=4.6 * len(names))
     for ax, name in zip(axes, names, strict=True):
         pred, true = _finite(*levels[name]) if name in levels else (np.array([]), np.array([]))
         if pred.size == 0:
@@ -108,7 +108,7 @@ def parity_figure(levels: Mapping[str, tuple[np.ndarray, np.ndarray]]):
         lo, hi = float(min(pred.min(), true.min())), float(max(pred.max(), true.max()))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ":", color=COLORS["muted"])
-        ax.set_title(f"{name}: MAE {1000 * mae:.0f} meV/atom (n={pred.size})", fontsize=10)
+        ax.set_title(f"{name}\nMAE {1000 * mae:.0f} meV/atom (n={pred.size})", fontsize=9)
         ax.set_xlabel("labelled e_form [eV/atom]")
         ax.set_ylabel("predicted e_form [eV/atom]")
     return fig

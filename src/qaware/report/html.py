@@ -7,10 +7,10 @@ the sortable discoveries table with links to the structure files, and the per-cy
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
+import yaml
 
 from qaware.report._html import Cell, data_table, esc, figure_html, kv_table, num, page, warning_box
 from qaware.report._style import RenderedFigure
@@ -139,7 +139,7 @@ def campaign_html(
         ("run directory", esc(data.run_dir.resolve())),
     ])  # fmt: skip
     checks = kv_table((esc(k), f"<code>{esc(v)}</code>") for k, v in data.checksums.items())
-    config = json.dumps(data.config, indent=1, default=str)
+    config = yaml.safe_dump(data.config, sort_keys=False, default_flow_style=None)
     body = [
         "<section id=\"summary\">",
         *[warning_box(w) for w in warns],

@@ -132,7 +132,7 @@ def test_parity_titles_give_each_level_its_mae():
     true = np.array([-1.0, -0.5, 0.0])
     fig = parity_figure({"PBE": (true + 0.1, true), "HSE06": (true - 0.02, true)})
     text = _texts(fig)
-    assert "PBE: MAE 100 meV/atom (n=3)" in text and "HSE06: MAE 20 meV/atom (n=3)" in text
+    assert "PBE\nMAE 100 meV/atom (n=3)" in text and "HSE06\nMAE 20 meV/atom (n=3)" in text
 
 
 def test_e_hull_histogram_counts_every_labelled_candidate_and_the_hits():
