@@ -164,3 +164,11 @@ def test_compare_with_a_random_run_gives_the_baseline_and_a_table(tmp_path):
     figs = {f.name: f for f in campaign_figures(full, None, [rand])}
     alone = {f.name: f for f in campaign_figures(full, None)}
     assert figs["daf"].png != alone["daf"].png  # a curve instead of "needs a random baseline"
+
+
+def test_report_of_a_run_that_has_not_started_a_cycle(tmp_path):
+    RunDirectory.create(tmp_path / "run", CONFIG)  # no campaign_state.json, no candidate yet
+    text = write_campaign_report(tmp_path / "run", trap=False).read_text(encoding="utf-8")
+    assert "last finished step: not started" in text
+    assert "no discovery yet (the campaign is still running)" in text
+    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == len(FIGURE_NAMES)
