@@ -53,3 +53,4 @@ def test_readme_main_job_runs(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert len(summary["cycles"]) >= 1
     assert sum(c["top_calls"] for c in summary["cycles"]) == 48
+    assert (run_dir / "report" / "report.html").exists()  # the run ends with its report

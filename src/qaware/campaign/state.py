@@ -30,7 +30,10 @@ class CycleSummary:
     cycle: int
     generated: int = 0
     new_candidates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # failed screening or dropped as a known structure
+    known: int = (
+        0  # of those, dropped because they match a known structure (novelty = 1 - known/...)
+    )
     scored: int = 0
     selected: int = 0
     top_calls: int = 0

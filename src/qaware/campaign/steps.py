@@ -67,7 +67,7 @@ def generate(ctx: CampaignContext) -> None:
     before = ctx.store.count()
     ctx.store.add_candidates(good, cycle=cycle, origin="generator", hashes=hashes)
     summary = ctx.state.summary(cycle)
-    summary.generated, summary.rejected = len(raw), rejected + known
+    summary.generated, summary.rejected, summary.known = len(raw), rejected + known, known
     summary.new_candidates = ctx.store.count() - before
     ctx.run.write_cycle_structures(cycle, "generated", good)
     ctx.run.events.append("generate", cycle=cycle, payload=vars(summary).copy())

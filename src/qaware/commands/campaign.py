@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaware.cli import _log_to_run_dir, _print_status, app
+from qaware.cli import _log_to_run_dir, _print_status, app, log
 from qaware.errors import ConfigError
 
 _QUICKSTART = "quickstart.yaml"
@@ -93,3 +93,12 @@ def _finish(result: object) -> None:
     assert isinstance(result, CampaignResult)
     typer.echo(summary_table(result))
     _print_status(result.run_dir)
+    try:
+        from qaware.report import write_campaign_report
+
+        report = write_campaign_report(result.run_dir)
+    except Exception as exc:  # the campaign's results are safe; a report problem must not hide them
+        log.warning("could not write the report (%s: %s); run: qaware report %s",
+                    type(exc).__name__, exc, result.run_dir)  # fmt: skip
+        return
+    typer.echo(f"report: {report}")
