@@ -469,6 +469,11 @@ def summarise(units: list[dict[str, Any]], strategies: tuple[str, ...]) -> dict[
         for b in ("dft_only", "random")
         if s in hpc and b in hpc
     }
+    campaigns = [c for u in units for c in u["campaigns"].values()]
+    out["time_s"] = {  # summed over folds and seeds, so a resumed run still reports it
+        "compute": sum(u["setup_s"] for u in units) + sum(c["wall_s"] for c in campaigns),
+        "oracle": sum(c["oracle_s"] for c in campaigns),
+    }
     return out
 
 
@@ -484,7 +489,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "# Track R replay campaigns (benchmarks/campaign_track_r.py)",
         "",
         f"Command: `{prov['command']}` (commit {(prov.get('git') or {}).get('commit', '?')}, "
-        f"wall {prov['wall_time_s']:.0f} s, {prov['machine']['cpu_model']}, no GPU).",
+        f"this invocation {prov['wall_time_s']:.0f} s wall, {prov['machine']['cpu_model']}, "
+        "no GPU; units already in the .partial.jsonl cache are reused).",
         "",
     ]
     lines += [f"- `{f['path']}` sha256 `{f['sha256']}`" for f in prov["data_files"]]
@@ -502,20 +508,30 @@ def markdown(doc: dict[str, Any]) -> str:
         ]
         lines += [
             "| strategy | hits/call | hits | hits per 1000 cost | F1 | DAF "
-            "| R²(D) eval | R²(D) pool | R²(abs D) pool | wall s |",
-            "|" + "---|" * 10,
+            "| R²(D) eval | R²(D) pool | R²(abs D) eval | R²(abs D) pool | wall s |",
+            "|" + "---|" * 11,
         ]
         for s, m in split["strategies"].items():
             lines.append(
                 f"| {s} | {_cell(m['hits_per_call'])} | {_cell(m['hits'], 1)} | "
                 f"{_cell(m['hits_per_1000_cost'])} | {_cell(m['f1'])} | {_cell(m['daf'], 2)} | "
                 f"{_cell(m['r2_signed_evaluated'], 2)} | {_cell(m['r2_signed_pool'], 2)} | "
-                f"{_cell(m['r2_abs_pool'], 2)} | {_cell(m['wall_s'], 1)} |"
+                f"{_cell(m['r2_abs_evaluated'], 2)} | {_cell(m['r2_abs_pool'], 2)} | "
+                f"{_cell(m['wall_s'], 1)} |"
             )
         ratios = ", ".join(
-            f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in split["ratios"].items()
+            f"{k} {v:.2f}" if v is not None else f"{k} n/a (the baseline found 0)"
+            for k, v in split["ratios"].items()
         )
-        lines += ["", f"Ratios of mean hits per top-level call: {ratios}.", ""]
+        t = split["time_s"]
+        lines += [
+            "",
+            f"Ratios of mean hits per top-level call: {ratios}.",
+            "",
+            f"Time (all strategies, folds and seeds): {t['compute']:.0f} s of computing, of which "
+            f"{t['oracle']:.3f} s in replay-oracle calls (table look-ups).",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 

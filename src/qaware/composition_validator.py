@@ -37,6 +37,7 @@ from scratch on all labels: forests are cheap, and refitting avoids weighting ol
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -73,7 +74,10 @@ Quantity = Literal["formation_energy_per_atom", "band_gap"]
 
 @cache
 def _element_row(symbol: str) -> np.ndarray:
-    """(len(ELEMENT_PROPERTIES),) properties of one element; a missing value becomes 0."""
+    """(len(ELEMENT_PROPERTIES),) properties of one element; a missing value becomes 0.
+
+    (Noble gases have no Pauling electronegativity: their χ feature is 0.)
+    """
     from pymatgen.core import Element
 
     el = Element(symbol)
@@ -83,11 +87,14 @@ def _element_row(symbol: str) -> np.ndarray:
     for n, orbital, count in el.full_electronic_structure:
         if (n, orbital, count) not in core_orbitals:
             valence[orbital] += count
+    with warnings.catch_warnings():  # pymatgen warns that it sets a noble gas's χ to NaN
+        warnings.simplefilter("ignore", UserWarning)
+        chi = el.X
     values: list[Any] = [
         el.Z,
         el.group,
         el.row,
-        el.X,
+        chi,
         el.atomic_radius,
         el.mendeleev_no,
         el.atomic_mass,
