@@ -244,7 +244,7 @@ class CompositionValidator:
             from sklearn.tree import DecisionTreeRegressor
         except ImportError:
             raise MissingDependencyError(
-                "scikit-learn", "generator", "CompositionValidator"
+                "scikit-learn", "replay", "CompositionValidator"
             ) from None
         members = []
         for m in range(self.n_members):
