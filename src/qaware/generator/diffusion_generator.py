@@ -27,7 +27,10 @@ from qaware.generator.sampler import SamplerConfig, sample
 from qaware.generator.templates import TemplateLibrary, assign_composition
 from qaware.generator.wyckoff import WyckoffTemplate
 
-__all__ = ["DiffusionGenerator"]
+__all__ = ["UNTRAINED_KEY", "DiffusionGenerator"]
+
+UNTRAINED_KEY = "descriptor_condition_untrained"
+"""``bundle.meta`` flag: True when no training row had descriptors (guidance is meaningless)."""
 
 
 class DiffusionGenerator:
@@ -172,6 +175,12 @@ class DiffusionGenerator:
                 )
             q = torch.as_tensor(cond.descriptors)
             lam = self.lam if cond.lam is None else cond.lam
+            if lam != 0.0 and self.bundle.meta.get(UNTRAINED_KEY) is True:
+                raise ConfigError(
+                    "conditions.lam: this model's descriptor condition was never trained "
+                    "(every training q was missing; see its card): use lam=0, or fine-tune "
+                    "it with descriptors first"
+                )
         config = self.sampler_config(guided=q is not None and lam not in (0.0, 1.0))
         allowed = cond.elements or self.training_elements
         seeds = np.random.SeedSequence(seed).spawn(max(1, -(-n // self.batch_size)))

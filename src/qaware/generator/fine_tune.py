@@ -134,6 +134,8 @@ def fine_tune(
     data = TrainingSet(templates, _conditions(bundle, kept, descriptors))
     if data.cond is not None and refit_descriptor_scale:
         _refit_scale(bundle, data.cond)
+    if data.cond is not None and not bool(torch.isnan(data.cond).any(-1).all()):
+        bundle.meta["descriptor_condition_untrained"] = False  # it learns from here on
 
     before = fixed_noise_loss(bundle, data)
     torch.manual_seed(seed)

@@ -197,9 +197,12 @@ def train(
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         optimizer.load_state_dict(extra["optimizer"])
         step = int(extra["step"])
-    bundle = GeneratorBundle(
-        model, library, tuple(cfg.descriptor_keys), {"n_train": len(data.templates)}
-    )
+    meta: dict = {"n_train": len(data.templates)}
+    if data.cond is not None:
+        # every row missing: the condition is always dropped and never learns (sampling with
+        # lam != 0 then refuses, see DiffusionGenerator)
+        meta["descriptor_condition_untrained"] = bool(torch.isnan(data.cond).any(-1).all())
+    bundle = GeneratorBundle(model, library, tuple(cfg.descriptor_keys), meta)
     gen = torch.Generator().manual_seed(cfg.seed + step)
     n = len(data.templates)
     model.train()

@@ -88,3 +88,23 @@ def test_descriptors_are_checked(tiny_bundle, perov) -> None:
     assert record["steps"] == 1
     assert torch.allclose(gen.bundle.model.cond_mean, torch.ones(2))
     assert torch.allclose(gen.bundle.model.cond_std, torch.ones(2))  # no spread: scale 1
+
+
+def test_untrained_condition_refuses_guidance_until_fine_tuned(perov, tmp_path) -> None:
+    from qaware.generator.denoiser import DenoiserConfig
+    from qaware.generator.diffusion import DiffusionConfig
+    from qaware.generator.train import TrainConfig, train
+
+    structures = [a.copy() for a in perov[:4]]
+    for atoms in structures:
+        atoms.info["q"] = np.full(3, np.nan)  # no descriptors anywhere: condition never learns
+    config = TrainConfig(steps=2, batch_size=4, progress=False, descriptor_keys=("q",))
+    small = DiffusionConfig(denoiser=DenoiserConfig(hidden=16, layers=1))
+    bundle, _ = train(structures, tmp_path, config=config, model_config=small)
+    gen = DiffusionGenerator(bundle, sampler=SamplerConfig(n_steps=3))
+    q = [0.1, 0.2, 0.3]
+    with pytest.raises(ConfigError, match="never trained"):
+        gen.sample(2, seed=0, conditions={"descriptors": q, "lam": 0.5})
+    assert len(gen.sample(2, seed=0, conditions={"descriptors": q, "lam": 0.0})) == 2
+    gen.fine_tune(structures, steps=2, seed=0, descriptors=np.random.default_rng(0).random((4, 3)))
+    assert len(gen.sample(2, seed=0, conditions={"descriptors": q, "lam": 0.5})) == 2
