@@ -64,6 +64,7 @@ def main() -> None:
     from qaware.campaign.components import build_components
     from qaware.campaign.context import CampaignContext
     from qaware.campaign.state import CampaignState
+    from qaware.campaign.steps import score
     from qaware.config_io import load_config
     from qaware.ingest import open_run_directory
 
@@ -89,7 +90,7 @@ def main() -> None:
             ctx.prepare()
             t_prepare = time.perf_counter() - t0
             t0 = time.perf_counter()
-            ctx.step_score()
+            score(ctx)
             t_score = time.perf_counter() - t0
             scored = store.count(status="scored")
     result: dict[str, object] = {
