@@ -92,6 +92,7 @@ def main() -> None:
             t0 = time.perf_counter()
             score(ctx)
             t_score = time.perf_counter() - t0
+            ctx.close()
             scored = store.count(status="scored")
     result: dict[str, object] = {
         "pool_size": args.n,

@@ -70,6 +70,12 @@ class CampaignContext:
             )
         return self._runner
 
+    def close(self) -> None:
+        """Shut the executor down (its workers end); the store stays the caller's."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor, self._runner = None, None
+
     def task(self, level: str, candidate_id: int | None, atoms: Atoms, shash: str) -> Task:
         spec = next(s for s in self.config.oracles if s.level == level)
         return Task(

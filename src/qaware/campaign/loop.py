@@ -118,36 +118,45 @@ def _drive(config: QawareConfig, run: Any, base_dir: Path, *, force: bool) -> Ca
         parts.generator = generator_class.load(run.model_path(state.generator_model))
     with run.store() as store:
         ctx = CampaignContext(config, run, store, parts, state, base_dir)
-        ctx.prepare()
-        if not state.history and state.step == "":
-            _calibration_gate(ctx, force)
-        while not state.stopped:
-            step = state.next_step()
-            if step == "generate" and state.step == "retrain":
-                state.cycle += 1
-            start = time.perf_counter()
-            STEP_FUNCTIONS[step](ctx)
-            summary = state.summary(state.cycle)
-            if step == "evaluate":
-                summary.oracle_time_s += time.perf_counter() - start
-            else:
-                summary.other_time_s += time.perf_counter() - start
-            crash_point("step")
-            state.step = step
-            if step == "retrain":
-                reason = stop_reason(
-                    [s.discoveries for s in sorted(state.history, key=lambda s: s.cycle)],
-                    calls_spent=ctx.top_calls_spent(),
-                    budget=config.campaign.budget,
-                    max_cycles=config.campaign.max_cycles,
-                    patience=config.campaign.patience,
-                )
-                if reason:
-                    state.stopped = reason
-                    run.events.append("stopped", cycle=state.cycle, payload={"reason": reason})
-                    log.info("campaign stops: %s", reason)
-            state.save(run.path)
+        try:
+            _cycles(ctx, force)
+        finally:
+            ctx.close()
     return CampaignResult(run.path, state)
+
+
+def _cycles(ctx: CampaignContext, force: bool) -> None:
+    """Run steps until the stopping rule says stop; the state is saved after each step."""
+    config, run, state = ctx.config, ctx.run, ctx.state
+    ctx.prepare()
+    if not state.history and state.step == "":
+        _calibration_gate(ctx, force)
+    while not state.stopped:
+        step = state.next_step()
+        if step == "generate" and state.step == "retrain":
+            state.cycle += 1
+        start = time.perf_counter()
+        STEP_FUNCTIONS[step](ctx)
+        summary = state.summary(state.cycle)
+        if step == "evaluate":
+            summary.oracle_time_s += time.perf_counter() - start
+        else:
+            summary.other_time_s += time.perf_counter() - start
+        crash_point("step")
+        state.step = step
+        if step == "retrain":
+            reason = stop_reason(
+                [s.discoveries for s in sorted(state.history, key=lambda s: s.cycle)],
+                calls_spent=ctx.top_calls_spent(),
+                budget=config.campaign.budget,
+                max_cycles=config.campaign.max_cycles,
+                patience=config.campaign.patience,
+            )
+            if reason:
+                state.stopped = reason
+                run.events.append("stopped", cycle=state.cycle, payload={"reason": reason})
+                log.info("campaign stops: %s", reason)
+        state.save(run.path)
 
 
 def _calibration_gate(ctx: CampaignContext, force: bool) -> None:
