@@ -371,8 +371,10 @@ def _notes(args: argparse.Namespace) -> dict[str, Any]:
             "DiffCSP-like baseline; sha256 in model_sha256). Section 'lambda' (q guidance) is "
             "skipped: no oracle q exists for perov-5 and the Track X proxy is not usable (17 "
             "labels, CV R2 < 0; data/track_x/PROXY.md). Instead 'lambda_gap' sweeps λ on a "
-            "second model (runs/gap_generator, same recipe, conditioned on perov-5 dir_gap, "
-            "GLLB-SC) with target 3 eV, scored by novelty, close-packed share, the gap proxy "
+            "second model (same recipe, conditioned on perov-5 dir_gap, GLLB-SC: `qaware "
+            "train-generator ../shared/data/perov_5/val.csv -o runs/gap_generator --steps 4000 "
+            "--descriptor-key dir_gap`) with target 3 eV, scored by novelty, close-packed "
+            "share, the gap proxy "
             "('gap_proxy': R2 -0.34 on test, so its gap numbers are indicative only) and a "
             "formula look-up of real perov-5 gaps.",
         ],

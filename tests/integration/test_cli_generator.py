@@ -30,7 +30,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 def model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gen")
     argv = ["train-generator", str(PEROV), "-o", str(out), "--steps", "6", "--hidden", "16"]
-    argv += ["--layers", "1", "--batch-size", "8", "--no-progress"]
+    argv += ["--layers", "1", "--batch-size", "8", "--no-progress", "--descriptor-key", "dir_gap"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(argv) == EXIT_OK
@@ -68,12 +68,23 @@ def test_generate_keeps_the_requested_space_group(model, tmp_path, capsys):
         assert set(atoms.get_chemical_symbols()) <= {"Sr", "Ti", "O"}
 
 
+def test_descriptor_guidance_from_a_json_target(model, tmp_path, capsys):
+    target = tmp_path / "gap.json"
+    target.write_text(json.dumps({"q": [2.0]}))
+    prefix = tmp_path / "guided"
+    argv = ["generate", "-m", str(model), "-n", "2", "--nfe", "8", "--descriptors", str(target)]
+    code, _, err = run([*argv, "--lam", "0.5", "-o", str(prefix)], capsys)
+    assert code == EXIT_OK, err
+    frames = read(str(prefix) + ".extxyz", index=":")
+    assert [a.info["lam"] for a in frames] == [0.5, 0.5]
+
+
 def test_bad_inputs_exit_2_with_a_message(model, tmp_path, capsys):
     target = tmp_path / "q.json"
     target.write_text(json.dumps([0.1, 0.2]))
     cases = [
         (["-m", str(tmp_path / "missing.pt")], "not found"),
-        (["-m", str(model), "--descriptors", str(target)], "without descriptors"),
+        (["-m", str(model), "--descriptors", str(target)], "expected 1 values"),
         (["-m", str(model), "--lam", "0.3"], "--descriptors"),
         (["-m", str(model), "--spacegroup", "2"], "space_group"),
     ]

@@ -40,6 +40,10 @@ def train_generator(
     hidden: Annotated[int | None, typer.Option(help="Denoiser width.")] = None,
     layers: Annotated[int | None, typer.Option(help="Denoiser layers.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop early after this.")] = None,
+    descriptor_key: Annotated[
+        list[str] | None,
+        typer.Option(help="atoms.info key (CSV column) conditioning the model; repeatable."),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUTPUT/last.pt.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -65,6 +69,7 @@ def train_generator(
             "batch_size": batch_size,
             "seed": seed,
             "max_minutes": max_minutes,
+            "descriptor_keys": descriptor_key or None,
         }.items()
         if v is not None
     }
