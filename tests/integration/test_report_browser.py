@@ -226,6 +226,9 @@ def test_reports_made_while_a_campaign_runs_succeed_and_do_not_disturb_it(tmp_pa
             proc.wait()
     assert proc.returncode == 0, log.read_text()[-3000:]
     assert during, "no report was made while the campaign ran"
-    assert all("still running" in text for text in during)
+    # the process outlives its campaign by the final report it writes: the last reports made
+    # while it lived may already say "finished"; at least one saw the campaign running
+    assert any("still running" in text for text in during)
+    assert all("still running" in text or "finished: budget spent" in text for text in during)
     final = write_campaign_report(tmp_path / "run", trap=False).read_text(encoding="utf-8")
     assert "finished: budget spent (6 of 6" in final
