@@ -46,6 +46,18 @@ from qaware.descriptors.response import (
     polarisability_from_dipoles,
 )
 
+_PROXY_NAMES: Final[tuple[str, ...]] = ("DescriptorProxy", "ProxyConfig", "r2_score")
+
+
+def __getattr__(name: str) -> object:
+    """The proxy network loads torch: import it on first use only."""
+    if name in _PROXY_NAMES:
+        from qaware.descriptors import proxy
+
+        return getattr(proxy, name)
+    raise AttributeError(f"module 'qaware.descriptors' has no attribute {name!r}")
+
+
 __all__ = [
     "AU_POLARISABILITY_A3",
     "DEFAULT_DOS_BINS",
@@ -56,6 +68,8 @@ __all__ = [
     "ELF",
     "GAP",
     "RESPONSE",
+    "DescriptorProxy",
+    "ProxyConfig",
     "band_edges",
     "band_gap",
     "clausius_mossotti_polarisability",
@@ -72,6 +86,7 @@ __all__ = [
     "molecular_descriptors",
     "periodic_descriptors",
     "polarisability_from_dipoles",
+    "r2_score",
     "reference_energy",
 ]
 
