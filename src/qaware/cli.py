@@ -121,12 +121,35 @@ def ingest(
 @app.command()
 def status(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    watch: Annotated[
+        bool, typer.Option(help="Redraw every --interval seconds until the campaign stops.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws (--watch).")] = 5.0,
 ) -> None:
-    """Table of cycles: candidates by state, oracle calls, hits, pending work.
+    """Table of cycles: candidates by state, oracle calls, hits, pending work, and the
+    campaign's progress with an ETA. Read-only: safe while a campaign runs.
 
-    Example: qaware status runs/example
+    Example: qaware status runs/quickstart --watch
     """
-    _print_status(run_dir)
+    import time
+
+    from qaware.report.status import campaign_progress
+
+    while True:
+        text = _status_text(run_dir) + "\n" + campaign_progress(run_dir)
+        if watch and sys.stdout.isatty():
+            typer.echo("\033[2J\033[H" + text)  # clear the screen, cursor home
+        else:
+            typer.echo(text)
+        if not watch or "stopped:" in campaign_progress(run_dir):
+            return
+        time.sleep(max(0.5, interval))
+
+
+def _status_text(run_dir: Path) -> str:
+    from qaware.report.status import status_table
+
+    return status_table(run_dir)
 
 
 def _log_to_run_dir(run_dir: Path) -> None:

@@ -53,3 +53,38 @@ def status_table(run_dir: str | Path) -> str:
     out = [f"run {Path(run_dir)}", line(header), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in rows]
     return "\n".join(out)
+
+
+def campaign_progress(run_dir: str | Path) -> str:
+    """One line on the campaign: cycle and step, top-level calls of the budget, hits,
+    discoveries and an ETA from the mean time of the finished cycles ("" before a campaign)."""
+    import yaml
+
+    from qaware.campaign.state import STATE_FILE, CampaignState
+
+    run_dir = Path(run_dir)
+    if not (run_dir / STATE_FILE).exists():
+        return ""
+    state = CampaignState.load(run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    camp = config.get("campaign", {})
+    budget, batch = int(camp.get("budget", 0)), max(1, int(camp.get("batch_size", 1)))
+    calls = sum(s.top_calls for s in state.history)
+    hits = sum(s.hits for s in state.history)
+    found = sum(s.discoveries for s in state.history)
+    where = (
+        f"stopped: {state.stopped}"
+        if state.stopped
+        else (f"cycle {state.cycle}, last step {state.step or 'none'}")
+    )
+    line = f"{where} | top-level calls {calls}/{budget} | hits {hits} | discoveries {found}"
+    finished = [s for s in state.history if s.cycle < state.cycle or state.step == "retrain"]
+    if finished and not state.stopped:
+        per_cycle = sum(s.oracle_time_s + s.other_time_s for s in finished) / len(finished)
+        left = min(
+            max(0, int(camp.get("max_cycles", 0)) - len(finished)),
+            -(-max(0, budget - calls) // batch),
+        )
+        minutes, seconds = divmod(round(per_cycle * left), 60)
+        line += f" | ETA {minutes} min {seconds:02d} s ({left} cycles at most)"
+    return line
