@@ -98,7 +98,7 @@ def test_collect_reads_the_ladder_calls_and_labels(tmp_path):
     assert list(data.labelled.id) == ids[:2]
     assert data.labelled.e_form_low - data.labelled.e_form_top == pytest.approx([0.25, -0.05])
     assert list(data.labelled.discovery) == [True, False]
-    assert np.isnan(data.cycles.novelty).all()  # this run records no count of known samples
+    assert data.cycles.novelty == pytest.approx([1.0])  # no sample was dropped as known
     assert (
         data.checksums["config (canonical JSON)"] == RunDirectory.open(tmp_path / "run").config_hash
     )
