@@ -31,6 +31,7 @@ S = CandidateStatus
 
 
 def generate(ctx: CampaignContext) -> None:
+    """Sample, screen (geometry, charge balance, known structures) and store new candidates."""
     from qaware.errors import InvalidStructureError
     from qaware.metrics.generation import compositional_validity
     from qaware.structures.checks import validate_structure
@@ -76,6 +77,7 @@ def generate(ctx: CampaignContext) -> None:
 
 
 def score(ctx: CampaignContext) -> None:
+    """Predict every level for the unlabelled pool; write D, U, S and predicted E_hull."""
     pool = [*ctx.store.candidates(status=S.GENERATED), *ctx.store.candidates(status=S.SCORED)]
     cycle = ctx.state.cycle
     if not pool:
@@ -135,6 +137,7 @@ def score(ctx: CampaignContext) -> None:
 
 
 def select(ctx: CampaignContext) -> None:
+    """Pick this cycle's batch by S (greedy, diverse, within budget); idempotent."""
     cycle = ctx.state.cycle
     already = list(ctx.store.candidates(status=S.SELECTED))
     if not already:
@@ -165,6 +168,7 @@ def select(ctx: CampaignContext) -> None:
 
 
 def evaluate(ctx: CampaignContext) -> None:
+    """Label the batch at the top (and low) level; each result is stored as it arrives."""
     cycle = ctx.state.cycle
     todo = [
         *ctx.store.candidates(status=S.SELECTED),
@@ -205,6 +209,7 @@ def evaluate(ctx: CampaignContext) -> None:
 
 
 def analyze(ctx: CampaignContext) -> None:
+    """Formation energies, E_hull, hits and discoveries of this cycle's labelled batch."""
     cycle = ctx.state.cycle
     rows = [
         c
@@ -256,6 +261,8 @@ def analyze(ctx: CampaignContext) -> None:
 
 
 def retrain(ctx: CampaignContext) -> None:
+    """Warm-start the validator on every label so far (every ``retrain_validator_every``
+    cycles) and fine-tune the generator on the hits (every ``retrain_generator_every``)."""
     cycle, camp = ctx.state.cycle, ctx.config.campaign
     summary = ctx.state.summary(cycle)
     if retrain_due(cycle, camp.retrain_validator_every) and ctx.config.validator.retrain_epochs:
@@ -275,25 +282,24 @@ def retrain(ctx: CampaignContext) -> None:
             )
             v.fit(structures, labels, warm_start=True)
             crash_point("retrain")
-            name = f"validator_cycle_{cycle:04d}.pt"
-            tmp = ctx.run.path / "models" / (name + ".new")
-            v.save(tmp)
-            ctx.run.save_model(name, tmp)
-            tmp.unlink()
-            ctx.state.validator_model = name
+            ctx.state.validator_model = _save_model(ctx, v, f"validator_cycle_{cycle:04d}.pt")
             summary.validator_retrained = True
     hits = [c.atoms for c in ctx.store.candidates(status=S.DONE) if c.key_value_pairs.get("hit")]
     gen: Any = ctx.parts.generator  # fine_tune/save: DiffusionGenerator's, when it has them
     if retrain_due(cycle, camp.retrain_generator_every) and hits and hasattr(gen, "fine_tune"):
         gen.fine_tune(hits, steps=ctx.config.generator.fine_tune_steps,
                       seed=ctx.seed("retrain", 1))  # fmt: skip
-        name = f"generator_cycle_{cycle:04d}.pt"
-        tmp = ctx.run.path / "models" / (name + ".new")
-        gen.save(tmp)
-        ctx.run.save_model(name, tmp)
-        tmp.unlink()
-        ctx.state.generator_model = name
+        ctx.state.generator_model = _save_model(ctx, gen, f"generator_cycle_{cycle:04d}.pt")
         summary.generator_retrained = True
+
+
+def _save_model(ctx: CampaignContext, model: Any, name: str) -> str:
+    """Save ``model`` (it has ``save(path)``) to the run's models/ with a sha256; return name."""
+    tmp = ctx.run.path / "models" / (name + ".new")
+    model.save(tmp)
+    ctx.run.save_model(name, tmp)
+    tmp.unlink()
+    return name
 
 
 STEP_FUNCTIONS: dict[str, Callable[[CampaignContext], None]] = {
