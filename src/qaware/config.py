@@ -92,6 +92,11 @@ class OracleSpec(_Section):
         3600.0, gt=0, description="Per-call wall-time limit; the call is killed past it."
     )
     max_retries: int = Field(1, ge=0, description="Retries of a failed call before quarantine.")
+    isolate: bool | None = Field(
+        None,
+        description="Run each call in its own child process, killed past timeout_s (null: yes "
+        "for pyscf, gpaw and ase; no for pretrained, whose model stays loaded, and replay).",
+    )
 
 
 class ScreeningSettings(_Section):

@@ -49,6 +49,9 @@ def write_campaign_inputs(
     cycles: int = 3,
     calculator: str = "ase.calculators.emt:EMT",
     seeds: bool = False,
+    top_calculator: str | None = None,
+    top_timeout: float = 60,
+    top_retries: int = 0,
 ) -> Path:
     """Pool file, a trained tiny validator and the config; returns the config path.
 
@@ -82,6 +85,8 @@ def write_campaign_inputs(
     validator = MFValidator(ladder, refs, model_config=model, train_config=train_config)
     validator.fit(train, labels, warm_start=False)
     validator.save(folder / "validator.pt")
+    top_isolate = "true" if top_calculator else "false"
+    top_calc = top_calculator or calculator
     config = f"""
 run: {{name: emt-test, directory: {folder / "run"}, seed: 7}}
 fidelities:
@@ -89,9 +94,9 @@ fidelities:
   - {{name: {TOP}, weight: 1.0, kind: empirical}}
 oracles:
   - {{level: {LOW}, kind: ase, settings: {{calculator: "{calculator}",
-      kwargs: {{asap_cutoff: true}}}}, timeout_s: 60, max_retries: 0}}
-  - {{level: {TOP}, kind: ase, settings: {{calculator: "{calculator}"}},
-      timeout_s: 60, max_retries: 0}}
+      kwargs: {{asap_cutoff: true}}}}, timeout_s: 60, max_retries: 0, isolate: false}}
+  - {{level: {TOP}, kind: ase, settings: {{calculator: "{top_calc}"}},
+      timeout_s: {top_timeout}, max_retries: {top_retries}, isolate: {top_isolate}}}
 generator: {{kind: pool, structures: [pool.extxyz]}}
 validator: {{checkpoint: validator.pt, retrain_epochs: 2, retrain_max_seconds: 60}}
 campaign:
@@ -128,3 +133,37 @@ class CountingEMT(EMT):
             key += f"{self.results['energy']:.10f}\n"
             with open(log, "a", encoding="utf-8") as f:
                 f.write(key)
+
+
+FAULTS = ("ok", "ok", "raise", "nan", "hang", "die")
+
+
+def fault_of(atoms: Atoms) -> str:
+    """The fault a structure triggers in FaultyEMT: fixed by its formula and positions;
+    elemental reference cells always work (without them no formation energy exists)."""
+    import hashlib
+
+    if len(set(atoms.get_chemical_symbols())) == 1:
+        return "ok"
+    key = atoms.get_chemical_formula() + np.round(atoms.positions, 3).tobytes().hex()
+    return FAULTS[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(FAULTS)]
+
+
+class FaultyEMT(EMT):
+    """EMT that misbehaves, by structure (test-only): raises, returns NaN, hangs past any
+    timeout, or kills its own process; the rest are ordinary EMT results."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):  # type: ignore[no-untyped-def]
+        import os
+        import time
+
+        fault = fault_of(atoms if atoms is not None else self.atoms)
+        if fault == "raise":
+            raise RuntimeError("injected fault: the calculator raised")
+        if fault == "hang":
+            time.sleep(3600)
+        if fault == "die":
+            os._exit(9)
+        super().calculate(atoms, properties, system_changes)
+        if fault == "nan":
+            self.results["energy"] = float("nan")

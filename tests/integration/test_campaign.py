@@ -134,3 +134,42 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, crash):
     summary = json.loads((cut_dir / "run" / "summary.json").read_text())
     assert summary["stopped"].startswith("budget spent")
     assert LOW and TOP
+
+
+@pytest.mark.slow
+def test_faulty_oracle_calls_are_retried_quarantined_and_the_campaign_finishes(
+    tmp_path, monkeypatch
+):
+    from campaign_fixtures import fault_of
+
+    faulty = "campaign_fixtures:FaultyEMT"
+    path = write_campaign_inputs(
+        tmp_path, budget=8, cycles=2, top_calculator=faulty, top_timeout=4, top_retries=1
+    )
+    cfg = load_config(path)
+    cfg.campaign.batch_size = 4
+    # the isolated calls run in fresh processes: they must import the test calculator
+    monkeypatch.setenv("PYTHONPATH", str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = run_campaign(cfg, base_dir=tmp_path)
+    assert result.state.stopped.startswith("budget spent (8 of 8")
+    with RunDirectory.open(tmp_path / "run").store() as store:
+        rows = [c for c in store.candidates() if c.key_value_pairs.get("selected_cycle")]
+        top = {c.candidate_id: c for c in store.calls(level=TOP) if c.candidate_id}
+    faults = {c.id: fault_of(c.atoms) for c in rows}
+    assert set(faults.values()) - {"ok"}, "the pool should trigger some faults"
+    for c in rows:
+        call = top[c.id]
+        if faults[c.id] == "ok":
+            assert c.status == "done" and call.status == "done"
+            continue
+        # every injected fault ends quarantined with its reason, after 1 + max_retries attempts
+        assert c.status == "quarantined", (faults[c.id], c.status)
+        assert call.status == "failed" and call.attempt == 2
+        reason = c.key_value_pairs["reason"]
+        expected = {"raise": "injected fault", "nan": "", "hang": "timeout", "die": ""}[
+            faults[c.id]
+        ]
+        assert expected in reason, (faults[c.id], reason)
+        assert not c.key_value_pairs.get("hit")  # a failed call is never a hit
+    summary = result.state.history
+    assert sum(s.failed_calls for s in summary) == sum(f != "ok" for f in faults.values())

@@ -85,7 +85,9 @@ class CampaignContext:
             shash,
             timeout_s=spec.timeout_s,
             max_retries=spec.max_retries,
-            run_in_child=spec.kind in ("pyscf", "gpaw"),
+            run_in_child=spec.isolate
+            if spec.isolate is not None
+            else spec.kind in ("pyscf", "gpaw", "ase"),
         )
 
     def label(self, level: str, structures: Sequence[Atoms]) -> list[OracleResult]:
