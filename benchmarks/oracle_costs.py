@@ -273,18 +273,15 @@ def run_phases(
 
 
 def stored(store: Any, tasks: list[Any]) -> Iterator[tuple[Any, OracleResult, bool]]:
-    """``(task, result, True)`` for each task whose last attempt is in ``store`` (done or
-    failed), computing nothing: what ``--export-only`` reports."""
-    from qaware.store import CallStatus, oracle_call_key
+    """``(task, result, True)`` for each task with a finished attempt in ``store`` (done,
+    failed, or failed and resubmitted by a retry that never finished: its last finished
+    attempt), computing nothing: what ``--export-only`` reports."""
+    from qaware.store import oracle_call_key
 
     known = {c.oracle_key: c for c in store.calls()}
     for task in tasks:
         record = known.get(oracle_call_key(task.structure_hash, task.oracle.settings_hash()))
-        if (
-            record is not None
-            and record.result is not None
-            and record.status != CallStatus.SUBMITTED
-        ):
+        if record is not None and record.result is not None:
             yield task, record.result, True
 
 
@@ -429,7 +426,8 @@ NOTES: Final = [
     "the oracle's settings hash changed with it.",
     "CCSD(T) runs UHF-CCSD(T) too when the ROHF T1 exceeds 0.045 and keeps it only if it "
     "passes every gate; for the 3d monoxides the UHF determinants are spin-contaminated "
-    "(<S^2> well above S(S+1)), so the ROHF result and its T1 verdict stand (uhf_attempt).",
+    "(<S^2> well above S(S+1)) or, for CuO, have as large a T1, so the ROHF result and its "
+    "T1 verdict stand (uhf_attempt in each row's diagnostics).",
     "Crystals ran with the GPAW oracle's current defaults (600 eV, 3.0 k-points per 1/A; "
     "HSE06 1.0 per 1/A), from benchmarks/results/gpaw_convergence.json; the earlier run's "
     "crystal rows (520 eV, 4.0 per 1/A) are superseded.",
