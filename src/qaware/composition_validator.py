@@ -243,9 +243,7 @@ class CompositionValidator:
         try:
             from sklearn.tree import DecisionTreeRegressor
         except ImportError:
-            raise MissingDependencyError(
-                "scikit-learn", "replay", "CompositionValidator"
-            ) from None
+            raise MissingDependencyError("scikit-learn", "replay", "CompositionValidator") from None
         members = []
         for m in range(self.n_members):
             rng = np.random.default_rng([self.seed, rank, m])

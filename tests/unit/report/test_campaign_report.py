@@ -7,7 +7,6 @@ import hashlib
 import html as htmllib
 import re
 
-import numpy as np
 import pytest
 from ase.build import bulk
 
