@@ -191,7 +191,8 @@ class CampaignSettings(_Section):
     )
     reference_kind: Literal["periodic", "molecular"] | None = Field(
         None,
-        description="Elemental reference states (null: periodic for crystals, molecular else).",
+        description="Elemental reference states (null: periodic cells for crystals, atoms and "
+        "half-diatomics for molecules and clusters).",
     )
     stability_window: float | None = Field(
         0.1,

@@ -116,11 +116,11 @@ class CampaignContext:
             log.info("finishing %d oracle calls left in flight by an interrupted run", left)
             for _ in self.runner().resume(list(self.parts.oracles.values())):
                 pass
-        stored = {s for c in self.store.candidates() for s in c.atoms.get_chemical_symbols()}
+        stored = [c.atoms for c in self.store.candidates()]
         if stored:  # a resumed run may start at any step: its references first (cached)
             self.ensure_references(stored)
         if seeds:
-            self.ensure_references({s for a in seeds for s in a.get_chemical_symbols()})
+            self.ensure_references(seeds)
             results = self.label(self.top, seeds)
             for i, (atoms, res) in enumerate(zip(seeds, results, strict=True)):
                 if res.ok:
@@ -128,9 +128,14 @@ class CampaignContext:
             log.info("hull seeds: %d of %d labelled at %s", len(self.seed_entries), len(seeds),
                      self.top)  # fmt: skip
 
-    def ensure_references(self, elements: set[str]) -> None:
-        """Elemental references at every level that has an oracle, for ``elements``."""
-        kind = self.config.campaign.reference_kind or "periodic"
+    def ensure_references(self, structures: Sequence[Atoms]) -> None:
+        """Elemental references at every level that has an oracle, for the elements of
+        ``structures``: periodic reference cells when the structures are crystals, atoms and
+        half-diatomics when they are molecules (unless ``campaign.reference_kind`` says)."""
+        elements = {s for a in structures for s in a.get_chemical_symbols()}
+        kind = self.config.campaign.reference_kind or (
+            "periodic" if all(a.pbc.all() for a in structures) else "molecular"
+        )
         for level, oracle in self.parts.oracles.items():
             have = self.references.get(level)
             missing = sorted(elements - set(have.elements if have else ()))
@@ -169,7 +174,7 @@ class CampaignContext:
         files = self.config.campaign.calibration_structures
         if files:
             structures = [a for f in files for a in read_structures(resolve(f, self.base_dir))]
-            self.ensure_references({s for a in structures for s in a.get_chemical_symbols()})
+            self.ensure_references(structures)
             pairs = [(a, r) for a, r in zip(structures, self.label(self.top, structures),
                                                 strict=True) if r.ok]  # fmt: skip
             if pairs:

@@ -83,7 +83,7 @@ def score(ctx: CampaignContext) -> None:
     if not pool:
         ctx.state.summary(cycle).scored = 0
         return
-    ctx.ensure_references({s for c in pool for s in c.atoms.get_chemical_symbols()})
+    ctx.ensure_references([c.atoms for c in pool])
     structures = [c.atoms for c in pool]
     pred = ctx.parts.validator.predict(structures)
     e_low, e_top = pred.e_form_per_atom[ctx.low], pred.e_form_per_atom[ctx.top]
