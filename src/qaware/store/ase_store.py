@@ -177,10 +177,10 @@ class CampaignStore:
                 db.update(row.id, data=data and dict(data), **kvp, status=str(new_status))
 
     def update_candidates(
-        self, ids: Sequence[int], status: str, fields: Sequence[Mapping[str, Any]]
+        self, ids: Sequence[int], status: str | None, fields: Sequence[Mapping[str, Any]]
     ) -> None:
-        """Like :meth:`set_status`, with one ``fields`` mapping per id (scores of a whole pool in
-        one transaction). Every transition and field is checked before any row changes."""
+        """One ``fields`` mapping per id in one transaction, moving the rows to ``status`` (None:
+        keep it). Every transition and field is checked before any row changes."""
         if len(fields) != len(ids):
             raise StoreError(f"update_candidates: {len(fields)} field sets for {len(ids)} ids")
         if len(set(int(i) for i in ids)) != len(ids):
@@ -188,20 +188,14 @@ class CampaignStore:
         checked = [kv.check_fields(f) for f in fields]
         with self._transaction() as db:
             rows = [self._candidate_row(db, int(i)) for i in ids]
-            new = [check_transition(r.status, status, candidate=r.id) for r in rows]
+            new = [r.status if status is None else check_transition(r.status, status,
+                   candidate=r.id) for r in rows]  # fmt: skip
             for row, new_status, kvp in zip(rows, new, checked, strict=True):
                 db.update(row.id, **kvp, status=str(new_status))
 
     def annotate_candidates(self, ids: Sequence[int], fields: Sequence[Mapping[str, Any]]) -> None:
-        """Add key-value pairs to candidates without changing their status (e.g. E_hull and the
-        hit flag of ``done`` rows), one mapping per id, in one transaction."""
-        if len(fields) != len(ids):
-            raise StoreError(f"annotate_candidates: {len(fields)} field sets for {len(ids)} ids")
-        checked = [kv.check_fields(f) for f in fields]
-        with self._transaction() as db:
-            rows = [self._candidate_row(db, int(i)) for i in ids]
-            for row, kvp in zip(rows, checked, strict=True):
-                db.update(row.id, **kvp)
+        """:meth:`update_candidates` without a status change."""
+        self.update_candidates(ids, None, fields)
 
     def get(self, candidate_id: int) -> CandidateRecord:
         """The candidate row ``candidate_id`` of this campaign (StoreError if there is none)."""
