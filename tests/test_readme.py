@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from browser_probe import browser, check_report, count_discoveries  # noqa: E402
 
 
 def _readme_commands() -> list[str]:
@@ -34,7 +36,9 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_second():
 
 @pytest.mark.slow
 def test_readme_main_job_runs(tmp_path):
-    """Run the main job exactly as written (after the install step) in a scratch directory."""
+    """Run the main job exactly as written (after the install step) in a scratch directory; the
+    report it ends with renders in headless Chromium (every figure, the discoveries table)."""
+    chrome = browser()
     main_job = _readme_commands()[0].split("&&", 1)[1].strip()
     argv = shlex.split(main_job)
     assert argv[0] == "qaware"
@@ -53,4 +57,8 @@ def test_readme_main_job_runs(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert len(summary["cycles"]) >= 1
     assert sum(c["top_calls"] for c in summary["cycles"]) == 48
-    assert (run_dir / "report" / "report.html").exists()  # the run ends with its report
+    html = run_dir / "report" / "report.html"  # the run ends with its report
+    found = count_discoveries(run_dir)
+    assert found == sum(c["discoveries"] for c in summary["cycles"])
+    probe = check_report(chrome, html, tmp_path, found, "quickstart")
+    assert probe["rows"] == max(found, 1)
