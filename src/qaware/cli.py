@@ -152,8 +152,17 @@ def _status_text(run_dir: Path) -> str:
     return status_table(run_dir)
 
 
-def _log_to_run_dir(run_dir: Path) -> None:
-    """Also log to ``RUN_DIR/qaware.log`` (appending; one handler per directory)."""
+def _log_to_run_dir(run_dir: Path, *, run_directory: bool = True) -> None:
+    """Also log to ``RUN_DIR/qaware.log`` (appending; one handler per directory).
+
+    run_directory: ``run_dir`` must be a run directory this qaware can read; a missing one, one
+    without ``qaware_run.json`` or one from a newer qaware is refused (RunDirectoryError, exit 2)
+    before anything is written to it. ``False`` for other output folders (``build-dataset``).
+    """
+    if run_directory:
+        from qaware.store import RunDirectory
+
+        RunDirectory.open(run_dir)  # raises before the log file is created
     target = str((run_dir / "qaware.log").resolve())
     if any(getattr(h, "baseFilename", None) == target for h in log.handlers):
         return
@@ -217,7 +226,7 @@ def build_dataset(
     dataset = load_dataset_spec(spec)
     output = (spec.resolve().parent / dataset.output).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    _log_to_run_dir(output)
+    _log_to_run_dir(output, run_directory=False)
     command = f"qaware build-dataset {spec}"
     try:
         summary = build(

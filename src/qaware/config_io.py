@@ -114,6 +114,8 @@ def _format_errors(
         elif "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
             msg += f" (got {err['input']!r})"
         messages.append(f"{where} {dotted}: {msg}")
+    if len(messages) == 1:  # one line: "file.yaml:12 campaign.budget: ... (got -5)"
+        return messages[0]
     head = f"{source}: {len(messages)} problem(s) in the {what}"
     return head + "\n  " + "\n  ".join(messages)
 

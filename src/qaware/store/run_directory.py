@@ -111,12 +111,15 @@ class RunDirectory:
             raise RunDirectoryError(f"{path}: not a qaware run directory (no {MARKER})") from None
         except (OSError, json.JSONDecodeError) as err:
             raise RunDirectoryError(f"{path / MARKER}: unreadable: {err}") from None
+        if not isinstance(marker, dict):
+            raise RunDirectoryError(f"{path / MARKER}: unreadable: not a JSON object")
         version = marker.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise RunDirectoryError(
-                f"{path}: run-directory format {version!r} was written by qaware "
-                f"{marker.get('qaware_version', '?')}; this qaware reads formats up to "
-                f"{FORMAT_VERSION}: upgrade qaware"
+                f"{path / MARKER}: field 'format_version' is {version!r} (written by qaware "
+                f"{marker.get('qaware_version', '?')}); this qaware "
+                f"{_own_version()} reads run-directory formats up to {FORMAT_VERSION}: "
+                "upgrade qaware, or start a new run directory"
             )
         for name in ("config.yaml", "config.sha256", "cycles", "models"):
             if not (path / name).exists():
@@ -194,6 +197,12 @@ class RunDirectory:
         if not out.exists() or file_sha256(out) != expected:
             raise RunDirectoryError(f"{out}: missing or does not match its recorded sha256")
         return out
+
+
+def _own_version() -> str:
+    from qaware import __version__
+
+    return str(__version__)
 
 
 def _plain(config: Mapping[str, Any]) -> Any:

@@ -205,7 +205,8 @@ def check_max_atoms(atoms: Atoms, max_atoms: int | None) -> Problems:
     if max_atoms is not None and len(atoms) > max_atoms:
         return [
             InvalidStructureError(
-                f"structure has {len(atoms)} atoms, more than the limit of {max_atoms}",
+                f"structure has {len(atoms)} atoms, more than the limit of {max_atoms} "
+                "(max_atoms; screening.max_atoms in a run config)",
                 field="numbers",
             )
         ]

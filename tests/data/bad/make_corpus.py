@@ -1,14 +1,18 @@
 """Write the bad-input corpus of tests/data/bad/ (run from anywhere: python make_corpus.py).
 
-Each file holds one specific defect; README.md says which, and
-tests/unit/structures/test_bad_inputs.py asserts the error each one gives. The files are
+Each file holds one specific defect; README.md says which.
+tests/unit/structures/test_bad_inputs.py asserts the error each structure file gives from the
+reader, tests/integration/test_bad_input_cli.py the error and exit code of every file (structure
+files, YAML configs, the run directory) through the command a user would run. The files are
 committed; this script documents how they were made and rebuilds them.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -113,6 +117,70 @@ TEXT_FILES: dict[str, str] = {
     "empty.csv": "",
     "structure.pdb": "ATOM      1  O   HOH A   1       0.000   0.000   0.119\n",
 }
+
+
+def big_cell(n: tuple[int, int, int] = (10, 10, 100), spacing: int = 4) -> str:
+    """A simple-cubic Ar cell of n[0]*n[1]*n[2] atoms (10,000), 4 Å apart: valid but too big."""
+    lattice = " ".join(
+        str(v) for k in range(3) for v in (spacing * n[k] if i == k else 0 for i in range(3))
+    )
+    rows = [
+        f"Ar {spacing * i} {spacing * j} {spacing * k}"
+        for i in range(n[0])
+        for j in range(n[1])
+        for k in range(n[2])
+    ]
+    comment = f'Lattice="{lattice}" Properties=species:S:1:pos:R:3 pbc="T T T"'
+    return f"{len(rows)}\n{comment}\n" + "\n".join(rows) + "\n"
+
+
+TEXT_FILES["too_many_atoms.extxyz"] = big_cell()
+
+# run configurations (`qaware run CONFIG`): one defect each, the rest a valid small run
+CONFIG_HEAD = "run:\n  name: bad-input\n  directory: runs/bad-input\n"
+CONFIG_FILES: dict[str, str] = {
+    "unknown_key.yaml": CONFIG_HEAD + "campaign:\n  budget: 10\n  patiense: 2\n",
+    "wrong_type.yaml": CONFIG_HEAD + "campaign:\n  budget: 10\n  batch_size: eight\n",
+    "negative_budget.yaml": CONFIG_HEAD + "campaign:\n  budget: -5\n",
+    "malformed.yaml": CONFIG_HEAD + "campaign:\n  budget: [10, 20\n  patience: 2\n",
+    "not_a_mapping.yaml": "- run\n- campaign\n",
+}
+TEXT_FILES.update(CONFIG_FILES)
+
+# a run directory written by a future qaware (format 2): every command must refuse it unchanged
+NEWER_RUN = "newer_version_run"
+NEWER_CONFIG = {
+    "run": {"name": "from-the-future", "directory": NEWER_RUN, "seed": 0},
+    "campaign": {"budget": 10},
+    "novelty": {"matcher": "pymatgen"},  # a section this qaware does not know
+}
+NEWER_MARKER = {
+    "format_version": 2,
+    "qaware_version": "9.0.0",
+    "created": "2030-01-01T00:00:00+00:00",
+    "campaign": "from-the-future-0000abcd",
+    "store_url": None,
+}
+
+
+def newer_run_files() -> dict[str, str]:
+    """The files of ``newer_version_run/`` (relative path -> text); no database."""
+    canonical = json.dumps(NEWER_CONFIG, sort_keys=True, separators=(",", ":"))
+    yaml_text = (
+        "run:\n  name: from-the-future\n  directory: newer_version_run\n  seed: 0\n"
+        "campaign:\n  budget: 10\nnovelty:\n  matcher: pymatgen\n"
+    )
+    return {
+        "qaware_run.json": json.dumps(NEWER_MARKER, indent=2) + "\n",
+        "config.yaml": yaml_text,
+        "config.sha256": hashlib.sha256(canonical.encode()).hexdigest() + "\n",
+        "environment.json": json.dumps({"qaware": "9.0.0", "python": "3.14.0"}, indent=2) + "\n",
+        "events.jsonl": "",
+        "cycles/.gitkeep": "",
+        "models/.gitkeep": "",
+    }
+
+
 BINARY_FILES: dict[str, bytes] = {
     "garbage.cif": bytes(range(256)) * 4,
     "latin1.extxyz": "1\ncafé\nO 0 0 0\n".encode("latin-1"),
@@ -124,6 +192,10 @@ def main() -> None:
         (HERE / name).write_text(text)
     for name, data in BINARY_FILES.items():
         (HERE / name).write_bytes(data)
+    for name, text in newer_run_files().items():
+        path = HERE / NEWER_RUN / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 if __name__ == "__main__":

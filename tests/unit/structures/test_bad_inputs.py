@@ -1,7 +1,9 @@
-"""Every file of the bad-input corpus is refused with an error that says where and what.
+"""Every structure file of the bad-input corpus is refused with an error that says where and what.
 
 The corpus is tests/data/bad/ (README.md there says what is wrong with each file). Each case
-gives the expected row/frame/block index, atom, field and words of the problem.
+gives the expected row/frame/block index, atom, field and words of the problem. The YAML configs
+and the run directory of the corpus are checked through the CLI in
+tests/integration/test_bad_input_cli.py.
 """
 
 from __future__ import annotations
@@ -47,11 +49,14 @@ CASES: dict[str, tuple[object, object, object, tuple[str, ...]]] = {
     "mixed_good_bad.csv": (2, 2, NO, ("atoms 2 and 5",)),
     "empty.csv": (NO, NO, NO, ("file is empty",)),
     "structure.pdb": (NO, NO, NO, ("extension '.pdb'", "format=")),
+    "too_many_atoms.extxyz": (0, NO, "numbers", ("10000 atoms", "limit of 200", "max_atoms")),
 }
+KWARGS: dict[str, dict[str, object]] = {"too_many_atoms.extxyz": {"max_atoms": 200}}
+NOT_STRUCTURES = (".py", ".md", ".yaml")  # the YAML configs and run directory: CLI tests
 
 
 def test_corpus_is_complete():
-    on_disk = {p.name for p in BAD.iterdir() if p.suffix not in (".py", ".md")}
+    on_disk = {p.name for p in BAD.iterdir() if p.is_file() and p.suffix not in NOT_STRUCTURES}
     assert on_disk == set(CASES)
     readme = (BAD / "README.md").read_text()
     assert all(f"| {name} |" in readme for name in CASES)
@@ -62,7 +67,7 @@ def test_bad_file_gives_its_specific_error(name: str):
     index, atom, field, words = CASES[name]
     path = BAD / name
     with pytest.raises(InvalidStructureError) as info:
-        read_structures(path)
+        read_structures(path, **KWARGS.get(name, {}))  # type: ignore[arg-type]
     err = info.value
     message = str(err)
     assert err.source == str(path)
@@ -104,6 +109,12 @@ def test_skip_goes_on_after_a_bad_block_and_frame():
 def test_file_level_problems_raise_even_when_skipping(name: str):
     with pytest.raises(InvalidStructureError):
         read_structures(BAD / name, on_error="skip")
+
+
+def test_the_atom_cap_is_what_refuses_the_big_cell():
+    """10,000 atoms 4 Å apart are a valid structure: only the cap (checked first) refuses it."""
+    batch = read_structures(BAD / "too_many_atoms.extxyz", max_atoms=10_000, min_distance=3.9)
+    assert len(batch) == 1 and len(batch[0]) == 10_000
 
 
 def test_missing_file_and_bad_on_error(tmp_path: Path):
