@@ -7,6 +7,12 @@ counts proportional, primitive atom count dividing the target's, and its element
 for the target's by rank (count, then Pauling electronegativity), so that, for instance, the
 A and B cations of a perovskite template take the target's less and more electronegative
 cation. This is a retrieval rule of our own (DiffCSP++ retrieves with CSPML instead).
+
+Templates with exactly the target's atom count are preferred: only when the library has none
+do smaller primitive cells whose multiple is the target's count stand in. Without this rule a
+one-element target (carbon-24: C6 ... C24) would mostly draw the many small training cells
+(a C12 target gets C6, C4, C3, C2 templates by frequency) and the sample would not have the
+composition asked for.
 """
 
 from __future__ import annotations
@@ -104,8 +110,9 @@ class TemplateLibrary:
         space_group: int | None = None,
         max_atoms: int | None = None,
     ) -> tuple[list[WyckoffTemplate], np.ndarray]:
-        """Templates that fit (species assigned when ``composition`` is given) and their
-        sampling weights (the training counts, normalised)."""
+        """Templates that fit (species assigned when ``composition`` is given; those with the
+        target's atom count when there are any) and their sampling weights (the training
+        counts, normalised)."""
         chosen, weights = [], []
         for template, count in zip(self.templates, self.counts, strict=True):
             if space_group is not None and template.space_group != space_group:
@@ -119,6 +126,11 @@ class TemplateLibrary:
                 template = fitted
             chosen.append(template)
             weights.append(count)
+        if composition is not None:
+            n_target = sum(composition.values())
+            exact = [i for i, t in enumerate(chosen) if t.n_atoms == n_target]
+            if exact:
+                chosen, weights = [chosen[i] for i in exact], [weights[i] for i in exact]
         w = np.asarray(weights, dtype=float)
         return chosen, (w / w.sum() if len(w) else w)
 

@@ -142,3 +142,11 @@ def test_batched_prediction_gives_k_candidates_of_each_composition(diffusion) ->
             assert composition_of(atoms) == comp
     again = diffusion.predict(compositions, seed=0, k=2)
     assert np.array_equal(again[1][2].positions, result[1][2].positions)
+
+
+def test_carbon_prediction_has_the_target_atom_count(diffusion) -> None:
+    # the tiny model's library has eleven 6-atom carbon cells and two 12-atom ones
+    groups = {t.space_group for t in diffusion.bundle.library.templates}
+    for row in diffusion.predict([{6: 12}], seed=3, k=4):
+        assert composition_of(row[0]) == {6: 12}
+        assert row[0].info["space_group"] in groups

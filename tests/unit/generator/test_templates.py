@@ -64,3 +64,14 @@ def test_round_trip_through_plain_dicts(carbon_templates) -> None:
         assert a == b
         assert np.allclose(a.to_atoms().positions, b.to_atoms().positions)
     assert composition_of([8, 8, 22]) == {8: 2, 22: 1}
+
+
+def test_one_element_targets_draw_templates_of_their_own_atom_count(carbon_templates) -> None:
+    lib = TemplateLibrary.from_templates(carbon_templates)
+    sizes = [t.n_atoms for t in carbon_templates]
+    assert sizes.count(6) > 3 * sizes.count(12) > 0  # frequency alone would pick C6 for C12
+    rng = np.random.default_rng(2)
+    assert {t.n_atoms for t in lib.sample(50, rng, composition={6: 12})} == {12}
+    assert {t.composition()[6] for t in lib.sample(20, rng, composition={6: 6})} == {6}
+    # no 16-atom cell in the library: primitive cells whose multiple is 16 stand in
+    assert {t.n_atoms for t in lib.sample(50, rng, composition={6: 16})} <= {8, 4}
