@@ -30,13 +30,12 @@ from qaware.errors import InvalidStructureError, MissingDependencyError, StoreEr
 from qaware.oracles.result import OracleResult
 from qaware.protocols import CandidateRecord
 from qaware.store import keys as kv
+from qaware.store._bulk import buffered_inserts, existing_ids
 from qaware.store.keys import CallRecord
 from qaware.store.states import CallStatus, CandidateStatus, check_transition
 from qaware.structures.hashing import structure_hash
 
 __all__ = ["CallRecord", "CampaignStore"]
-
-_KVP_ONLY: dict[str, Any] = {"columns": ["id", "key_value_pairs"], "include_data": False}
 
 
 class CampaignStore:
@@ -141,18 +140,18 @@ class CampaignStore:
             hashes = [_hash(atoms, i) for i, atoms in enumerate(structures)]
         elif len(hashes) != len(structures):
             raise StoreError(f"{len(hashes)} hashes for {len(structures)} structures")
-        ids: dict[str, int] = {}
-        with self._transaction() as db:
-            for h in dict.fromkeys(hashes):
-                found = self._by_key(db, kv.STRUCTURE_HASH, h, kv.KIND_CANDIDATE, **_KVP_ONLY)
-                if found:
-                    ids[h] = min(r.id for r in found)
-            for h, atoms in zip(hashes, structures, strict=True):
-                if h not in ids:
-                    kvp = self._selection(kv.KIND_CANDIDATE, cycle=int(cycle))
-                    kvp.update({kv.STATUS: str(CandidateStatus.GENERATED), kv.STRUCTURE_HASH: h})
-                    kvp[kv.ORIGIN] = origin
-                    ids[h] = db.write(_bare(atoms), key_value_pairs=kvp)
+        with self._transaction() as db:  # batched sends: _bulk.py says why
+            ids = existing_ids(db, self.campaign, kv.KIND_CANDIDATE, hashes)
+            new = len(set(hashes) - set(ids)) if self.is_postgres else 0
+            with buffered_inserts(db, reserve_ids=new):
+                for h, atoms in zip(hashes, structures, strict=True):
+                    if h not in ids:
+                        kvp = self._selection(kv.KIND_CANDIDATE, cycle=int(cycle))
+                        kvp.update(
+                            {kv.STATUS: str(CandidateStatus.GENERATED), kv.STRUCTURE_HASH: h}
+                        )
+                        kvp[kv.ORIGIN] = origin
+                        ids[h] = db.write(_bare(atoms), key_value_pairs=kvp)
         return [ids[h] for h in hashes]
 
     def set_status(
