@@ -57,6 +57,19 @@ class QawareExecutor(ABC):
         """A string naming the work behind ``future``, for the database ("": not re-attachable)."""
         return ""
 
+    def submit_named(
+        self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> Future[T]:
+        """``submit`` under ``name`` (unique to this piece of work, e.g. call key + a random
+        suffix), so that :meth:`named_handle` finds the work again. Default: plain ``submit``."""
+        return self.submit(fn, *args, **kwargs)
+
+    def named_handle(self, name: str) -> str:
+        """The handle of work submitted by ``submit_named(name, ...)``, known *before* it is
+        submitted: a driver stores it first, then submits, so no kill can leave a running job
+        unrecorded. "" when the backend has none (store ``handle(future)`` after submitting)."""
+        return ""
+
     def attach(self, handle: str) -> Future[Any] | None:
         """A future for the work named by ``handle``, or ``None`` when it cannot be re-attached."""
         return None

@@ -1,18 +1,37 @@
 """submitit backend: one SLURM job per call (local subprocesses when there is no SLURM).
 
-Each job lives in its own folder ``<folder>/<job id>/`` (pickled call, logs, pickled result), so
-a job keeps running when the driver dies and a restarted driver re-attaches to it from the
-handle it stored: ``submitit:<cluster>:<job id>:<job folder>``. A watcher thread polls the jobs
-and completes real :class:`concurrent.futures.Future` objects.
+Each job lives in its own folder (pickled call, logs, pickled result), so a job keeps running
+when the driver dies, and a restarted driver re-attaches to it from a handle in its database.
+A watcher thread polls the jobs and completes real :class:`concurrent.futures.Future` objects.
 
-Caveats: the folder and the Python environment must be visible from the compute nodes; on
-submitit's local cluster the job id is the process id, so a handle from before a reboot may
-name an unrelated process (the result file decides when it exists).
+How re-attach works (what :class:`~qaware.oracles.runner.OracleRunner` relies on):
+
+* ``submit_named(name, ...)`` puts the job in ``<folder>/<name>/``. Its handle,
+  ``submitit:<cluster>:*:<folder>/<name>``, is known *before* the job exists
+  (:meth:`SubmititExecutor.named_handle`), so the driver commits it with the call row and only
+  then submits: no kill can leave a running job that the database does not point to. This
+  holds for calls queued behind ``max_running`` too: their job starts later, in the watcher
+  thread, in the folder their handle already names.
+* ``attach(handle)`` looks in that folder for submitit's ``<job id>_submitted.pkl``, written
+  (atomically, by rename) right after the job is started and before the job can run the call
+  (the job waits for it). Found: the new driver watches that job (SLURM: its job id; locally:
+  its process) and reads its result pickle, however long ago the job ended. Not found: the job
+  never started (queued, or the driver died mid-submit, in which case the job gives up without
+  computing), so ``attach`` returns ``None`` and the caller resubmits.
+* Plain ``submit`` puts jobs in ``<folder>/<job id>/`` with the handle
+  ``submitit:<cluster>:<job id>:<job folder>``, known only once the job is started.
+
+Caveats: ``folder`` and the Python environment must be visible from the compute nodes and from
+any restarted driver (a shared filesystem; the job folders are the only record of the jobs
+besides SLURM's). On submitit's local cluster the job id is the process id of a job that
+outlived its driver: re-attach checks that pid (a handle from before a reboot may name an
+unrelated process; the result file decides when it exists). ``debug`` runs cannot re-attach.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +50,8 @@ __all__ = ["SubmititExecutor"]
 T = TypeVar("T")
 
 HANDLE_PREFIX = "submitit"
+ANY_JOB = "*"  # job id of a named handle: the job is found in its folder
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # submitit's local cluster kills a job after 2 min unless told otherwise; oracles take hours.
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60
 
@@ -66,11 +87,14 @@ class JobFuture(BackedFuture):
     ``cancel()`` also cancels the job (``scancel`` on SLURM, SIGINT locally).
     """
 
-    def __init__(self, call: CapturedCall | None, cluster: str, orphan: bool = False) -> None:
+    def __init__(
+        self, call: CapturedCall | None, cluster: str, orphan: bool = False, name: str = ""
+    ) -> None:
         super().__init__()
         self.call = call
         self.cluster = cluster
         self.orphan = orphan  # re-attached local job: not a child of this process
+        self.name = name  # submit_named: the job goes to <folder>/<name>/
         self.job: Any = None
 
     @property
@@ -155,6 +179,7 @@ class SubmititExecutor(QawareExecutor):
             self._ex.update_parameters(**params)
         except (NameError, AssertionError, ValueError, TypeError) as exc:
             raise ConfigError(f"execution.slurm: {exc}") from exc
+        self._params = params
         self.max_running = max_running if self.cluster == "local" else None
         slow = self.cluster == "slurm"
         self.poll_interval_s = poll_interval_s or (5.0 if slow else 0.2)
@@ -166,10 +191,19 @@ class SubmititExecutor(QawareExecutor):
         self._thread: threading.Thread | None = None
 
     # -- submission -------------------------------------------------------------------------
+    def _executor_for(self, future: JobFuture) -> Any:
+        """submitit's executor for ``future``: the shared one, or one for its named folder."""
+        if not future.name:
+            return self._ex
+        submitit = _import_submitit()
+        named = submitit.AutoExecutor(folder=self.folder / future.name, cluster=self.cluster)
+        named.update_parameters(**self._params)
+        return named
+
     def _start(self, future: JobFuture) -> None:
         assert future.call is not None
         try:
-            future.job = self._ex.submit(future.call)
+            future.job = self._executor_for(future).submit(future.call)
         except Exception as exc:
             raise ExecutionError(
                 f"submitit ({self.cluster}) could not submit {future.call.name}: {exc}"
@@ -190,7 +224,21 @@ class SubmititExecutor(QawareExecutor):
                 future._finish(exception=exc)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future = JobFuture(CapturedCall(fn, args, kwargs), self.cluster)
+        return self._enqueue(JobFuture(CapturedCall(fn, args, kwargs), self.cluster))
+
+    def submit_named(
+        self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> Future[T]:
+        """``submit`` into ``<folder>/<name>/``; ``name``: letters, digits, ``._-`` (<= 128),
+        unique per submission (a folder that exists already is refused)."""
+        self._check_name(name)
+        if (self.folder / name).exists():
+            raise ExecutionError(
+                f"submitit job folder {self.folder / name} exists: reuse of a name"
+            )
+        return self._enqueue(JobFuture(CapturedCall(fn, args, kwargs), self.cluster, name=name))
+
+    def _enqueue(self, future: JobFuture) -> Future[Any]:
         with self._lock:
             if self._closed:
                 raise ExecutionError("the submitit executor is shut down; make a new one")
@@ -204,9 +252,29 @@ class SubmititExecutor(QawareExecutor):
         return future
 
     # -- handles ----------------------------------------------------------------------------
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if not _NAME.fullmatch(name):
+            raise ExecutionError(
+                f"submitit job name {name!r}: use letters, digits, '.', '_', '-' (at most 128)"
+            )
+
+    def named_handle(self, name: str) -> str:
+        """``submitit:<cluster>:*:<folder>/<name>``, valid before and after the job starts;
+        "" on the debug cluster (its jobs run in the driver and die with it)."""
+        self._check_name(name)
+        if self.cluster == "debug":
+            return ""
+        return f"{HANDLE_PREFIX}:{self.cluster}:{ANY_JOB}:{self.folder / name}"
+
     def handle(self, future: Future[Any]) -> str:
-        """``submitit:<cluster>:<job id>:<job folder>``; "" before the job starts or on debug."""
-        if not isinstance(future, JobFuture) or future.job is None or future.cluster == "debug":
+        """``submitit:<cluster>:<job id>:<job folder>`` (a named future: its named handle, even
+        while it waits for a slot); "" for a plain future before its job starts, or on debug."""
+        if not isinstance(future, JobFuture) or future.cluster == "debug":
+            return ""
+        if future.name:
+            return self.named_handle(future.name)
+        if future.job is None:
             return ""
         job = future.job
         return f"{HANDLE_PREFIX}:{future.cluster}:{job.job_id}:{job.paths.folder}"
@@ -224,6 +292,11 @@ class SubmititExecutor(QawareExecutor):
         _, cluster, job_id, folder = parts
         if cluster not in ("local", "slurm") or not Path(folder).is_dir():
             return None
+        if job_id == ANY_JOB:  # named: the job id is in the name of its submitted pickle
+            found = sorted(Path(folder).glob("*_submitted.pkl"))
+            if not found:  # the job never started (queued, or killed mid-submit): resubmit
+                return None
+            job_id = found[-1].name.removesuffix("_submitted.pkl")
         _import_submitit()
         from submitit.local.local import LocalJob
         from submitit.slurm.slurm import SlurmJob

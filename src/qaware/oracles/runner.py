@@ -11,7 +11,9 @@ An oracle call is keyed by ``oracle_call_key(structure hash, oracle.settings_has
   ``failed`` with its reason; a failed calculation never raises;
 * a call left ``submitted`` by a killed driver is re-attached (``executor.attach``) when the
   backend can, else resubmitted. The lost attempt counts as one attempt, but a resubmitted call
-  always gets at least one more.
+  always gets at least one more. Backends that name jobs ahead (submitit:
+  ``executor.named_handle``) get the handle committed with the call row *before* the job is
+  submitted, so a job that runs is always found again; others get it stored just after.
 
 Two tasks with the same key in one batch are computed once and both answered. Only the driver
 (the caller's thread) writes to the store.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import NamedTuple
@@ -255,18 +258,28 @@ class OracleRunner:
         return None
 
     def _submit(self, group: _Group) -> Future[OracleResult]:
+        """Commit the call row, then hand the call to the executor.
+
+        With a backend that names its jobs ahead (submitit) the row carries the job's handle
+        before the job exists; else the handle (if any) is stored right after submitting.
+        """
         task = group.first
+        name = f"{group.key}-{uuid.uuid4().hex[:8]}"  # one per attempt: a fresh job folder
+        handle = self.executor.named_handle(name)
         call_id = self.store.begin_call(
-            task.candidate_id, task.atoms, oracle_key=group.key, level=task.oracle.level
-        )
+            task.candidate_id, task.atoms, oracle_key=group.key, level=task.oracle.level,
+            handle=handle,
+        )  # fmt: skip
         timeout = self.timeout_s if task.timeout_s is None else float(task.timeout_s)
         in_child = self.run_in_child if task.run_in_child is None else task.run_in_child
-        future = self.executor.submit(
-            compute_call, task.oracle, task.atoms, timeout if in_child else None
-        )
-        handle = self.executor.handle(future)
+        args = (compute_call, task.oracle, task.atoms, timeout if in_child else None)
         if handle:
-            self.store.set_call_handle(call_id, handle)
+            future = self.executor.submit_named(name, *args)
+        else:
+            future = self.executor.submit(*args)
+            handle = self.executor.handle(future)
+            if handle:
+                self.store.set_call_handle(call_id, handle)
         group.budget -= 1
         return future
 
