@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qaware._canonical import canonical_sha256
+from qaware.errors import ConfigError
 from qaware.execution import ExecutionSettings
 from qaware.fidelity import DEFAULT_LADDER, Fidelity, FidelityLadder, LevelKind
 
@@ -255,7 +256,15 @@ class QawareConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> QawareConfig:
-        ladder = self.ladder()  # raises on duplicates / unnamed stand-ins
+        for i, spec in enumerate(self.fidelities):  # name the level a ladder check refuses
+            try:
+                spec.to_fidelity()
+            except ConfigError as exc:
+                raise ValueError(f"fidelities.{i}.name: {exc}") from None
+        try:
+            ladder = self.ladder()  # empty, or duplicate names
+        except ConfigError as exc:
+            raise ValueError(f"fidelities: {exc}") from None
         for i, spec in enumerate(self.oracles):
             if spec.level not in ladder:
                 raise ValueError(
