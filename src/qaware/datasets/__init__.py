@@ -6,6 +6,14 @@ result. Recipes that generate a data set's structures live in :mod:`qaware.datas
 
 from qaware.datasets.build import BuildSummary, build_dataset, collect_structures, select_subset
 from qaware.datasets.export import PairOutcome, dataset_frames, export_dataset, outcome_status
+from qaware.datasets.load import (
+    dataset_file,
+    elemental_references,
+    formation_energies,
+    level_keys,
+    level_status,
+    read_dataset,
+)
 from qaware.datasets.spec import (
     DatasetOracle,
     DatasetSpec,
@@ -25,11 +33,17 @@ __all__ = [
     "Subset",
     "build_dataset",
     "collect_structures",
+    "dataset_file",
     "dataset_frames",
+    "elemental_references",
     "export_dataset",
+    "formation_energies",
     "level_key",
+    "level_keys",
+    "level_status",
     "load_dataset_spec",
     "outcome_status",
     "parse_dataset_spec",
+    "read_dataset",
     "select_subset",
 ]

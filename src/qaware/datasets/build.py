@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from ase import Atoms
 
@@ -156,9 +157,20 @@ def select_subset(structures: Sequence[Atoms], subset: Subset | None) -> list[in
         chosen = [i for i in chosen if structures[i].info.get("source") in subset.sources]
     if subset.tags is not None:
         chosen = [i for i in chosen if structures[i].info.get("tag") in subset.tags]
+    for key, allowed in (subset.info or {}).items():
+        chosen = [i for i in chosen if _info_matches(structures[i].info, key, allowed)]
     if subset.first is not None:
         chosen = chosen[: subset.first]
     return chosen
+
+
+def _info_matches(info: dict[str, Any], key: str, allowed: Sequence[Any]) -> bool:
+    """``info[key]`` is one of ``allowed``; a bool matches only a bool (True is not 1)."""
+    if key not in info:
+        return False
+    value = info[key]
+    value = bool(value) if isinstance(value, np.bool_) else value
+    return any(isinstance(a, bool) == isinstance(value, bool) and a == value for a in allowed)
 
 
 def _record(spec: DatasetSpec) -> dict[str, Any]:

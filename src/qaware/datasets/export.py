@@ -194,19 +194,34 @@ def export_dataset(
     *,
     command: str,
 ) -> list[Path]:
-    """Write ``<spec.output>/<name>.extxyz`` and ``README.md``; return their paths.
+    """Write ``<spec.output>/<name>.extxyz`` (``.extxyz.gz`` when ``spec.compress``) and
+    ``README.md``; return their paths. ``ase.io.read`` reads either.
 
     ``spec.output`` must be resolved (absolute or relative to the current directory).
+    A compressed export carries no timestamp or file name, so identical frames give identical
+    bytes (and checksum); the other of the two files, left from an earlier export, is removed.
     """
+    import gzip
+    import io
+
     import ase.io
 
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
     levels = [o.level for o in spec.oracles]
     frames = dataset_frames(structures, hashes, levels, outcomes)
-    extxyz = out / f"{spec.name}.extxyz"
+    plain = out / f"{spec.name}.extxyz"
+    extxyz = plain.with_name(plain.name + ".gz") if spec.compress else plain
     tmp = extxyz.with_name(extxyz.name + ".tmp")
-    ase.io.write(tmp, frames, format="extxyz")
+    if spec.compress:
+        buffer = io.StringIO()
+        ase.io.write(buffer, frames, format="extxyz")
+        with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as gz:
+            gz.write(buffer.getvalue().encode())
+        plain.unlink(missing_ok=True)
+    else:
+        ase.io.write(tmp, frames, format="extxyz")
+        plain.with_name(plain.name + ".gz").unlink(missing_ok=True)
     os.replace(tmp, extxyz)
     checksums = {extxyz.name: file_sha256(extxyz)}
     text = readme_text(spec, structures, hashes, oracles, outcomes, checksums, command=command)

@@ -9,6 +9,7 @@ file. Example::
     name: track_m
     description: 3d-metal oxide molecules at PBE and CCSD(T)
     output: .                       # <output>/track_m.extxyz, README.md, run/
+    compress: false                 # true: <output>/track_m.extxyz.gz instead
     seed: 0                         # null/absent: recipes use their own default seed
     structures:
       - recipe: recipe.py:structures   # called as structures(seed=0, **kwargs)
@@ -99,11 +100,16 @@ class Subset(_Model):
 
     sources: only structures from these sources (file paths or recipe strings as in the spec).
     tags:    only structures whose ``info["tag"]`` is one of these.
+    info:    only structures whose ``info[key]`` is one of the listed values, for every key
+             (e.g. ``{hse06: [true]}``: a flag a recipe set; a missing key never matches).
     first:   then the first N of them, in spec order.
     """
 
     sources: list[str] | None = Field(None, description="Source labels (file or recipe).")
     tags: list[str] | None = Field(None, description="Allowed values of info['tag'].")
+    info: dict[str, list[str | bool | int | float]] | None = Field(
+        None, description="info key -> allowed values (all keys must match)."
+    )
     first: int | None = Field(None, ge=1, description="Keep only the first N.")
 
 
@@ -127,6 +133,9 @@ class DatasetSpec(_Model):
     structures: list[StructureSource] = Field(description="Files and recipes, in order.")
     oracles: list[DatasetOracle] = Field(description="One oracle per level (names unique).")
     output: Path = Field(Path("."), description="Output directory (relative to the spec).")
+    compress: bool = Field(
+        False, description="Export <name>.extxyz.gz (gzip, no timestamp: same bytes every time)."
+    )
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     seed: int | None = Field(
         None, description="Passed to recipes that take a 'seed' (null: their own default)."

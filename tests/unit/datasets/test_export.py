@@ -121,3 +121,20 @@ def test_readme_counts_lists_and_checksums(exported):
     assert "| PBE | 2 | 5.50 | 5.50 | 9.00 | 0.003 | 100 |" in text
     assert "| r2SCAN@SevenNet-MF-0 | 0 |" in text
     assert f"settings hash: `{NamedOracle('CCSD(T)').settings_hash()}`" in text
+
+
+def test_compressed_export_is_reproducible_and_readable(tmp_path, exported):
+    (plain, _), outcomes = exported
+    spec = parse_dataset_spec(SPEC + "compress: true\n").resolved(plain.parent)
+    h2o = Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    co = Atoms("CO", positions=[[0, 0, 0], [1.13, 0, 0]])
+    oracles = [NamedOracle(o.level) for o in spec.oracles]
+    args = (spec, [h2o, co], ["hash-h2o", "hash-co"], oracles, outcomes)
+    gz, readme = export_dataset(*args, command="c")
+    assert gz.name == "mini.extxyz.gz" and not plain.exists()  # the stale plain file is gone
+    first = gz.read_bytes()
+    assert export_dataset(*args, command="c")[0].read_bytes() == first  # no timestamp inside
+    frames = ase.io.read(gz, index=":")
+    assert [f.info["structure_hash"] for f in frames] == ["hash-h2o", "hash-co"]
+    assert frames[1].info["energy_CCSD_T"] == -20.25
+    assert f"| `mini.extxyz.gz` | `{hashlib.sha256(first).hexdigest()}` |" in readme.read_text()

@@ -169,3 +169,24 @@ def test_a_spec_round_trips_through_its_json_dump():
     spec = parse_dataset_spec(GOOD)
     assert DatasetSpec.model_validate(spec.model_dump(mode="json")) == spec
     assert isinstance(Atoms(), Atoms)
+
+
+def test_subset_by_info_flags_matches_values_and_keeps_bools_apart():
+    from qaware.datasets import Subset
+
+    structures = [bulk("Cu", "fcc", a=3.6 + 0.01 * i) for i in range(5)]
+    for i, atoms in enumerate(structures):
+        atoms.info["hse06"] = i % 2 == 0
+        atoms.info["n"] = i
+    structures[4].info.pop("hse06")  # no flag: never selected
+    assert select_subset(structures, Subset(info={"hse06": [True]})) == [0, 2]
+    assert select_subset(structures, Subset(info={"hse06": [True], "n": [2, 3]})) == [2]
+    assert select_subset(structures, Subset(info={"n": [True]})) == []  # 1 is not True
+    assert select_subset(structures, Subset(info={"n": [1]})) == [1]
+    spec = parse_dataset_spec(
+        "name: t\nstructures: [a.extxyz]\noracles:\n"
+        "  - {level: EMT, kind: ase, subset: {info: {hse06: [true]}, first: 1}}\n"
+    )
+    subset = spec.oracles[0].subset
+    assert subset is not None and subset.info == {"hse06": [True]}
+    assert select_subset(structures, subset) == [0]
