@@ -270,13 +270,14 @@ def readme_text(
     from qaware.store.environment import environment_info
 
     env = environment_info()
+    data_file = next(iter(checksums), f"{spec.name}.extxyz")  # the export is the first file
     lines = [f"# {spec.name}", "", spec.description.strip() or "(no description)", ""]
     lines += ["## Rebuild", "", "```", command, "```", ""]
     lines += [
         "The build is resumable: rerunning the command computes only what is not stored in "
         "`run/campaign.db` (killed builds included).",
         "",
-        f"{len(structures)} structures, one extxyz frame each, in `{spec.name}.extxyz`.",
+        f"{len(structures)} structures, one extxyz frame each, in `{data_file}`.",
         "",
         "## Counts per level",
         "",

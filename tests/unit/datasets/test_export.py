@@ -137,4 +137,6 @@ def test_compressed_export_is_reproducible_and_readable(tmp_path, exported):
     frames = ase.io.read(gz, index=":")
     assert [f.info["structure_hash"] for f in frames] == ["hash-h2o", "hash-co"]
     assert frames[1].info["energy_CCSD_T"] == -20.25
-    assert f"| `mini.extxyz.gz` | `{hashlib.sha256(first).hexdigest()}` |" in readme.read_text()
+    text = readme.read_text()
+    assert f"| `mini.extxyz.gz` | `{hashlib.sha256(first).hexdigest()}` |" in text
+    assert "2 structures, one extxyz frame each, in `mini.extxyz.gz`." in text
