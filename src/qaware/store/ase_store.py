@@ -30,7 +30,7 @@ from qaware.errors import InvalidStructureError, MissingDependencyError, StoreEr
 from qaware.oracles.result import OracleResult
 from qaware.protocols import CandidateRecord
 from qaware.store import keys as kv
-from qaware.store._bulk import buffered_inserts, existing_ids
+from qaware.store._bulk import buffered_inserts, cached_table_names, existing_ids
 from qaware.store.keys import CallRecord
 from qaware.store.states import CallStatus, CandidateStatus, check_transition
 from qaware.structures.hashing import structure_hash
@@ -83,11 +83,8 @@ class CampaignStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """One transaction on the store's connection: committed at exit, discarded on error.
-
-        ASE's own ``with db:`` opens a connection per block (a PostgreSQL backend per call),
-        commits every 5,000 changes (splitting a big batch) and cannot roll back on PostgreSQL.
-        """
+        """One transaction on the store's connection: committed at exit, discarded on error (ASE's
+        ``with db:`` connects per block, commits every 5,000 changes, can't roll back on PG)."""
         if self._closed:
             raise StoreError(f"{self} is closed")
         if self._raw is None or self._pid != os.getpid():  # never share one across a fork
@@ -95,7 +92,8 @@ class CampaignStore:
         db, raw = self._db, self._raw
         db.connection, db.change_count = _DeferredCommit(raw), 0
         try:
-            yield db
+            with cached_table_names(db):  # ASE asks once per row read otherwise
+                yield db
             raw.commit()
         except BaseException as err:
             self._raw = None
