@@ -246,3 +246,22 @@ def test_kill_9_midway_then_rerun_recomputes_nothing_stored(tmp_path):
     assert (tmp_path / "killed/cu.extxyz").read_bytes() == (
         tmp_path / "full/cu.extxyz"
     ).read_bytes()
+
+
+def test_a_staging_spec_fills_the_shared_store_without_exporting(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("QAWARE_NO_PROGRESS", "1")
+    write_folder(tmp_path, n=2, calculator="ase.calculators.emt:EMT", kwargs="{}",
+                 outputs=["out"], replay=False)  # fmt: skip
+    full = tmp_path / "out.yaml"
+    stage = tmp_path / "stage.yaml"  # same store (output: out), one structure, no export
+    stage.write_text(
+        full.read_text().replace("name: cu", "name: cu_stage\nexport: false")
+        .replace("    max_retries: 0\n", "    max_retries: 0\n    subset: {tags: [alloy]}\n")
+    )  # fmt: skip
+    assert main(["build-dataset", str(stage)]) == EXIT_OK
+    assert "EMT: 1 ok, 0 failed, 0 gated, 0 pending (1 computed now" in capsys.readouterr().out
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert "README.md" not in written and not any(".extxyz" in name for name in written)
+    assert main(["build-dataset", str(full)]) == EXIT_OK
+    assert "(2 computed now, 1 from the store)" in capsys.readouterr().out  # the stage's result
+    assert (tmp_path / "out" / "README.md").is_file()

@@ -5,7 +5,8 @@ oracles, and runs every pair through :class:`~qaware.oracles.runner.OracleRunner
 store of ``<output>/run/`` (a run directory) as its cache: a pair whose result is stored is never
 computed again, so a build killed at any moment (``kill -9`` included) is finished by running
 the same command again. Then it exports ``<output>/<name>.extxyz`` and ``<output>/README.md``
-(:mod:`qaware.datasets.export`). Every result is an event in ``run/events.jsonl``.
+(:mod:`qaware.datasets.export`), unless the spec says ``export: false`` (a stage that only fills
+the store that a fuller spec exports). Every result is an event in ``run/events.jsonl``.
 
 The run directory records the spec without its ``execution`` section (workers may change
 between runs). A changed spec is allowed: results are keyed by structure and oracle settings,
@@ -269,14 +270,15 @@ def build_dataset(
         for i in chosen:
             key = oracle_call_key(hashes[i], digest)
             outcomes.append(PairOutcome.from_call(i, oracle.level, key, calls.get(key)))
-    summary.files = export_dataset(
-        spec,
-        structures,
-        hashes,
-        oracles,
-        outcomes,
-        command=command or f"qaware build-dataset {spec_path}",
-    )
+    if spec.export:
+        summary.files = export_dataset(
+            spec,
+            structures,
+            hashes,
+            oracles,
+            outcomes,
+            command=command or f"qaware build-dataset {spec_path}",
+        )
     for o in spec.oracles:
         summary.counts[o.level] = {s: 0 for s in ("ok", "failed", "gated", "pending")}
         summary.counts[o.level].update(work[o.level])

@@ -10,6 +10,7 @@ file. Example::
     description: 3d-metal oxide molecules at PBE and CCSD(T)
     output: .                       # <output>/track_m.extxyz, README.md, run/
     compress: false                 # true: <output>/track_m.extxyz.gz instead
+    export: true                    # false: fill the store only (a stage of a bigger spec)
     seed: 0                         # null/absent: recipes use their own default seed
     structures:
       - recipe: recipe.py:structures   # called as structures(seed=0, **kwargs)
@@ -135,6 +136,11 @@ class DatasetSpec(_Model):
     output: Path = Field(Path("."), description="Output directory (relative to the spec).")
     compress: bool = Field(
         False, description="Export <name>.extxyz.gz (gzip, no timestamp: same bytes every time)."
+    )
+    export: bool = Field(
+        True,
+        description="false: a staging spec that only fills the store <output>/run/ (its pairs "
+        "are exported by the full spec sharing that store); no extxyz or README is written.",
     )
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     seed: int | None = Field(
