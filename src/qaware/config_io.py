@@ -102,7 +102,7 @@ def _format_errors(
         if not loc and named:  # a whole-model check whose message starts with its key path
             loc = tuple(int(p) if p.isdigit() else p for p in named.group(1).split("."))
             msg = named.group(2)
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        dotted = _dotted(loc)
         line = _nearest_line(loc, lines)
         where = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
@@ -120,6 +120,14 @@ def _format_errors(
     return head + "\n  " + "\n  ".join(messages)
 
 
+def _dotted(loc: tuple) -> str:
+    """``campaign.budget``, ``oracles.0.level``; a key that is not a plain name is quoted
+    (``run.':'``) so that the path stays readable. ``(top level)`` for the empty path."""
+    parts = [str(p) if isinstance(p, int) or _PLAIN_KEY.match(str(p)) else repr(p) for p in loc]
+    return ".".join(parts) or "(top level)"
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][\w\-]*$")
 _KEY_PATH = re.compile(r"([A-Za-z_][\w.]*): (.*)", flags=re.S)
 
 
