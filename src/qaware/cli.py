@@ -24,7 +24,9 @@ from qaware.errors import (
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 3
 
 # typer >= 0.29 vendors click; take its usage-error base class from typer itself either way
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 
 app = typer.Typer(
     name="qaware",
@@ -197,7 +199,7 @@ def export(
     if format not in ("extxyz", "cif", "csv"):
         raise ConfigError(f"--format: {format!r} is not one of extxyz, cif, csv")
     out = output or run_dir / f"candidates.{format}"
-    n = export_candidates(run_dir, out, fmt=format, status=state)
+    n = export_candidates(run_dir, out, fmt=format, status=state)  # type: ignore[arg-type]
     typer.echo(f"wrote {n} structures to {out}")
 
 

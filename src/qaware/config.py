@@ -256,9 +256,9 @@ class QawareConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> QawareConfig:
-        for i, spec in enumerate(self.fidelities):  # name the level a ladder check refuses
+        for i, level in enumerate(self.fidelities):  # name the level a ladder check refuses
             try:
-                spec.to_fidelity()
+                level.to_fidelity()
             except ConfigError as exc:
                 raise ValueError(f"fidelities.{i}.name: {exc}") from None
         try:
