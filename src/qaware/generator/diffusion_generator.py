@@ -12,6 +12,7 @@ weight other than 0 and 1 the default step count halves so that a structure stil
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -183,13 +184,13 @@ class DiffusionGenerator:
                 )
         config = self.sampler_config(guided=q is not None and lam not in (0.0, 1.0))
         allowed = cond.elements or self.training_elements
-        seeds = np.random.SeedSequence(seed).spawn(max(1, -(-n // self.batch_size)))
-        out: list[Atoms] = []
-        for chunk, child in zip(range(0, n, self.batch_size), seeds, strict=False):
-            part = templates[chunk : chunk + self.batch_size]
+        chunks = self._chunks(templates)
+        seeds = np.random.SeedSequence(seed).spawn(max(1, len(chunks)))
+        out: list[Atoms | None] = [None] * n
+        for chunk, child in zip(chunks, seeds, strict=False):
             result = sample(
                 self.bundle.model,
-                part,
+                [templates[i] for i in chunk],
                 seed=int(child.generate_state(1)[0]),
                 config=config,
                 generate_species=generate,
@@ -197,7 +198,19 @@ class DiffusionGenerator:
                 cond=q,
                 lam=lam,
             )
-            for atoms in result.structures:
+            for i, atoms in zip(chunk, result.structures, strict=True):
                 atoms.info.update(generator="diffusion", lam=lam)
-            out.extend(result.structures)
-        return out
+                out[i] = atoms
+        return [a for a in out if a is not None]
+
+    def _chunks(self, templates: Sequence[WyckoffTemplate]) -> list[list[int]]:
+        """Indices of ``templates`` in batches of at most ``batch_size`` with one atom count
+        each: the denoiser's tensors are padded to the largest cell of a batch, (B, N, N, H),
+        so a C24 template in a batch of C6 ones would make every row cost 16 times more.
+        Templates of one size keep their order (a one-size request batches as before)."""
+        order = sorted(range(len(templates)), key=lambda i: templates[i].n_atoms)
+        chunks: list[list[int]] = []
+        for _, group in groupby(order, key=lambda i: templates[i].n_atoms):
+            same = list(group)
+            chunks += [same[j : j + self.batch_size] for j in range(0, len(same), self.batch_size)]
+        return chunks

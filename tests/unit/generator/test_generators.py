@@ -145,8 +145,13 @@ def test_batched_prediction_gives_k_candidates_of_each_composition(diffusion) ->
 
 
 def test_carbon_prediction_has_the_target_atom_count(diffusion) -> None:
-    # the tiny model's library has eleven 6-atom carbon cells and two 12-atom ones
+    # the tiny model's library has eleven 6-atom carbon cells and two 12-atom ones; batches
+    # are formed per atom count (batch_size 3 here), results come back in request order
+    targets = [{6: 12}, {6: 6}, {6: 12}, {6: 8}, {6: 6}]
     groups = {t.space_group for t in diffusion.bundle.library.templates}
-    for row in diffusion.predict([{6: 12}], seed=3, k=4):
-        assert composition_of(row[0]) == {6: 12}
-        assert row[0].info["space_group"] in groups
+    result = diffusion.predict(targets, seed=3, k=2)
+    for row in result:
+        assert [composition_of(a) for a in row] == targets
+        assert all(a.info["space_group"] in groups for a in row)
+    again = diffusion.predict(targets, seed=3, k=2)
+    assert np.array_equal(again[1][3].positions, result[1][3].positions)
