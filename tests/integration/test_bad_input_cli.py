@@ -60,6 +60,7 @@ STRUCTURES: dict[str, tuple[str, ...]] = {
     "empty.csv": ("file is empty",),
     "structure.pdb": ("extension '.pdb'",),
     "too_many_atoms.extxyz": ("frame 0", "field 'numbers'", "10000 atoms", "limit of 200"),
+    "no_atoms.extxyz": ("frame 0", "field 'numbers'", "no atoms"),
 }
 
 # run configuration: (line, key path, words of the problem)

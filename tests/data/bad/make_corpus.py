@@ -135,6 +135,7 @@ def big_cell(n: tuple[int, int, int] = (10, 10, 100), spacing: int = 4) -> str:
 
 
 TEXT_FILES["too_many_atoms.extxyz"] = big_cell()
+TEXT_FILES["no_atoms.extxyz"] = xyz_frame([], CUBIC)  # an empty composition
 
 # run configurations (`qaware run CONFIG`): one defect each, the rest a valid small run
 CONFIG_HEAD = "run:\n  name: bad-input\n  directory: runs/bad-input\n"

@@ -50,6 +50,7 @@ CASES: dict[str, tuple[object, object, object, tuple[str, ...]]] = {
     "empty.csv": (NO, NO, NO, ("file is empty",)),
     "structure.pdb": (NO, NO, NO, ("extension '.pdb'", "format=")),
     "too_many_atoms.extxyz": (0, NO, "numbers", ("10000 atoms", "limit of 200", "max_atoms")),
+    "no_atoms.extxyz": (0, NO, "numbers", ("structure has no atoms",)),
 }
 KWARGS: dict[str, dict[str, object]] = {"too_many_atoms.extxyz": {"max_atoms": 200}}
 NOT_STRUCTURES = (".py", ".md", ".yaml")  # the YAML configs and run directory: CLI tests
