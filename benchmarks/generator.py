@@ -480,6 +480,8 @@ def main() -> None:
     if args.output.exists():
         previous = json.loads(args.output.read_text()).get("results", {})
     sections = dict(previous.get("sections", {}))
+    # the top-level provenance is the last run's; each section keeps the one it was made by
+    made_by = dict(previous.get("section_provenance", {}))
     for name in names:
         t0 = time.perf_counter()
         if name == "carbon":
@@ -506,8 +508,13 @@ def main() -> None:
             result["model_sha256"] = rec.provenance()["data_files"][2]["sha256"]
         result["command"] = " ".join(["python", *sys.argv])
         sections[name] = result
+        made_by[name] = {
+            k: v for k, v in rec.provenance().items() if k not in ("packages", "python")
+        }
         print(json.dumps({name: result}, indent=1, default=str), flush=True)
-        rec.write(args.output, {**_notes(args), "sections": sections})
+        rec.write(
+            args.output, {**_notes(args), "sections": sections, "section_provenance": made_by}
+        )
 
 
 def _notes(args: argparse.Namespace) -> dict[str, Any]:
