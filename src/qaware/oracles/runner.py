@@ -303,7 +303,7 @@ class OracleRunner:
                 result = _checked(
                     _from_future(future, task.oracle), task.oracle, group.key, task.structure_hash
                 )
-                self.store.record_result(task.candidate_id, group.key, result)  # type: ignore[arg-type]
+                self.store.record_result(task.candidate_id, group.key, result)
                 if not result.ok and group.budget > 0:
                     log.info("%s: call %s failed (%s); retrying (%d left)",
                              self.desc, group.key, result.reason, group.budget)  # fmt: skip
@@ -340,5 +340,5 @@ def cached_compute(
         return found
     store.begin_call(candidate_id, atoms, oracle_key=key, level=oracle.level)
     result = _checked(compute_call(oracle, atoms, None), oracle, key, structure_hash)
-    store.record_result(candidate_id, key, result)  # type: ignore[arg-type]
+    store.record_result(candidate_id, key, result)
     return result
