@@ -112,10 +112,17 @@ class Meter:
         self.partial, self.base = partial, {"part": part, "backend": backend, "size": size}
         self.done = {k[3] for k in read_partial(partial) if k[:3] == (part, backend, size)}
 
-    def __call__(self, op: str, fn: Callable[[], Any], rows: Callable[[Any], int]) -> Any:
+    def __call__(
+        self,
+        op: str,
+        fn: Callable[[], Any],
+        rows: Callable[[Any], int],
+        seconds: Callable[[Any], float] | None = None,
+    ) -> Any:
+        """Run ``fn``; ``seconds(out)`` replaces the wall time when the work spans sessions."""
         rss0, t0 = _rss_mib(), time.perf_counter()
         out = fn()
-        dt = time.perf_counter() - t0
+        dt = time.perf_counter() - t0 if seconds is None else seconds(out)
         rec = {**self.base, "op": op, "seconds": round(dt, 4), "rows": int(rows(out)),
                "rss_before_mib": rss0, "peak_rss_mib": _peak_rss_mib()}  # fmt: skip
         append(self.partial, rec)
@@ -160,6 +167,28 @@ def _drop(backend: str, size: int, workdir: Path, pg_base: str | None) -> None:
         _pg(pg_base, f"DROP SCHEMA IF EXISTS {_pg_schema(size)} CASCADE")  # type: ignore[arg-type]
 
 
+def _row_ids(backend: str, size: int, workdir: Path, pg_base: str | None) -> list[int]:
+    """Ids of every row, ascending (before the history only candidate rows exist)."""
+    sql = "SELECT id FROM {}systems ORDER BY id"
+    if backend == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(_sqlite_path(workdir, size))
+        try:
+            return [int(r[0]) for r in con.execute(sql.format(""))]
+        finally:
+            con.close()
+    import psycopg2
+
+    con = psycopg2.connect(pg_base)
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql.format(f"{_pg_schema(size)}."))
+            return [int(r[0]) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
 def _db_bytes(backend: str, size: int, workdir: Path, pg_base: str | None) -> int:
     if backend == "sqlite":
         return _sqlite_path(workdir, size).stat().st_size
@@ -168,30 +197,41 @@ def _db_bytes(backend: str, size: int, workdir: Path, pg_base: str | None) -> in
     return int(_pg(pg_base, sql, _pg_schema(size))[0] or 0)  # type: ignore[arg-type,index]
 
 
-def fill_store(store: Any, size: int, seed: int = SEED) -> float:
-    """Insert ``size`` candidate rows in batches of 10,000; return the seconds in the store."""
+def fill_store(store: Any, size: int, progress: Path, seed: int = SEED) -> float:
+    """Insert ``size`` candidate rows in batches of 10,000 (one transaction each); return the
+    seconds spent in ``add_candidates`` over all sessions.
+
+    Resumable: after each batch its seconds are appended to ``progress`` (JSON list); a rerun
+    continues after the batches the store holds (a batch committed but not yet logged is
+    counted at the mean time of the others).
+    """
     from store_throughput import make_cells, stand_in_hash
 
-    spent = 0.0
+    times = json.loads(progress.read_text()) if progress.exists() else []
+    have = -(-store.count() // BATCH) if times else 0  # batches are atomic
+    times = (times + [float(np.mean(times))] * have)[:have] if times else []
     for k, start in enumerate(range(0, size, BATCH)):
+        if k < have:
+            continue
         cells = make_cells(min(BATCH, size - start), seed=seed * 100_003 + k)
         hashes = [stand_in_hash(a) for a in cells]
         t0 = time.perf_counter()
         store.add_candidates(cells, cycle=1 + start // 100_000, origin="scale", hashes=hashes)
-        spent += time.perf_counter() - t0
-    return spent
+        times.append(time.perf_counter() - t0)
+        progress.write_text(json.dumps(times))
+    return float(sum(times))
 
 
-def campaign_history(store: Any, size: int, seed: int = SEED) -> None:
+def campaign_history(store: Any, ids: list[int], seed: int = SEED) -> None:
     """A fixed-size history on top of the pool: 1,000 scored, 110 selected, 100 of them submitted
     to the top oracle, 90 of those done (call rows with results), 10 left submitted (a killed
-    run). Candidate ids are 1..size: the pool is the first thing in a fresh DB."""
+    run). Spread over the ids of the candidate rows (``ids``, ascending)."""
     from qaware.oracles.result import OracleResult
     from qaware.store import oracle_call_key
 
     rng = np.random.default_rng(seed)
-    m = min(1_000, size // 10)
-    ids = sorted(int(i) + 1 for i in rng.choice(size, size=m, replace=False))  # ids from 1
+    m = min(1_000, len(ids) // 10)
+    ids = sorted(ids[int(i)] for i in rng.choice(len(ids), size=m, replace=False))
     store.update_candidates(ids, "scored", [{"score": float(s)} for s in rng.random(m)])
     picked = ids[: m // 10 + 10]
     store.update_candidates(picked, "selected", [{"selected_cycle": 1}] * len(picked))
@@ -219,17 +259,21 @@ def store_size(backend: str, size: int, partial: Path, workdir: Path, pg: str | 
         return
     url = _store_url(backend, size, workdir, pg)
     ready = workdir / f"qaware_scale_{backend}_{size}.ready"  # DB filled and history written
+    progress = workdir / f"qaware_scale_{backend}_{size}.progress.json"  # batches inserted
     if not ready.exists():
-        _drop(backend, size, workdir, pg)
-        if backend == "postgresql":
-            _pg(pg, f"CREATE SCHEMA {_pg_schema(size)}")  # type: ignore[arg-type]
+        if not progress.exists():  # nothing to continue: a fresh DB
+            _drop(backend, size, workdir, pg)
+            if backend == "postgresql":
+                _pg(pg, f"CREATE SCHEMA {_pg_schema(size)}")  # type: ignore[arg-type]
         with CampaignStore(url, campaign="scale") as store:
-            if "insert" in meter.done:
-                fill_store(store, size)  # the DB was lost; its insert is measured already
+            if "insert" in meter.done:  # the DB was lost; its insert is measured already
+                fill_store(store, size, progress)
             else:
-                meter("insert", lambda: fill_store(store, size), lambda _: size)
-            campaign_history(store, size)
+                meter("insert", lambda: fill_store(store, size, progress), lambda _: size,
+                      seconds=lambda spent: spent)  # fmt: skip
+            campaign_history(store, _row_ids(backend, size, workdir, pg))
         ready.touch()
+        progress.unlink()
     with CampaignStore(url, campaign="scale") as s:
         ops: dict[str, tuple[Callable[[], Any], Callable[[Any], int]]] = {
             "count_all": (s.count, lambda n: n),
@@ -245,7 +289,7 @@ def store_size(backend: str, size: int, partial: Path, workdir: Path, pg: str | 
             if op not in meter.done:
                 meter(op, fn, rows)
     _drop(backend, size, workdir, pg)
-    ready.unlink(missing_ok=True)
+    ready.unlink()
 
 
 # ---- score pipeline ---------------------------------------------------------------------------
@@ -366,6 +410,8 @@ def main() -> None:
     parser.add_argument("--part", choices=("score", "store", "all"), default="all")
     parser.add_argument("--postgres-url", default=None, help="postgresql://... (skip if absent)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="store backends to run")
+    parser.add_argument("--score-sizes", default=None, help="comma list overriding the default")
+    parser.add_argument("--store-sizes", default=None, help="comma list overriding the default")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp"))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--assemble-only", action="store_true")
@@ -382,6 +428,10 @@ def main() -> None:
     backends = [b for b in BACKENDS if b in wanted and (b == "sqlite" or args.postgres_url)]
     score_sizes = QUICK_SCORE_SIZES if args.quick else SCORE_SIZES
     store_sizes = QUICK_STORE_SIZES if args.quick else STORE_SIZES
+    if args.score_sizes:
+        score_sizes = tuple(int(n) for n in args.score_sizes.split(","))
+    if args.store_sizes:
+        store_sizes = tuple(int(n) for n in args.store_sizes.split(","))
     plan: dict[str, Any] = {"score": list(score_sizes) if args.part != "store" else []}
     plan["store"] = {b: list(store_sizes) for b in backends} if args.part != "score" else {}
     units = [f"score:sqlite:{n}" for n in plan["score"]]

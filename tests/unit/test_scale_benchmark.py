@@ -75,3 +75,19 @@ def test_growth_exponent_and_flags(scale):
     assert out["worse_than_linear"] == ["store/sqlite/candidates_all"]
     assert out["growth"]["store/sqlite/insert"]["exponent"] == pytest.approx(1.0)
     assert not out["complete"] and "store/sqlite/10000/summary" in out["missing"]
+
+
+def test_an_insert_cut_short_continues_where_the_store_stands(scale, tmp_path, monkeypatch):
+    from qaware.store import CampaignStore
+
+    monkeypatch.setattr(scale, "BATCH", 300)
+    progress = tmp_path / "fill.progress.json"
+    with CampaignStore(tmp_path / "s.db", campaign="scale") as store:
+        first = scale.fill_store(store, 600, progress)  # killed after two batches...
+        times = json.loads(progress.read_text())
+        assert len(times) == 2 and first == pytest.approx(sum(times))
+        progress.write_text(json.dumps(times[:1]))  # ...and before the second was logged
+        total = scale.fill_store(store, 1_000, progress)
+        assert store.count() == 1_000  # no batch written twice, none missing
+        times = json.loads(progress.read_text())
+        assert len(times) == 4 and total == pytest.approx(sum(times))
