@@ -30,7 +30,12 @@ from qaware.errors import InvalidStructureError, MissingDependencyError, StoreEr
 from qaware.oracles.result import OracleResult
 from qaware.protocols import CandidateRecord
 from qaware.store import keys as kv
-from qaware.store._bulk import buffered_inserts, cached_table_names, existing_ids
+from qaware.store._bulk import (
+    DeferredCommit,
+    buffered_inserts,
+    cached_table_names,
+    existing_ids,
+)
 from qaware.store.keys import CallRecord
 from qaware.store.states import CallStatus, CandidateStatus, check_transition
 from qaware.structures.hashing import structure_hash
@@ -90,7 +95,7 @@ class CampaignStore:
         if self._raw is None or self._pid != os.getpid():  # never share one across a fork
             self._raw, self._pid = self._db._connect(), os.getpid()
         db, raw = self._db, self._raw
-        db.connection, db.change_count = _DeferredCommit(raw), 0
+        db.connection, db.change_count = DeferredCommit(raw), 0
         try:
             with cached_table_names(db):  # ASE asks once per row read otherwise
                 yield db
@@ -110,6 +115,14 @@ class CampaignStore:
     def _by_key(self, db: Any, key: str, value: str, kind: str, **options: Any) -> list[Any]:
         """This campaign's rows of ``kind`` with ``key == value`` (one-key indexed select)."""
         return [r for r in db.select(**{key: value}, **options) if self._mine(r, kind)]
+
+    def _rows(self, db: Any, sel: dict[str, Any]) -> list[Any]:
+        """Rows matching ``sel``, selected in SQL on its most selective key only: ASE on SQLite
+        reads every row's id per key (1.4 s for 10 selected rows among 10^5 candidates)."""
+        key = next(k for k in (kv.STATUS, kv.LEVEL, kv.CYCLE, kv.KIND) if k in sel)
+        return [
+            r for r in db.select(**{key: sel[key]}) if all(r.get(k) == v for k, v in sel.items())
+        ]
 
     def _selection(self, kind: str, **more: Any) -> dict[str, Any]:
         sel = {kv.KIND: kind, kv.CAMPAIGN: self.campaign}
@@ -208,7 +221,7 @@ class CampaignStore:
         """
         sel = self._selection(kv.KIND_CANDIDATE, status=_status(status), cycle=cycle)
         with self._transaction() as db:
-            rows = list(db.select(**sel))
+            rows = self._rows(db, sel)
         for row in sorted(rows, key=lambda r: r.id):
             yield kv.candidate_record(row)
 
@@ -326,7 +339,7 @@ class CampaignStore:
         """This campaign's oracle-call rows, oldest first, optionally of one status and/or level."""
         status = None if status is None else str(CallStatus(status))
         with self._transaction() as db:
-            rows = list(db.select(**self._selection(kv.KIND_CALL, status=status, level=level)))
+            rows = self._rows(db, self._selection(kv.KIND_CALL, status=status, level=level))
         for row in sorted(rows, key=lambda r: r.id):
             yield kv.call_record(row)
 
@@ -353,19 +366,6 @@ def _connect(url: str, postgres: bool) -> Any:
     if not path.parent.is_dir():
         raise StoreError(f"{path}: directory {path.parent} does not exist")
     return ase.db.connect(str(path), type="db", use_lock_file=False)
-
-
-class _DeferredCommit:
-    """A DB-API connection whose ``commit()`` (ASE's, every 5,000 changes) does nothing."""
-
-    def __init__(self, con: Any) -> None:
-        self._con = con
-
-    def commit(self) -> None:  # CampaignStore._transaction commits once, at the end
-        pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
 
 
 def _bare(atoms: Atoms) -> Atoms:  # rows hold structures; Atoms.copy() drops the calculator
