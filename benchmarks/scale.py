@@ -89,7 +89,8 @@ def read_partial(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
 
 
 def append(path: Path, rec: dict[str, Any]) -> None:
-    rec = {**rec, "utc": datetime.now(UTC).isoformat(timespec="seconds")}
+    rec = {**rec, "utc": datetime.now(UTC).isoformat(timespec="seconds"),
+           "load1": round(os.getloadavg()[0], 2)}  # fmt: skip
     with path.open("a") as f:  # one short line per write: appends from two workers stay whole
         f.write(json.dumps(rec) + "\n")
         f.flush()
@@ -365,6 +366,13 @@ def summarise(
         if rec["seconds"] > 0 and op not in ("summary",):
             cell["rows_per_s"] = round(rec["rows"] / rec["seconds"], 1) if rec["rows"] else None
         table.setdefault(part, {}).setdefault(backend, {}).setdefault(op, {})[str(size)] = cell
+    score = table.get("score", {}).get("sqlite", {})
+    for n in sorted({n for op in SCORE_OPS for n in score.get(op, {})}, key=int):
+        if all(n in score.get(op, {}) for op in SCORE_OPS):  # the whole pipeline at size n
+            cells = [score[op][n] for op in SCORE_OPS]
+            score.setdefault("total", {})[n] = {
+                "seconds": round(sum(c["seconds"] for c in cells), 3), "rows": int(n),
+                "peak_rss_mib": max(c["peak_rss_mib"] for c in cells)}  # fmt: skip
     growth, flagged = {}, []
     for part, by_backend in table.items():
         for backend, by_op in by_backend.items():
@@ -390,7 +398,17 @@ def summarise(
                if ("score", "sqlite", n, op) not in records]  # fmt: skip
     missing += [f"store/{b}/{n}/{op}" for b, sizes in plan["store"].items() for n in sizes
                 for op in STORE_OPS if ("store", b, n, op) not in records]  # fmt: skip
+    extrapolated = {}  # a planned score size not measured: from the largest one and the fit
+    for n in plan["score"]:
+        for op, by_size in score.items():
+            fit = growth.get(f"score/sqlite/{op}")
+            if str(n) not in by_size and fit is not None:
+                n0 = max(int(m) for m in by_size)
+                t = by_size[str(n0)]["seconds"] * (n / n0) ** fit["exponent"]
+                extrapolated[f"score/{op}/{n}"] = {"seconds": round(t, 1), "from_size": n0,
+                                                   "exponent": fit["exponent"]}  # fmt: skip
     return {"complete": not missing, "missing": missing, "measurements": table,
+            "extrapolated_not_measured": extrapolated,
             "resume_scan_s": resume, "growth": growth, "worse_than_linear": flagged,
             "superlinear_threshold": SUPERLINEAR}  # fmt: skip
 
