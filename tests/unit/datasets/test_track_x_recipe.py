@@ -28,6 +28,11 @@ def built(perov_dir):
 
 
 def test_order_tags_and_reference_coverage(built, perov_dir):
+    big = [a for a in built if a.info[track_x.BIG_REFERENCE]]
+    assert built[len(built) - len(big) :] == big  # the big element cells come last of all
+    assert {a.info["element"] for a in big} <= track_x.EXPENSIVE_REFERENCES
+    assert all(a.info["tag"] == track_x.TAG_ELEMENT for a in big)
+    built = built[: len(built) - len(big)]
     tags = [a.info["tag"] for a in built]
     n_el, n_ox = tags.count(track_x.TAG_ELEMENT), tags.count(track_x.TAG_OXIDE)
     assert tags[:n_el] == [track_x.TAG_ELEMENT] * n_el  # references, then oxides, then cells
@@ -35,10 +40,10 @@ def test_order_tags_and_reference_coverage(built, perov_dir):
     cells = built[n_el + n_ox :]
     assert len(cells) == 40 and all(t.startswith("X3=") for t in tags[n_el + n_ox :])
     elements = {el for a in cells for el in a.get_chemical_symbols()}
-    refs = built[:n_el]
+    refs = built[:n_el] + big
     assert {a.info["element"] for a in refs} == elements
     assert all(set(a.get_chemical_symbols()) == {a.info["element"]} for a in refs)
-    assert [len(a) for a in refs] == sorted(len(a) for a in refs)  # small cells first
+    assert [len(a) for a in refs[:n_el]] == sorted(len(a) for a in refs[:n_el])  # small first
     for ox in built[n_el : n_el + n_ox]:  # only oxides of elements that occur
         assert set(ox.get_chemical_symbols()) <= elements
     bundled = read_structures(perov_dir / "val.csv").atoms[:40]

@@ -4,8 +4,9 @@
 (issue 5) deterministically, in the order a partial build is most useful in:
 
 1. ``info["tag"] == "ref:element"``: one periodic reference cell per element of the chosen
-   perovskites (smallest cells first), exactly the cells the campaign uses
-   (:func:`qaware.thermo.reference_structure` with ``kind="periodic"``, and
+   perovskites (smallest cells first; the big cells of :data:`EXPENSIVE_REFERENCES`, flagged
+   ``info["big_reference"]``, come last of all, after the perovskites), exactly the cells the
+   campaign uses (:func:`qaware.thermo.reference_structure` with ``kind="periodic"``, and
    :func:`qaware.datasets.recipes.perov5.reference_overrides` for α-Mn, Ga, In, Tl, Hg, Te,
    B, S, As, Sb, Bi). ``info["element"]`` names the element; O, N and F are the diatomic
    molecule in a periodic 10 Å box (half of it is the reference).
@@ -38,6 +39,7 @@ from ase import Atoms
 from qaware.errors import ConfigError
 
 __all__ = [
+    "BIG_REFERENCE",
     "EXPENSIVE_REFERENCES",
     "OXIDES",
     "TAG_ELEMENT",
@@ -53,6 +55,9 @@ TAG_OXIDE: Final[str] = "ref:oxide"
 EXPENSIVE_REFERENCES: Final[frozenset[str]] = frozenset(("Mn", "B", "S"))
 """Elements whose reference cell is large (α-Mn 29 atoms, α-B 12, S8 in a 12 Å box): kept out
 of the HSE06 subset, whose cost grows with the square of the k-mesh and the cell."""
+BIG_REFERENCE: Final[str] = "big_reference"
+"""info key: True on the element cells of :data:`EXPENSIVE_REFERENCES` (built in a stage of
+their own, after the perovskites)."""
 HSE06_KPT_DENSITY: Final[float] = 1.0  # the GPAW oracle's default hybrid_kpt_density
 
 # Structure types: (prototype, lattice parameters, internal parameters). Experimental room-
@@ -281,7 +286,12 @@ def structures(
             atoms = oxide(formula)
             atoms.info.update(tag=TAG_OXIDE, hse06=False, description=_describe(formula))
             oxides.append(atoms)
-    return refs + oxides + cells
+    small = [a for a in refs if a.info["element"] not in EXPENSIVE_REFERENCES]
+    big = [a for a in refs if a.info["element"] in EXPENSIVE_REFERENCES]
+    out = small + oxides + cells + big
+    for atoms in out:
+        atoms.info[BIG_REFERENCE] = any(atoms is b for b in big)
+    return out
 
 
 def _describe(formula: str) -> str:
