@@ -42,6 +42,7 @@ from qaware.store import CallStatus, CandidateStatus, RunDirectory  # noqa: E402
 CALC = "campaign_fixtures:CountingEMT"
 KILL_KINDS = ("step", "evaluate", "retrain", "clock")
 CALL_LOG = "calls.log"
+SMALL = {"budget": 6, "cycles": 3}  # 3 cycles of 2 candidates: room for 6 kills, cheap in CI
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crash_harness import Setup, compare, prepare, run_with_kills
-
-SMALL = {"budget": 8, "cycles": 4}  # 4 cycles of 2 candidates: enough for 6 kills
+from crash_harness import SMALL, Setup, compare, prepare, run_with_kills
 
 
 @pytest.mark.slow
