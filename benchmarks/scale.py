@@ -398,15 +398,18 @@ def summarise(
                if ("score", "sqlite", n, op) not in records]  # fmt: skip
     missing += [f"store/{b}/{n}/{op}" for b, sizes in plan["store"].items() for n in sizes
                 for op in STORE_OPS if ("store", b, n, op) not in records]  # fmt: skip
-    extrapolated = {}  # a planned score size not measured: from the largest one and the fit
+    # A planned score size not measured: scaled from the largest measured one, linearly unless
+    # the fit is steeper (wall times under a varying load make flatter fits unreliable).
+    extrapolated = {}
     for n in plan["score"]:
         for op, by_size in score.items():
             fit = growth.get(f"score/sqlite/{op}")
             if str(n) not in by_size and fit is not None:
                 n0 = max(int(m) for m in by_size)
-                t = by_size[str(n0)]["seconds"] * (n / n0) ** fit["exponent"]
+                k = max(1.0, fit["exponent"])
+                t = by_size[str(n0)]["seconds"] * (n / n0) ** k
                 extrapolated[f"score/{op}/{n}"] = {"seconds": round(t, 1), "from_size": n0,
-                                                   "exponent": fit["exponent"]}  # fmt: skip
+                                                   "exponent_used": k}  # fmt: skip
     return {"complete": not missing, "missing": missing, "measurements": table,
             "extrapolated_not_measured": extrapolated,
             "resume_scan_s": resume, "growth": growth, "worse_than_linear": flagged,
