@@ -68,6 +68,20 @@ STORE_OPS = (
 RESUME_SCAN = ("calls_submitted", "calls_submitted", "calls_all", "candidates_all")
 """Store reads of one resume, in order (calls(status="submitted") is read twice)."""
 SUPERLINEAR = 1.15
+NOTES = (
+    "Wall times on 2 cores shared with other jobs (each record has load1, the 1-minute load "
+    "average when it finished; loads of 7-12 were common): compare sizes, not machines.",
+    "store_before_fix: the same operations measured before the store's candidates()/calls() "
+    "selected on one key (commit 2c736f4); every 'store' row is after it. The candidate "
+    "insert is batched since commit f573447 and reads ask for ASE's table names once per "
+    "transaction since e7c00f4 (both before every 'store' row here).",
+    "candidates_all is the resume scan's big read (CampaignContext.prepare lists every "
+    "candidate's Atoms for the element set): its peak RSS is the process's.",
+    "score rows: prepare = references + hull seeds (constant work); screen = the generate step "
+    "with the sampler replaced by the pool (validity, charge balance, structure hash, novelty "
+    "by StructureMatcher against known structures, insert); score writes the 5,000-row "
+    "shortlist; select picks the batch of 8.",
+)
 BATCH = 10_000
 SEED = 0
 
@@ -472,8 +486,8 @@ def main() -> None:
 
 def write(rec: Recorder, args: argparse.Namespace, plan: dict[str, Any]) -> Path:
     res = summarise(read_partial(args.partial), plan)
-    res = {"quick": bool(args.quick), "machine_note": "2 cores shared with other jobs; see "
-           "provenance.load_average", "postgres": bool(args.postgres_url), **res}  # fmt: skip
+    res = {"quick": bool(args.quick), "notes": list(NOTES), "postgres": bool(args.postgres_url),
+           **res}  # fmt: skip
     return rec.write(args.out, res)
 
 
