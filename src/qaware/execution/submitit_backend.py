@@ -30,8 +30,10 @@ unrelated process; the result file decides when it exists). ``debug`` runs canno
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -64,6 +66,25 @@ def _import_submitit() -> Any:
             "submitit", "slurm", "The submitit executor (execution.backend: submitit)"
         ) from exc
     return submitit
+
+
+LOCAL_CANCEL_GRACE_S = 5.0
+"""A cancelled local job gets SIGINT (submitit's way), then SIGKILL after this many seconds: a
+job still importing on a loaded machine, or one whose code catches KeyboardInterrupt, would
+otherwise keep running after ``cancel()`` said it stopped."""
+
+
+def _kill_if_still_running(pid: int, grace_s: float) -> None:
+    """SIGKILL ``pid`` after ``grace_s`` seconds unless it has exited (a daemon timer thread)."""
+
+    def kill() -> None:
+        if _pid_running(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(grace_s, kill)
+    timer.daemon = True
+    timer.start()
 
 
 def _pid_running(pid: int) -> bool:
@@ -105,6 +126,8 @@ class JobFuture(BackedFuture):
     def cancel(self) -> bool:
         if self.job is not None and not self.done():
             self.job.cancel(check=False)
+            if self.cluster == "local":
+                _kill_if_still_running(int(self.job.job_id), grace_s=LOCAL_CANCEL_GRACE_S)
         return self.mark_cancelled()
 
     def job_done(self) -> bool:
