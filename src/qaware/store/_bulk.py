@@ -49,14 +49,14 @@ def existing_ids(db: Any, campaign: str, kind: str, hashes: Sequence[str]) -> di
     ``text_key_values`` table, indexed on (key, value) and id by the store).
     """
     found: dict[str, int] = {}
-    unique = list(dict.fromkeys(hashes))
+    unique = [kv.stored_hash(h) for h in dict.fromkeys(hashes)]
     with db.managed_connection() as con:
         cur = con.cursor()
         for start in range(0, len(unique), _LOOKUP_CHUNK):
             chunk = unique[start : start + _LOOKUP_CHUNK]
             cur.execute(_EXISTING_SQL.format(marks=", ".join("?" * len(chunk))),
                         (campaign, kind, *chunk))  # fmt: skip
-            found.update({str(h): int(i) for h, i in cur.fetchall()})
+            found.update({kv.read_hash(h): int(i) for h, i in cur.fetchall()})
     return found
 
 

@@ -158,9 +158,8 @@ class CampaignStore:
                 for h, atoms in zip(hashes, structures, strict=True):
                     if h not in ids:
                         kvp = self._selection(kv.KIND_CANDIDATE, cycle=int(cycle))
-                        kvp.update(
-                            {kv.STATUS: str(CandidateStatus.GENERATED), kv.STRUCTURE_HASH: h}
-                        )
+                        kvp[kv.STATUS] = str(CandidateStatus.GENERATED)
+                        kvp[kv.STRUCTURE_HASH] = kv.stored_hash(h)
                         kvp[kv.ORIGIN] = origin
                         ids[h] = db.write(_bare(atoms), key_value_pairs=kvp)
         return [ids[h] for h in hashes]
@@ -269,7 +268,7 @@ class CampaignStore:
         shash = structure_hash(atoms) if candidate_id is None else ""
         with self._transaction() as db:
             if candidate_id is not None:  # the call serves that row: use its hash
-                shash = self._candidate_row(db, candidate_id).shash
+                shash = kv.read_hash(self._candidate_row(db, candidate_id).shash)
             rows = self._by_key(db, kv.ORACLE_KEY, oracle_key, kv.KIND_CALL)
             if rows:
                 row = rows[0]
@@ -307,12 +306,12 @@ class CampaignStore:
                 row = rows[0]
                 if row.status == CallStatus.DONE:
                     raise StoreError(f"{self}: oracle call {oracle_key} (row {row.id}) is done")
-                shash, level, call_id = row.shash, row.level, int(row.id)
+                shash, level, call_id = kv.read_hash(row.shash), row.level, int(row.id)
                 attempt = int(row.attempt) + (row.status == CallStatus.FAILED)
                 atoms = row.toatoms()
             else:
                 cand = self._candidate_row(db, candidate_id)
-                shash, level, call_id, attempt = cand.shash, result.level, None, 1
+                shash, level, call_id, attempt = kv.read_hash(cand.shash), result.level, None, 1
                 atoms = cand.toatoms()
             if result.level != level:
                 raise StoreError(f"{self}: call {oracle_key} is '{level}', not '{result.level}'")
@@ -347,7 +346,8 @@ class CampaignStore:
         self, oracle_key: str, level: str, candidate_id: int | None, shash: str
     ) -> dict[str, Any]:
         kvp = self._selection(kv.KIND_CALL)
-        kvp.update({kv.ORACLE_KEY: oracle_key, kv.LEVEL: level, kv.STRUCTURE_HASH: shash})
+        kvp.update({kv.ORACLE_KEY: oracle_key, kv.LEVEL: level})
+        kvp[kv.STRUCTURE_HASH] = kv.stored_hash(shash)
         if candidate_id is not None:
             kvp[kv.CANDIDATE_ID] = int(candidate_id)
         return kvp

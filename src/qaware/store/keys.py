@@ -47,6 +47,8 @@ __all__ = [
     "candidate_record",
     "check_fields",
     "oracle_call_key",
+    "read_hash",
+    "stored_hash",
 ]
 
 # ---- on every row -------------------------------------------------------------------------
@@ -127,6 +129,32 @@ class CallRecord:
     result: OracleResult | None
 
 
+NUMERIC_HASH_PREFIX: Final[str] = "num:"
+"""Marks a stored structure hash that would read as a number (see :func:`stored_hash`)."""
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def stored_hash(structure_hash: str) -> str:
+    """The ``shash`` value stored for ``structure_hash``: the hash itself, or ``num:`` + the
+    hash when it reads as a number (all digits with at most one ``e``: about 1 in 700,000 hex
+    digests), which ASE refuses as a string value. :func:`read_hash` undoes it."""
+    return NUMERIC_HASH_PREFIX + structure_hash if _numeric(structure_hash) else structure_hash
+
+
+def read_hash(value: Any) -> str:
+    """The structure hash behind a stored ``shash`` value (see :func:`stored_hash`)."""
+    text = str(value)
+    rest = text[len(NUMERIC_HASH_PREFIX) :]
+    return rest if text.startswith(NUMERIC_HASH_PREFIX) and _numeric(rest) else text
+
+
 def oracle_call_key(structure_hash: str, settings_hash: str) -> str:
     """Key of one oracle call: sha256 of the structure hash and the oracle's settings hash.
 
@@ -182,7 +210,7 @@ def candidate_record(row: Any) -> CandidateRecord:
         atoms=row.toatoms(),
         status=str(kvp[STATUS]),
         cycle=int(kvp[CYCLE]),
-        structure_hash=str(kvp[STRUCTURE_HASH]),
+        structure_hash=read_hash(kvp[STRUCTURE_HASH]),
         key_value_pairs=kvp,
         data=dict(row.get("data") or {}),
     )
@@ -200,7 +228,7 @@ def call_record(row: Any) -> CallRecord:
         status=CallStatus(kvp[STATUS]),
         attempt=int(kvp[ATTEMPT]),
         candidate_id=None if cid is None else int(cid),
-        structure_hash=str(kvp[STRUCTURE_HASH]),
+        structure_hash=read_hash(kvp[STRUCTURE_HASH]),
         handle=str(data.get(DATA_HANDLE, "")),
         atoms=row.toatoms(),
         result=None if result is None else OracleResult.from_dict(result),

@@ -56,3 +56,19 @@ def test_a_refused_row_rolls_the_whole_batch_back(store_url):
         assert store.count() == 0
         ids = store.add_candidates(cells(3, 3), cycle=0, hashes=list("abc"))
         assert store.count() == 3 and [store.get(i).structure_hash for i in ids] == list("abc")
+
+
+@pytest.mark.parametrize("digest", ["20394817263549870192837465019283", "8812e77410235566"])
+def test_a_structure_hash_that_reads_as_a_number_is_stored_and_read_back(store_url, digest):
+    """ASE refuses string values that parse as floats; about 1 in 700,000 hex digests is one
+    (all digits, or digits around one 'e'). Such a candidate must still be stored, deduplicated
+    and labelled, and come back with its own hash."""
+    atoms = cells(1, 3)[0]
+    with CampaignStore(store_url, campaign="numeric") as store:
+        (cid,) = store.add_candidates([atoms], cycle=0, hashes=[digest])
+        assert store.add_candidates([atoms], cycle=1, hashes=[digest]) == [cid]
+        (cand,) = store.candidates()
+        assert cand.structure_hash == digest
+        store.begin_call(cid, atoms, oracle_key="k" + digest, level="PBE")
+        (call,) = store.calls()
+        assert call.structure_hash == digest and call.candidate_id == cid
