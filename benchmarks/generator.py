@@ -51,7 +51,7 @@ CARBON_CONFIG = REPO / "benchmarks" / "configs" / "generator_carbon24.yaml"
 CARBON_MODEL = REPO / "benchmarks" / "models" / "generator_carbon24.pt"
 MODEL = REPO / "src" / "qaware" / "data" / "models" / "generator_quickstart.pt"
 PROXY = REPO / "src" / "qaware" / "data" / "models" / "proxy_quickstart.pt"
-TRACK_X = REPO / "data" / "track_x" / "track_x.extxyz"
+TRACK_X = REPO / "data" / "track_x" / "track_x.extxyz.gz"
 LAMBDAS = (0.0, 0.1, 0.3, 0.5, 1.0, 2.0)
 
 

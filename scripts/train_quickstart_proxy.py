@@ -1,6 +1,6 @@
 """Train and evaluate the quick-start descriptor proxy on the Track X GPAW labels.
 
-Data: ``data/track_x/track_x.extxyz`` (``qaware build-dataset data/track_x/spec.yaml``; export
+Data: ``data/track_x/track_x.extxyz.gz`` (``data/track_x/build.sh``; export
 with ``--export-only`` while the build runs): perov-5 3d-metal oxides with GPAW PBE descriptors
 q = [DOS (100), gap, ELF (20), response] (:func:`qaware.descriptors.descriptor_vector`). Only
 frames whose PBE result is ok and carries all four blocks are used.
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-TRACK_X = REPO / "data" / "track_x" / "track_x.extxyz"
+TRACK_X = REPO / "data" / "track_x" / "track_x.extxyz.gz"
 MODELS = REPO / "src" / "qaware" / "data" / "models"
 LEVEL = "PBE"
 
