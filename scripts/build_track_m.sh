@@ -19,24 +19,7 @@ qaware() { python -m qaware "$@"; }
 
 # A consistent copy of a live run directory (SQLite backup API, events cut to whole lines):
 # snapshot_run SRC_RUN DST_RUN. The build may keep writing SRC_RUN meanwhile.
-snapshot_run() {
-  python - "$1" "$2" <<'PY'
-import shutil, sqlite3, sys
-from pathlib import Path
-src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-tmp = dst.with_name(dst.name + ".tmp")
-shutil.rmtree(tmp, ignore_errors=True)
-shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("campaign.db*", "*.tmp"))
-with sqlite3.connect(src / "campaign.db") as a, sqlite3.connect(tmp / "campaign.db") as b:
-    a.backup(b)
-events = tmp / "events.jsonl"
-if events.exists():
-    text = events.read_text()
-    events.write_text(text[: text.rfind("\n") + 1])
-shutil.rmtree(dst, ignore_errors=True)
-tmp.rename(dst)
-PY
-}
+snapshot_run() { python -m qaware.datasets.snapshot "$1" "$2"; }
 
 # A fresh checkout has no live run/ (it is not committed): start from the committed snapshot.
 for out in "$D" "$D/tzvp"; do

@@ -8,24 +8,7 @@ cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 D=data/track_x
 mkdir -p "$D/snapshot"
-python - "$D/run" "$D/snapshot/run" <<'PY'
-import shutil, sqlite3, sys
-from pathlib import Path
-src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-tmp = dst.with_name(dst.name + ".tmp")
-shutil.rmtree(tmp, ignore_errors=True)
-shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("campaign.db*", "*.tmp", "jobs"))
-with sqlite3.connect(src / "campaign.db") as a, sqlite3.connect(tmp / "campaign.db") as b:
-    a.backup(b)
-with sqlite3.connect(tmp / "campaign.db") as b:
-    b.execute("VACUUM")
-events = tmp / "events.jsonl"
-if events.exists():
-    text = events.read_text()
-    events.write_text(text[: text.rfind("\n") + 1])
-shutil.rmtree(dst, ignore_errors=True)
-tmp.rename(dst)
-PY
+python -m qaware.datasets.snapshot "$D/run" "$D/snapshot/run"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cp -r "$D/snapshot/run" "$tmp/run"

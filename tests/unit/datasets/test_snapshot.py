@@ -1,0 +1,41 @@
+"""snapshot_run: a consistent, complete copy of a run directory that a build keeps writing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from qaware.datasets.snapshot import snapshot_run
+from qaware.store import CampaignStore
+
+
+def _cells(n: int) -> list[Atoms]:
+    rng = np.random.default_rng(0)
+    return [Atoms("SrTiO3", scaled_positions=rng.random((5, 3)), cell=np.eye(3) * 4.0, pbc=True)
+            for _ in range(n)]  # fmt: skip
+
+
+def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
+    src, dst = tmp_path / "run", tmp_path / "snap" / "run"
+    src.mkdir()
+    (src / "jobs").mkdir()
+    (src / "jobs" / "big.pkl").write_bytes(b"x" * 1000)
+    (src / "events.jsonl").write_text('{"a": 1}\n{"b": 2}\n{"c": 3')  # a line being written
+    with CampaignStore(src / "campaign.db", campaign="c") as store:
+        store.add_candidates(_cells(7), cycle=0, hashes=[f"h{i}" for i in range(7)])
+        # the build still holds its store open while the snapshot is taken
+        dst.parent.mkdir()
+        dst.mkdir()
+        (dst / "stale.txt").write_text("from an older snapshot")
+        assert snapshot_run(src, dst) == dst
+    with CampaignStore(dst / "campaign.db", campaign="c") as copy:
+        assert sorted(c.structure_hash for c in copy.candidates()) == [f"h{i}" for i in range(7)]
+    assert (dst / "events.jsonl").read_text() == '{"a": 1}\n{"b": 2}\n'
+    assert not (dst / "jobs").exists() and not (dst / "stale.txt").exists()
+    assert not dst.with_name("run.tmp").exists()
+
+
+def test_a_folder_without_a_store_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no campaign\.db"):
+        snapshot_run(tmp_path, tmp_path / "out")
