@@ -81,6 +81,9 @@ NOTES = (
     "with the sampler replaced by the pool (validity, charge balance, structure hash, novelty "
     "by StructureMatcher against known structures, insert); score writes the 5,000-row "
     "shortlist; select picks the batch of 8.",
+    "Growth exponents fit wall times of runs made at different loads (load1 in each record): "
+    "where the loads differ by 2x or more (e.g. score sizes run on different days), the slope "
+    "measures the load change, not the code; compare per-candidate times at similar loads.",
 )
 BATCH = 10_000
 SEED = 0
