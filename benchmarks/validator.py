@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "validator.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    data, refs_path = DATA / "perov_standin.extxyz", DATA / "references.json"
+    data, refs_path = DATA / "perov_standin.extxyz.gz", DATA / "references.json"
     rec = Recorder("validator", seeds={"train": args.seed}, data_files=[data, refs_path])
 
     frames = labelled_frames(data)
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "data": {
             "track_x_standin": {
-                "file": "data/perov_standin/perov_standin.extxyz",
+                "file": "data/perov_standin/perov_standin.extxyz.gz",
                 "frames": len(frames),
                 "levels": list(LEVELS),
                 "labels": "STAND-IN: SevenNet-MF-0 modal PBE (imitates MP GGA+U) and modal "

@@ -73,7 +73,7 @@ def labelled_frames(path: Path) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA / "perov_standin.extxyz")
+    parser.add_argument("--data", type=Path, default=DATA / "perov_standin.extxyz.gz")
     parser.add_argument("--references", type=Path, default=DATA / "references.json")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--test-family", default="X3=ONF")

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
-    frames = ase.io.read(HERE / "perov_standin.extxyz", index=":")
+    frames = ase.io.read(HERE / "perov_standin.extxyz.gz", index=":")
     elements = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
     overrides = reference_overrides()
     out = {}

@@ -22,7 +22,7 @@ def _tiny_frames() -> list:
     """12 X3=O3 + 12 X3=O2N frames to train on, then 8 validation and 8 test frames of X3=ON2
     whose elements all occur in the training frames (so every reference energy is fitted);
     ``info["part"]`` says which (the split's group key)."""
-    frames = ase.io.read(DATA / "perov_standin.extxyz", index=":")
+    frames = ase.io.read(DATA / "perov_standin.extxyz.gz", index=":")
     both_3d = [a for a in frames if {a.info["a_site"], a.info["b_site"]} <= METALS_3D]
     train = [a for a in both_3d if a.info["tag"] == "X3=O3"][:12] + [
         a for a in both_3d if a.info["tag"] == "X3=O2N"

@@ -3,7 +3,7 @@
 Unknown keys fail with their path (``model.chanels: unknown key, did you mean 'channels'?``).
 Relative paths are relative to the YAML file. Example (the quick-start model's settings)::
 
-    data: [perov_standin.extxyz]          # extxyz with energy_<k>/forces_<k>/stress_<k> labels
+    data: [perov_standin.extxyz.gz]          # extxyz with energy_<k>/forces_<k>/stress_<k> labels
     references: references.json           # {level: ElementalReferences.to_dict()}
     ladder:                               # lowest first; the last level is the top
       - {name: GGA+U@SevenNet-MF-0, weight: 0.5, cost: 1, kind: stand-in}

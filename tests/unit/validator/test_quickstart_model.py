@@ -12,7 +12,7 @@ from qaware.validator import MFValidator
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = ROOT / "src" / "qaware" / "data" / "models" / "validator_quickstart.pt"
-DATA = ROOT / "data" / "perov_standin" / "perov_standin.extxyz"
+DATA = ROOT / "data" / "perov_standin" / "perov_standin.extxyz.gz"
 TOP, LOW = "r2SCAN@SevenNet-MF-0", "GGA+U@SevenNet-MF-0"
 
 
