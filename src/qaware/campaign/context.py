@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from qaware.campaign.analysis import KnownStructures
 from qaware.campaign.components import Components
+from qaware.campaign.novelty import KnownStructures
 from qaware.campaign.state import CampaignState
 from qaware.config import QawareConfig
 from qaware.oracles.result import OracleResult

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from qaware.acquisition import acquisition_scores, divergence, nearest_distance, select_batch
-from qaware.campaign.analysis import hull_entries_e_above, is_unique
+from qaware.campaign.analysis import hull_entries_e_above
 from qaware.campaign.components import generation_conditions
 from qaware.campaign.context import CampaignContext
 from qaware.campaign.faults import crash_point
+from qaware.campaign.novelty import is_unique
 from qaware.campaign.stopping import retrain_due
 from qaware.metrics.discovery import divergence_r2
 from qaware.store import CallStatus, CandidateStatus
@@ -32,39 +33,29 @@ S = CandidateStatus
 
 def generate(ctx: CampaignContext) -> None:
     """Sample, screen (geometry, charge balance, known structures) and store new candidates."""
-    from qaware.errors import InvalidStructureError
-    from qaware.metrics.generation import compositional_validity
-    from qaware.structures.checks import validate_structure
-    from qaware.structures.hashing import structure_hash
+    from qaware.campaign.screening import ScreenRules, screen_batch, screen_workers
 
     cfg, cycle = ctx.config, ctx.state.cycle
     cond = generation_conditions(cfg.generator, ctx.base_dir)
     raw = ctx.parts.generator.sample(
         cfg.campaign.candidates_per_cycle, seed=ctx.seed("generate"), conditions=cond
     )
-    good, hashes, rejected, known = [], [], 0, 0
-    for i, atoms in enumerate(raw):
-        try:
-            validate_structure(
-                atoms,
-                source=f"cycle {cycle} sample",
-                index=i,
-                min_distance=cfg.screening.min_distance,
-                max_atoms=cfg.screening.max_atoms,
-            )
-        except InvalidStructureError as err:
-            rejected += 1
-            log.debug("screened out: %s", err)
-            continue
-        if cfg.screening.charge_balanced and not compositional_validity(atoms):
-            rejected += 1
-            continue
-        shash = structure_hash(atoms)
-        if not ctx.known.is_novel(atoms, shash):
-            known += 1  # a known structure (training data, hull seed) is no candidate
-            continue
-        good.append(atoms)
-        hashes.append(shash)
+    rules = ScreenRules(
+        min_distance=cfg.screening.min_distance,
+        max_atoms=cfg.screening.max_atoms,
+        charge_balanced=cfg.screening.charge_balanced,
+        source=f"cycle {cycle} sample",
+    )
+    verdicts = screen_batch(
+        raw, rules, ctx.known, workers=screen_workers(cfg.execution.max_workers)
+    )
+    good = [atoms for atoms, v in zip(raw, verdicts, strict=True) if v.outcome == "new"]
+    hashes = [v.structure_hash for v in verdicts if v.outcome == "new"]
+    known = sum(v.outcome == "known" for v in verdicts)  # training data, hull seeds: no candidates
+    rejected = sum(v.outcome == "rejected" for v in verdicts)
+    for v in verdicts:
+        if v.reason is not None:
+            log.debug("screened out: %s", v.reason)
     before = ctx.store.count()
     ctx.store.add_candidates(good, cycle=cycle, origin="generator", hashes=hashes)
     summary = ctx.state.summary(cycle)

@@ -22,7 +22,7 @@ from qaware.execution._call import Call
 from qaware.execution._futures import chain
 from qaware.execution.base import QawareExecutor
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "die_with_parent"]
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ def _dead_workers(processes: dict[int, Any]) -> str:
     return ", ".join(dead) if dead else "no exit status recorded"
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Pool initializer: end this worker when the driver dies (``kill -9`` included).
 
     An orphaned worker would otherwise keep computing a result nobody can receive and hold its
@@ -118,7 +118,7 @@ class LocalExecutor(QawareExecutor):
             if self._pool is None:
                 context = multiprocessing.get_context(self.mp_context)
                 self._pool = ProcessPoolExecutor(
-                    self.max_workers, mp_context=context, initializer=_die_with_parent
+                    self.max_workers, mp_context=context, initializer=die_with_parent
                 )
             return self._pool
 
