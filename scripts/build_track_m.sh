@@ -4,7 +4,7 @@
 # recomputed. Order: the cheap families at all four def2-SVP levels (spec_light.yaml, same
 # store as spec.yaml), the def2-TZVP subset (spec_tzvp.yaml), then everything (spec.yaml).
 #
-#   nohup scripts/build_track_m.sh > data/track_m/build.log 2>&1 &
+#   BUILD_NICE=19 setsid nohup scripts/build_track_m.sh >> data/track_m/build.log 2>&1 &
 #   WORKERS=2 scripts/build_track_m.sh          # two calls at once (default 1)
 #   EXPORT_ONLY=1 scripts/build_track_m.sh      # re-export what is stored, compute nothing
 #   SNAPSHOT=1 scripts/build_track_m.sh         # snapshot + export while a build is running
@@ -13,6 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# BUILD_NICE=19: yield the CPU to everything else. Plain `nice` does not when the build runs in
+# a session of its own (setsid, a nohup'd terminal): the kernel's autogroup scheduler shares the
+# CPU between sessions first, so the session's own autogroup nice is set (it covers the session).
+if [[ -n "${BUILD_NICE:-}" && -w /proc/self/autogroup ]]; then
+  echo "$BUILD_NICE" > /proc/self/autogroup || true
+fi
 WORKERS="${WORKERS:-1}"
 D=data/track_m
 qaware() { python -m qaware "$@"; }

@@ -6,12 +6,18 @@
 # (PBE on the perovskites), spec_hse06, spec_big (PBE on S8, alpha-B, alpha-Mn), then spec.yaml
 # finds every pair stored and exports the data set (README.md, track_x.extxyz.gz).
 #
-#   OMP_NUM_THREADS=1 nohup nice -n 19 data/track_x/build.sh > data/track_x/build.log 2>&1 &
+#   BUILD_NICE=19 setsid nohup data/track_x/build.sh >> data/track_x/build.log 2>&1 &
 #   data/track_x/snapshot.sh      # commit-ready export + store copy while the build runs
 # A fresh checkout has no run/ (not committed): it starts from snapshot/run/ when that exists.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# BUILD_NICE=19: yield the CPU to everything else. Plain `nice` does not when the build runs in
+# a session of its own (setsid, a nohup'd terminal): the kernel's autogroup scheduler shares the
+# CPU between sessions first, so the session's own autogroup nice is set (it covers the session).
+if [[ -n "${BUILD_NICE:-}" && -w /proc/self/autogroup ]]; then
+  echo "$BUILD_NICE" > /proc/self/autogroup || true
+fi
 D=data/track_x
 if [[ ! -e "$D/run" && -e "$D/snapshot/run/campaign.db" ]]; then
   cp -r "$D/snapshot/run" "$D/run"

@@ -17,6 +17,7 @@ and in ``arrays``: ``forces_<k>``, (n_atoms, 3) eV/Å. Every frame also has ``st
 ``formula``, ``source``, ``index`` and ``tag`` (where set), plus the recipe's own scalar
 metadata. Wall times and memory are not in the frames (they differ between identical builds):
 the README has their statistics. A pair that is not ok is listed in the README, never dropped.
+Bond-stretch scans pass a continuity gate first (:mod:`qaware.datasets.scan_check`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ from qaware.protocols import Oracle
 if TYPE_CHECKING:
     from qaware.store import CallRecord
 
-__all__ = ["PairOutcome", "Status", "dataset_frames", "export_dataset", "outcome_status"]
+__all__ = [
+    "PairOutcome",
+    "Status",
+    "dataset_frames",
+    "export_dataset",
+    "gate_scans",
+    "outcome_status",
+]
 
 Status = Literal["ok", "failed", "gated", "pending"]
 _MAX_TEXT = 300  # characters kept of a reason or a string diagnostic
@@ -185,6 +193,23 @@ def _add_level(frame: Atoms, info: dict[str, Any], k: str, outcome: PairOutcome)
             info[f"desc_{_name(name)}_{k}"] = np.asarray(vector, dtype=float)
 
 
+def gate_scans(structures: Sequence[Atoms], outcomes: Sequence[PairOutcome]) -> list[PairOutcome]:
+    """``outcomes`` with each level's bond-scan outliers gated
+    (:func:`qaware.datasets.scan_check.gate_scan_results`); the store is not changed."""
+    from dataclasses import replace
+
+    from qaware.datasets.scan_check import gate_scan_results
+
+    by_level: dict[str, dict[int, OracleResult]] = {}
+    for o in outcomes:
+        if o.result is not None:
+            by_level.setdefault(o.level, {})[o.structure] = o.result
+    gated = {level: gate_scan_results(structures, res) for level, res in by_level.items()}
+    return [
+        o if o.result is None else replace(o, result=gated[o.level][o.structure]) for o in outcomes
+    ]
+
+
 def export_dataset(
     spec: DatasetSpec,
     structures: Sequence[Atoms],
@@ -209,6 +234,7 @@ def export_dataset(
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
     levels = [o.level for o in spec.oracles]
+    outcomes = gate_scans(structures, outcomes)
     frames = dataset_frames(structures, hashes, levels, outcomes)
     plain = out / f"{spec.name}.extxyz"
     extxyz = plain.with_name(plain.name + ".gz") if spec.compress else plain
