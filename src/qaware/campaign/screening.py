@@ -72,10 +72,24 @@ def screen_one(atoms: Atoms, index: int, rules: ScreenRules, known: KnownStructu
     return Verdict("new", structure_hash=shash)
 
 
-def screen_workers(max_workers: int) -> int:
-    """Processes for screening: ``max_workers`` capped at this machine's cores (the screen runs
-    in the driver's machine even when oracle calls go to a cluster)."""
-    return max(1, min(max_workers, os.cpu_count() or 1))
+def screen_workers() -> int:
+    """Processes for screening: the cores this process may use, or ``QAWARE_SCREEN_WORKERS``.
+
+    The screen runs on the driver's machine between oracle batches, whatever executor runs the
+    oracle calls, so it is not sized by ``execution.max_workers`` (one oracle call at a time on
+    a laptop still leaves the other cores idle). On a shared login node set the variable.
+    """
+    raw = os.environ.get("QAWARE_SCREEN_WORKERS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"QAWARE_SCREEN_WORKERS must be a whole number, got {raw!r}") from None
+        return max(1, value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 # -- worker side: the rules and known structures arrive once per process ------------------------

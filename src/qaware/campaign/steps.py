@@ -46,9 +46,7 @@ def generate(ctx: CampaignContext) -> None:
         charge_balanced=cfg.screening.charge_balanced,
         source=f"cycle {cycle} sample",
     )
-    verdicts = screen_batch(
-        raw, rules, ctx.known, workers=screen_workers(cfg.execution.max_workers)
-    )
+    verdicts = screen_batch(raw, rules, ctx.known, workers=screen_workers())
     good = [atoms for atoms, v in zip(raw, verdicts, strict=True) if v.outcome == "new"]
     hashes = [v.structure_hash for v in verdicts if v.outcome == "new"]
     known = sum(v.outcome == "known" for v in verdicts)  # training data, hull seeds: no candidates

@@ -86,7 +86,7 @@ def test_known_structures_pickle_with_their_reductions():
 
 def test_reduced_structures_with_other_site_counts_never_match():
     nacl = bulk("NaCl", "rocksalt", a=5.64)
-    four = Atoms("Na2Cl2", cell=np.eye(3) * 4.0, pbc=True,
-                 scaled_positions=[[0, 0, 0], [0.5, 0.1, 0], [0, 0.5, 0.2], [0.3, 0.5, 0.5]])  # fmt: skip
+    frac = [[0, 0, 0], [0.5, 0.1, 0], [0, 0.5, 0.2], [0.3, 0.5, 0.5]]
+    four = Atoms("Na2Cl2", cell=np.eye(3) * 4.0, pbc=True, scaled_positions=frac)
     assert len(Reduced(nacl).structure) == 2 and len(Reduced(four).structure) == 4
     assert not matches(nacl, four)

@@ -64,8 +64,12 @@ def test_worker_processes_give_the_serial_verdicts(monkeypatch: pytest.MonkeyPat
     assert {v.outcome for v in serial} == {"new", "known", "rejected"}
 
 
-def test_screen_workers_are_capped_at_the_cores(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(screening.os, "cpu_count", lambda: 2)
-    assert screen_workers(64) == 2 and screen_workers(1) == 1
-    monkeypatch.setattr(screening.os, "cpu_count", lambda: None)
-    assert screen_workers(8) == 1
+def test_screen_workers_are_the_usable_cores_unless_set(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("QAWARE_SCREEN_WORKERS", raising=False)
+    monkeypatch.setattr(screening.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert screen_workers() == 3
+    monkeypatch.setenv("QAWARE_SCREEN_WORKERS", "1")
+    assert screen_workers() == 1
+    monkeypatch.setenv("QAWARE_SCREEN_WORKERS", "two")
+    with pytest.raises(ValueError, match="QAWARE_SCREEN_WORKERS"):
+        screen_workers()
