@@ -23,6 +23,8 @@ from qaware.validator.atomic_energies import fit_energy_scales, fit_reference_en
 from qaware.validator.calculator import QawareCalculator
 from qaware.validator.calibration import (
     CONFIDENCE_LEVELS,
+    calibrated_std,
+    fit_std_affine,
     fit_std_scale,
     interval_coverage,
     regression_ece,
@@ -82,10 +84,12 @@ __all__ = [
     "TrainedValidator",
     "batch_graph",
     "calibrate_model",
+    "calibrated_std",
     "evaluate",
     "family_split",
     "fit_energy_scales",
     "fit_reference_energies",
+    "fit_std_affine",
     "fit_std_scale",
     "held_out_report",
     "initialise_model",

@@ -79,5 +79,7 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> tuple[MFENNP, d
         raise ConfigError(f"{path}: not an MF-ENNP checkpoint (format {FORMAT} expected)")
     model = MFENNP(ModelConfig.from_dict(payload["config"]))
     model = model.to(getattr(torch, payload.get("dtype", "float32")))
-    model.load_state_dict(payload["state_dict"])
+    state = dict(payload["state_dict"])
+    state.setdefault("std_floor", torch.zeros_like(model.std_floor))  # written before the floor
+    model.load_state_dict(state)
     return model.eval(), dict(payload.get("metadata", {}))

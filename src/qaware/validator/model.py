@@ -47,7 +47,8 @@ class ModelOutput:
 
     energy:       (B, L) eV, total energy, mean over heads.
     energy_heads: (B, L, K) eV, each head's total energy.
-    energy_std:   (B, L) eV, std over heads (ddof 1) times the calibration scale of the level.
+    energy_std:   (B, L) eV, calibrated spread: std over heads (ddof 1) times the level's
+                  ``std_scale``, combined with its ``std_floor`` (see :class:`MFENNP`).
     embedding:    (B, d) invariant structure embedding (mean scalar features, fidelity-free).
     forces:       (N, 3) eV/Å at ``level`` when asked, else None.
     stress:       (B, 3, 3) eV/Å³ at ``level`` (ASE sign: (1/V) dE/dε), zero for open structures.
@@ -81,12 +82,14 @@ class MFENNP(nn.Module):
     """The multi-fidelity potential; see the module docstring for the architecture.
 
     Buffers: ``reference_energies`` (L, n_species) eV, ``energy_scale`` (L,) eV,
-    ``std_scale`` (L,) calibration factor of the head spread.
+    ``std_scale`` (L,) calibration factor of the head spread, ``std_floor`` (L,) eV/atom floor:
+    ``energy_std = sqrt((std_scale·spread)² + (std_floor·n_atoms)²)``.
     """
 
     reference_energies: torch.Tensor
     energy_scale: torch.Tensor
     std_scale: torch.Tensor
+    std_floor: torch.Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -133,6 +136,7 @@ class MFENNP(nn.Module):
         self.register_buffer("reference_energies", torch.zeros(n_levels, n_species))
         self.register_buffer("energy_scale", torch.ones(n_levels))
         self.register_buffer("std_scale", torch.ones(n_levels))
+        self.register_buffer("std_floor", torch.zeros(n_levels))
 
     # ---- parameter groups (the gradient-stopping contract is stated in these terms) ----------
     def conditioning_parameters(self) -> list[nn.Parameter]:
@@ -232,6 +236,8 @@ class MFENNP(nn.Module):
             std = energy_heads.std(dim=-1) * self.std_scale
         else:
             std = torch.zeros_like(energy_heads[..., 0])
+        floor = self.std_floor * graph.n_atoms.to(h.dtype)[:, None]  # (M, L) eV
+        std = torch.sqrt(std**2 + floor**2)
         return ModelOutput(energy_heads.mean(-1), energy_heads, std, embedding)
 
     def compute(

@@ -30,7 +30,7 @@ from ase import Atoms
 from qaware.errors import ConfigError, InvalidStructureError
 from qaware.fidelity import FidelityLadder
 from qaware.thermo.references import ElementalReferences
-from qaware.validator.calibration import regression_ece, reliability_diagram
+from qaware.validator.calibration import calibrated_std, regression_ece, reliability_diagram
 from qaware.validator.config import ModelConfig
 from qaware.validator.mf_validator import MFValidator
 from qaware.validator.train import (
@@ -202,15 +202,16 @@ def held_out_report(
     """Metrics of ``validator`` on held-out ``frames`` (and their prepared ``samples``)."""
     model = validator._require_model()
     names = validator.ladder.names
-    scale = model.std_scale.detach().clone()
+    scale, floor = model.std_scale.detach().clone(), model.std_floor.detach().clone()
     errs = held_out_errors(model, samples)
     report = HeldOutReport(len(samples), {})
     for f, (e, s) in errs.items():
         level = names[f]
         report.energy_mae[level] = float(np.mean(np.abs(e)))
         report.ece_uncalibrated[level] = regression_ece(e, s)
-        report.ece[level] = regression_ece(e, float(scale[f]) * s)
-        p, obs = reliability_diagram(e, float(scale[f]) * s)
+        calibrated = calibrated_std(s, float(scale[f]), float(floor[f]))
+        report.ece[level] = regression_ece(e, calibrated)
+        p, obs = reliability_diagram(e, calibrated)
         report.reliability[level] = (p.tolist(), obs.tolist())
     if forces:
         report.force_mae = _force_mae(model, samples)
