@@ -6,7 +6,7 @@ sets). The steps themselves are in :mod:`qaware.campaign.steps`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +116,9 @@ class CampaignContext:
             log.info("finishing %d oracle calls left in flight by an interrupted run", left)
             for _ in self.runner().resume(list(self.parts.oracles.values())):
                 pass
-        stored = [c.atoms for c in self.store.candidates()]
-        if stored:  # a resumed run may start at any step: its references first (cached)
-            self.ensure_references(stored)
+        elements, periodic = self.store.candidate_elements()
+        if elements:  # a resumed run may start at any step: its references first (cached)
+            self.ensure_elements(elements, periodic=periodic)
         if seeds:
             self.ensure_references(seeds)
             results = self.label(self.top, seeds)
@@ -133,9 +133,13 @@ class CampaignContext:
         ``structures``: periodic reference cells when the structures are crystals, atoms and
         half-diatomics when they are molecules (unless ``campaign.reference_kind`` says)."""
         elements = {s for a in structures for s in a.get_chemical_symbols()}
-        kind = self.config.campaign.reference_kind or (
-            "periodic" if all(a.pbc.all() for a in structures) else "molecular"
-        )
+        self.ensure_elements(elements, periodic=all(a.pbc.all() for a in structures))
+
+    def ensure_elements(self, elements: Iterable[str], *, periodic: bool) -> None:
+        """Elemental references of ``elements`` at every level with an oracle (see
+        :meth:`ensure_references`; ``periodic``: the structures needing them are crystals)."""
+        elements = set(elements)
+        kind = self.config.campaign.reference_kind or ("periodic" if periodic else "molecular")
         for level, oracle in self.parts.oracles.items():
             have = self.references.get(level)
             missing = sorted(elements - set(have.elements if have else ()))

@@ -211,6 +211,23 @@ class CampaignStore:
         with self._transaction() as db:
             return kv.candidate_record(self._candidate_row(db, candidate_id))
 
+    def candidate_elements(self) -> tuple[frozenset[str], bool]:
+        """(chemical symbols, whether every structure is periodic) over this campaign's
+        candidates, read from the rows' numbers and pbc only: building every candidate's Atoms
+        to learn this took 300 s and 4 GB at 10^6 rows."""
+        from ase.data import chemical_symbols
+
+        sel = self._selection(kv.KIND_CANDIDATE)
+        numbers: set[int] = set()
+        periodic = True
+        columns = ["id", "numbers", "pbc", "key_value_pairs"]
+        with self._transaction() as db:
+            for row in db.select(**{kv.KIND: sel[kv.KIND]}, columns=columns, include_data=False):
+                if row.get(kv.CAMPAIGN) == self.campaign:
+                    numbers.update(int(z) for z in row.numbers)
+                    periodic = periodic and bool(row.pbc.all())
+        return frozenset(chemical_symbols[z] for z in numbers), periodic
+
     def candidates(
         self, *, status: str | None = None, cycle: int | None = None
     ) -> Iterator[CandidateRecord]:

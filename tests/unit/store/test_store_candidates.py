@@ -263,3 +263,16 @@ def test_annotate_candidates_keeps_status(store):
     assert store.get(ids[1]).key_value_pairs["hit"] is True
     with pytest.raises(StoreError, match="field sets"):
         store.annotate_candidates(ids, [{}])
+
+
+def test_candidate_elements_are_this_campaigns_own(store_url):
+    with CampaignStore(store_url, campaign="mine") as mine:
+        assert mine.candidate_elements() == (frozenset(), True)
+        mine.add_candidates([perovskite(0), bulk("Cu", "fcc", a=3.6)], cycle=0)
+        with CampaignStore(store_url, campaign="other") as other:
+            other.add_candidates([bulk("Fe", "bcc", a=2.87)], cycle=0)
+        expected = {s for c in mine.candidates() for s in c.atoms.get_chemical_symbols()}
+        assert mine.candidate_elements() == (frozenset(expected), True)
+        mine.add_candidates([Atoms("CO", positions=[[0, 0, 0], [0, 0, 1.13]])], cycle=1)
+        elements, periodic = mine.candidate_elements()
+        assert elements == frozenset(expected | {"C", "O"}) and not periodic
