@@ -159,7 +159,17 @@ def dng_section(gen, test, train, n: int, n_cov: int, seed: int) -> dict:
     out["random_symmetric"] = {**dng_metrics(rnd, test, train, n_cov), "seconds": t}
     sub, t = _timed(SubstitutionGenerator(train).sample, n, seed=seed)
     out["substitution"] = {**dng_metrics(sub, test, train, n_cov), "seconds": t}
+    out["test_split_reference"] = _data_validity(test)
     return out
+
+
+def _data_validity(structures) -> dict:
+    """SMACT validity of the data itself: a generator that reproduces the data's compositions
+    cannot be expected to beat it."""
+    from qaware.metrics.generation import compositional_validity
+
+    flags = [compositional_validity(a) for a in structures]
+    return {"n": len(flags), "compositional_validity": float(np.mean(flags))}
 
 
 def _target() -> tuple[np.ndarray, str]:
