@@ -79,12 +79,15 @@ def screen_workers() -> int:
     oracle calls, so it is not sized by ``execution.max_workers`` (one oracle call at a time on
     a laptop still leaves the other cores idle). On a shared login node set the variable.
     """
+    from qaware.errors import ConfigError
+
     raw = os.environ.get("QAWARE_SCREEN_WORKERS", "").strip()
     if raw:
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"QAWARE_SCREEN_WORKERS must be a whole number, got {raw!r}") from None
+            msg = f"environment variable QAWARE_SCREEN_WORKERS must be a whole number, got {raw!r}"
+            raise ConfigError(msg) from None
         return max(1, value)
     try:
         return max(1, len(os.sched_getaffinity(0)))

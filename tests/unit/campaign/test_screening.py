@@ -10,6 +10,7 @@ from ase.build import bulk
 from qaware.campaign import screening
 from qaware.campaign.novelty import KnownStructures
 from qaware.campaign.screening import ScreenRules, screen_batch, screen_one, screen_workers
+from qaware.errors import ConfigError
 
 
 def _batch(n: int, seed: int = 0) -> list[Atoms]:
@@ -71,5 +72,5 @@ def test_screen_workers_are_the_usable_cores_unless_set(monkeypatch: pytest.Monk
     monkeypatch.setenv("QAWARE_SCREEN_WORKERS", "1")
     assert screen_workers() == 1
     monkeypatch.setenv("QAWARE_SCREEN_WORKERS", "two")
-    with pytest.raises(ValueError, match="QAWARE_SCREEN_WORKERS"):
+    with pytest.raises(ConfigError, match="QAWARE_SCREEN_WORKERS"):
         screen_workers()
