@@ -4,10 +4,10 @@ For each confidence level p in 0.05 … 0.95 the predicted central p-interval of
 standard deviation σ_i is ``|e_i| ≤ z_p σ_i`` with ``z_p = Φ⁻¹((1 + p) / 2)``; the observed
 fraction of errors inside it, against p, is the reliability diagram, and
 ``ECE = mean_p |observed(p) − p|``. A calibrated model lies on the diagonal (ECE 0); an
-over-confident one below it. Post-hoc calibration maps the ensemble spread σ to
-``sqrt((c·σ)² + f²)`` per level, fitted on held-out data: the factor c alone (``f = 0``) when
-that is as good, a floor ``f`` (eV/atom) where the spread of a shared-backbone ensemble vanishes
-for structures the heads agree on yet get wrong (the usual failure on a new structure family).
+over-confident one below it. Post-hoc calibration multiplies every σ by one factor c per level,
+fitted on held-out data (:func:`fit_std_scale`, the default); :func:`fit_std_affine` can add a
+floor f (eV/atom), ``sqrt((c·σ)² + f²)``, for a shared-backbone ensemble whose heads agree on
+structures they all get wrong (the usual failure on a new structure family).
 """
 
 from __future__ import annotations

@@ -236,8 +236,9 @@ class MFENNP(nn.Module):
             std = energy_heads.std(dim=-1) * self.std_scale
         else:
             std = torch.zeros_like(energy_heads[..., 0])
-        floor = self.std_floor * graph.n_atoms.to(h.dtype)[:, None]  # (M, L) eV
-        std = torch.sqrt(std**2 + floor**2)
+        if bool((self.std_floor != 0).any()):  # no sqrt in the graph without a floor (∂√0 = ∞)
+            floor = self.std_floor * graph.n_atoms.to(h.dtype)[:, None]  # (M, L) eV
+            std = torch.sqrt(std**2 + floor**2)
         return ModelOutput(energy_heads.mean(-1), energy_heads, std, embedding)
 
     def compute(
