@@ -2,8 +2,10 @@
 # Build or resume the Track X data set (data/track_x/). Safe to re-run at any time, also after
 # kill -9: every result is stored in data/track_x/run/ as it arrives and is never recomputed.
 # Stages (same store run/, same oracle settings; each a subset of spec.yaml, exporting nothing):
-# spec_refs (both stand-ins for all, PBE on the small element cells and the oxides), spec_pbe
-# (PBE on the perovskites), spec_hse06, spec_big (PBE on S8, alpha-B, alpha-Mn), then spec.yaml
+# spec_refs (both stand-ins for all, PBE on the small element cells and the oxides),
+# spec_pbe_hse06set (PBE on the 120 perovskites that get HSE06, so PBE-HSE06 pairs come first),
+# spec_hse06, spec_pbe (PBE on the other perovskites), spec_big (PBE on S8, alpha-B, alpha-Mn),
+# then spec.yaml
 # finds every pair stored and exports the data set (README.md, track_x.extxyz.gz).
 #
 #   BUILD_NICE=19 setsid nohup data/track_x/build.sh >> data/track_x/build.log 2>&1 &
@@ -24,6 +26,6 @@ if [[ ! -e "$D/run" && -e "$D/snapshot/run/campaign.db" ]]; then
   mkdir -p "$D/run/models" "$D/run/cycles"  # git keeps no empty folders
   echo "track_x build: restored $D/run from $D/snapshot/run" >&2
 fi
-for stage in spec_refs spec_pbe spec_hse06 spec_big spec; do
+for stage in spec_refs spec_pbe_hse06set spec_hse06 spec_pbe spec_big spec; do
   python -m qaware build-dataset "$D/$stage.yaml"
 done

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ase import Atoms
 
@@ -43,12 +44,16 @@ class EchoOracle(_Fake):
 @dataclass(frozen=True)
 class SleepOracle(_Fake):
     """Hangs for ``seconds``; with ``grandchild_pidfile`` it first starts a sleeping
-    grandchild process and writes its pid there (to check the whole group is killed)."""
+    grandchild process and writes its pid there (to check the whole group is killed); with
+    ``pidfile`` it writes its own pid there first."""
 
     seconds: float = 60.0
     grandchild_pidfile: str = ""
+    pidfile: str = ""
 
     def compute(self, atoms: Atoms) -> OracleResult:
+        if self.pidfile:
+            Path(self.pidfile).write_text(str(os.getpid()))
         if self.grandchild_pidfile:
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
             with open(self.grandchild_pidfile, "w") as fh:

@@ -145,6 +145,43 @@ def test_timeout_kills_the_child_and_its_process_group(fakes, tmp_path):
     assert _gone(grandchild), "the grandchild survived: the process group was not killed"
 
 
+def test_the_child_dies_with_a_killed_parent(fakes, tmp_path):
+    """kill -9 of the process that waits on the calculation (a pool worker, the driver) must not
+    leave the calculation running for nobody: it leads its own process group, so only its own
+    parent-death signal ends it."""
+    import subprocess
+
+    pidfile = tmp_path / "child.pid"
+    code = (
+        "import oracle_fakes\n"
+        "from ase import Atoms\n"
+        "from qaware.oracles.base import run_with_timeout\n"
+        f"run_with_timeout(oracle_fakes.SleepOracle(seconds=120, pidfile={str(pidfile)!r}), "
+        "Atoms('H'), timeout_s=300)\n"
+    )
+    path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.time() + 60
+        while not (pidfile.exists() and pidfile.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
+        assert pidfile.exists(), "the calculation never started"
+        child = int(pidfile.read_text())
+        parent.kill()
+        parent.wait(10)
+        deadline = time.time() + 5
+        while not _gone(child) and time.time() < deadline:
+            time.sleep(0.1)
+        alive = not _gone(child)
+        if alive:
+            os.kill(child, signal.SIGKILL)
+        assert not alive, "the calculation outlived the process waiting for it"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [

@@ -1,0 +1,36 @@
+"""The build stages of the shipped data sets label with exactly the data set's own oracles.
+
+A stage (``data/track_x/spec_pbe.yaml``...) shares the data set's store: its results count for
+the data set only if its oracle kind and settings (what the settings hash is made of) and its
+structures are those of ``spec.yaml``. A stage that drifts would compute a second set of labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qaware.datasets.spec import load_dataset_spec
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+STAGES = {
+    "track_x": ["spec_refs", "spec_pbe_hse06set", "spec_hse06", "spec_pbe", "spec_big"],
+    "track_m": ["spec_light"],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "stage"), [(n, s) for n, stages in STAGES.items() for s in stages]
+)
+def test_a_stage_uses_the_data_sets_oracles_and_structures(name: str, stage: str):
+    full = load_dataset_spec(DATA / name / "spec.yaml")
+    part = load_dataset_spec(DATA / name / f"{stage}.yaml")
+    oracles = {o.level: o for o in full.oracles}
+    assert part.oracles, "a stage labels something"
+    for o in part.oracles:
+        assert o.level in oracles, f"{stage}: level {o.level} is not in spec.yaml"
+        assert (o.kind, o.settings) == (oracles[o.level].kind, oracles[o.level].settings)
+    if name == "track_x":  # Track M's light stage picks families through the recipe's kwargs
+        assert part.structures == full.structures
+    assert part.export is False or name == "track_m"
