@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.db.core import check as ase_check_keys
 
 from qaware.errors import InvalidStructureError, MissingDependencyError, StoreError
@@ -215,18 +214,11 @@ class CampaignStore:
         """(chemical symbols, whether every structure is periodic) over this campaign's
         candidates, read from the rows' numbers and pbc only: building every candidate's Atoms
         to learn this took 300 s and 4 GB at 10^6 rows."""
-        from ase.data import chemical_symbols
-
-        sel = self._selection(kv.KIND_CANDIDATE)
-        numbers: set[int] = set()
-        periodic = True
         columns = ["id", "numbers", "pbc", "key_value_pairs"]
         with self._transaction() as db:
-            for row in db.select(**{kv.KIND: sel[kv.KIND]}, columns=columns, include_data=False):
-                if row.get(kv.CAMPAIGN) == self.campaign:
-                    numbers.update(int(z) for z in row.numbers)
-                    periodic = periodic and bool(row.pbc.all())
-        return frozenset(chemical_symbols[z] for z in numbers), periodic
+            rows = self._by_key(db, kv.KIND, kv.KIND_CANDIDATE, kv.KIND_CANDIDATE,
+                                columns=columns, include_data=False)  # fmt: skip
+        return kv.elements_and_periodicity(rows)
 
     def candidates(
         self, *, status: str | None = None, cycle: int | None = None
@@ -335,7 +327,7 @@ class CampaignStore:
             settings = result.settings_hash
             if settings and kv.oracle_call_key(shash, settings) != oracle_key:
                 raise StoreError(f"{self}: {oracle_key} is not the key of {shash} + {settings}")
-            atoms = _with_results(atoms, result, oracle_key)
+            atoms = kv.call_atoms(atoms, result, oracle_key)
             kvp = self._call_kvp(oracle_key, level, candidate_id, shash)
             kvp.update({kv.STATUS: str(status), kv.ATTEMPT: attempt})
             data = {kv.DATA_RESULT: result.to_dict()}
@@ -398,17 +390,3 @@ def _hash(atoms: Atoms, index: int) -> str:
 
 def _status(status: str | None) -> str | None:
     return None if status is None else str(CandidateStatus(status))
-
-
-def _with_results(atoms: Atoms, result: OracleResult, oracle_key: str) -> Atoms:
-    """``atoms`` with an ok result's energy/forces/stress as a SinglePointCalculator."""
-    atoms = atoms.copy()
-    if not result.ok:
-        return atoms
-    props = {"energy": result.energy, "forces": result.forces, "stress": result.stress}
-    if result.forces is not None and result.forces.shape != (len(atoms), 3):
-        shape = result.forces.shape
-        raise StoreError(f"oracle call {oracle_key}: forces {shape} for {len(atoms)} atoms")
-    props = {name: value for name, value in props.items() if value is not None}
-    atoms.calc = SinglePointCalculator(atoms, **props)
-    return atoms

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,9 +43,11 @@ __all__ = [
     "STATUS",
     "STRUCTURE_HASH",
     "CallRecord",
+    "call_atoms",
     "call_record",
     "candidate_record",
     "check_fields",
+    "elements_and_periodicity",
     "oracle_call_key",
     "read_hash",
     "stored_hash",
@@ -233,3 +235,30 @@ def call_record(row: Any) -> CallRecord:
         atoms=row.toatoms(),
         result=None if result is None else OracleResult.from_dict(result),
     )
+
+
+def elements_and_periodicity(rows: Iterable[Any]) -> tuple[frozenset[str], bool]:
+    """(chemical symbols, whether every row's structure is periodic) of ase.db rows."""
+    from ase.data import chemical_symbols
+
+    rows = list(rows)
+    species = {int(z) for row in rows for z in row.numbers}
+    periodic = all(bool(row.pbc.all()) for row in rows)
+    return frozenset(chemical_symbols[z] for z in species), periodic
+
+
+def call_atoms(atoms: Atoms, result: OracleResult, oracle_key: str) -> Atoms:
+    """A call row's structure: ``atoms`` with an ok result's energy/forces/stress as a
+    SinglePointCalculator (so ``ase db`` shows them)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = atoms.copy()
+    if not result.ok:
+        return atoms
+    props = {"energy": result.energy, "forces": result.forces, "stress": result.stress}
+    if result.forces is not None and result.forces.shape != (len(atoms), 3):
+        shape = result.forces.shape
+        raise StoreError(f"oracle call {oracle_key}: forces {shape} for {len(atoms)} atoms")
+    props = {name: value for name, value in props.items() if value is not None}
+    atoms.calc = SinglePointCalculator(atoms, **props)
+    return atoms
