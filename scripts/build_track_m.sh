@@ -29,9 +29,8 @@ snapshot_run() { python -m qaware.datasets.snapshot "$1" "$2"; }
 
 # A fresh checkout has no live run/ (it is not committed): start from the committed snapshot.
 for out in "$D" "$D/tzvp"; do
-  if [[ ! -e "$out/run" && -e "$out/snapshot/run/campaign.db" ]]; then
-    cp -r "$out/snapshot/run" "$out/run"
-    mkdir -p "$out/run/models" "$out/run/cycles"  # git keeps no empty folders
+  if [[ ! -e "$out/run" && -e "$out/snapshot/run/campaign.db.gz" ]]; then
+    python -m qaware.datasets.snapshot --restore "$out/snapshot/run" "$out/run"
     echo "build_track_m: restored $out/run from $out/snapshot/run" >&2
   fi
 done
@@ -46,8 +45,7 @@ if [[ -n "${SNAPSHOT:-}" ]]; then
     fi
   done
   tmp="$(mktemp -d)"
-  cp -r "$D/snapshot/run" "$tmp/run"
-  mkdir -p "$tmp/run/models" "$tmp/run/cycles"
+  python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$tmp/run"
   cp "$D/spec.yaml" "$tmp/spec.yaml"
   qaware build-dataset "$tmp/spec.yaml" --export-only > /dev/null
   sed "s#qaware build-dataset $tmp/spec.yaml#scripts/build_track_m.sh   (its last step: qaware build-dataset $D/spec.yaml)#" \

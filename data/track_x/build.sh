@@ -21,9 +21,8 @@ if [[ -n "${BUILD_NICE:-}" && -w /proc/self/autogroup ]]; then
   echo "$BUILD_NICE" > /proc/self/autogroup || true
 fi
 D=data/track_x
-if [[ ! -e "$D/run" && -e "$D/snapshot/run/campaign.db" ]]; then
-  cp -r "$D/snapshot/run" "$D/run"
-  mkdir -p "$D/run/models" "$D/run/cycles"  # git keeps no empty folders
+if [[ ! -e "$D/run" && -e "$D/snapshot/run/campaign.db.gz" ]]; then
+  python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$D/run"
   echo "track_x build: restored $D/run from $D/snapshot/run" >&2
 fi
 for stage in spec_refs spec_pbe_hse06set spec_hse06 spec_pbe spec_big spec; do

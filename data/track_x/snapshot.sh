@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Commit-ready state of the Track X build while it runs (it may keep writing run/ meanwhile):
-# snapshot/run/ (a consistent copy of the store: SQLite backup API, events cut to whole lines;
+# snapshot/run/ (a consistent, gzipped copy of the store: SQLite backup API, events cut to whole lines;
 # what a fresh checkout resumes from) and spec.yaml's export made from that copy (README.md,
 # track_x.extxyz.gz). Computes nothing.   data/track_x/snapshot.sh
 set -euo pipefail
@@ -11,8 +11,7 @@ mkdir -p "$D/snapshot"
 python -m qaware.datasets.snapshot "$D/run" "$D/snapshot/run"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-cp -r "$D/snapshot/run" "$tmp/run"
-mkdir -p "$tmp/run/models" "$tmp/run/cycles"
+python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$tmp/run"
 cp "$D/spec.yaml" "$tmp/spec.yaml"
 python -m qaware build-dataset "$tmp/spec.yaml" --export-only > /dev/null
 sed "s#qaware build-dataset $tmp/spec.yaml#data/track_x/build.sh   (its last step: qaware build-dataset $D/spec.yaml)#" \

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from qaware.datasets.snapshot import snapshot_run
+from qaware.datasets.snapshot import restore_run, snapshot_run
 from qaware.store import CampaignStore
 
 
@@ -29,13 +29,23 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
         dst.mkdir()
         (dst / "stale.txt").write_text("from an older snapshot")
         assert snapshot_run(src, dst) == dst
-    with CampaignStore(dst / "campaign.db", campaign="c") as copy:
-        assert sorted(c.structure_hash for c in copy.candidates()) == [f"h{i}" for i in range(7)]
+    assert not (dst / "campaign.db").exists()  # committed gzipped only
+    first = (dst / "campaign.db.gz").read_bytes()
     assert (dst / "events.jsonl").read_text() == '{"a": 1}\n{"b": 2}\n'
     assert not (dst / "jobs").exists() and not (dst / "stale.txt").exists()
     assert not dst.with_name("run.tmp").exists()
+    restored = restore_run(dst, tmp_path / "again")
+    with CampaignStore(restored / "campaign.db", campaign="c") as copy:
+        assert sorted(c.structure_hash for c in copy.candidates()) == [f"h{i}" for i in range(7)]
+    assert (restored / "models").is_dir() and (restored / "events.jsonl").exists()
+    snapshot_run(src, dst)
+    assert (dst / "campaign.db.gz").read_bytes() == first  # same store, same bytes
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        restore_run(dst, restored)
 
 
 def test_a_folder_without_a_store_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no campaign\.db"):
         snapshot_run(tmp_path, tmp_path / "out")
+    with pytest.raises(FileNotFoundError, match=r"no campaign\.db\.gz"):
+        restore_run(tmp_path, tmp_path / "out")
