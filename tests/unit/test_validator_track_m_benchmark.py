@@ -1,0 +1,90 @@
+"""benchmarks/validator_track_m.py bookkeeping: the family split, the ladder, label masking."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "validator_track_m.py"
+PBE, R2, CC = "PBE/def2-SVP", "r2SCAN/def2-SVP", "CCSD(T)/def2-SVP"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("validator_track_m", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["validator_track_m"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _frame(formula: str, tag: str, energies: dict[str, float]) -> Atoms:
+    atoms = Atoms(formula, positions=np.arange(3 * len(Atoms(formula))).reshape(-1, 3) * 0.7)
+    atoms.info.update(tag=tag, formula=formula)
+    for level, e in energies.items():
+        key = level.replace("/", "_").replace("-", "_").replace("(", "_").replace(")", "")
+        atoms.info[f"energy_{key}"] = e
+    return atoms
+
+
+@pytest.fixture
+def frames(bench):
+    out = [_frame(el, "atom", {PBE: -1.0, R2: -1.1}) for el in ("Fe", "O", "Ni")]
+    for formula in ("FeO", "NiO", "O2", "FeO2"):
+        for k in range(3):
+            out.append(_frame(formula, "monoxide", {PBE: -3.0 - k, R2: -3.2 - k}))
+    out.append(_frame("Ni2O2", "cluster", {PBE: -9.0}))  # PBE only
+    return bench.labelled(out, bench.LEVELS)
+
+
+def test_families_are_formulas_and_atoms_one_family(frames):
+    families = {a.info["family"] for a in frames}
+    assert families == {"atoms", "FeO", "NiO", "O2", "FeO2", "Ni2O2"}
+
+
+def test_folds_partition_the_molecule_families_and_never_hold_out_atoms(bench, frames):
+    folds = bench.folds_of(frames, 3, seed=0)
+    flat = [f for fold in folds for f in fold]
+    assert sorted(flat) == ["FeO", "FeO2", "Ni2O2", "NiO", "O2"]
+    assert len(flat) == len(set(flat)) and "atoms" not in flat
+    assert bench.folds_of(frames, 3, seed=0) == folds  # seeded
+
+
+def test_validation_takes_families_until_enough_frames(bench, frames):
+    assert bench.validation_of(frames, ["FeO", "NiO", "O2"], 4) == ["FeO", "NiO"]
+    assert bench.validation_of(frames, ["FeO", "NiO"], 100) == ["FeO", "NiO"]
+
+
+def test_per_frame_split_gives_every_molecule_frame_its_own_family(bench, frames):
+    split = bench.per_frame(frames)
+    molecules = [a.info["family"] for a in split if a.info["family"] != "atoms"]
+    assert len(molecules) == len(set(molecules)) == len(frames) - 3
+    assert frames[5].info["family"] == "FeO"  # the input is not changed
+
+
+def test_ladder_keeps_the_levels_with_enough_labels_in_order(bench, frames):
+    assert bench.ladder_of(frames, 10).names == (PBE, R2)
+    with pytest.raises(SystemExit, match="fewer than two levels"):
+        bench.ladder_of(frames, 100)
+
+
+def test_only_levels_drops_the_other_labels_and_bare_frames(bench, frames):
+    kept = bench.only_levels(frames, (R2,))
+    assert len(kept) == len(frames) - 1  # the PBE-only cluster has nothing left
+    assert all("energy_PBE_def2_SVP" not in a.info for a in kept)
+    assert "energy_PBE_def2_SVP" in frames[0].info
+
+
+def test_score_is_perfect_on_the_truth_and_d_zero_is_not(bench):
+    true = {PBE: np.array([-1.0, -2.0, -3.0]), CC: np.array([-1.2, -2.1, -3.4])}
+    perfect = bench.score(dict(true), true, PBE, CC)
+    assert perfect["D"]["r2"] == pytest.approx(1.0)
+    assert perfect["e_form_mae_eV_per_atom"] == {PBE: 0.0, CC: 0.0}
+    flat = bench.score({PBE: true[PBE], CC: true[PBE]}, true, PBE, CC)  # D = 0 everywhere
+    assert flat["D"]["r2"] < 0
