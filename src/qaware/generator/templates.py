@@ -1,4 +1,4 @@
-"""Template libraries: the training set's Wyckoff templates, counted and sampled by frequency.
+"""Template libraries: the training set's Wyckoff templates, counted, ranked and sampled.
 
 For de novo generation a template is drawn with the frequency of its space group + Wyckoff
 letters in the training set (species left to the model). For crystal structure prediction
@@ -6,7 +6,15 @@ letters in the training set (species left to the model). For crystal structure p
 counts proportional, primitive atom count dividing the target's, and its elements are swapped
 for the target's by rank (count, then Pauling electronegativity), so that, for instance, the
 A and B cations of a perovskite template take the target's less and more electronegative
-cation. This is a retrieval rule of our own (DiffCSP++ retrieves with CSPML instead).
+cation. This is a retrieval rule of our own (DiffCSP++ retrieves with CSPML instead), with one
+piece of CSPML's idea, composition similarity: a training template's weight is its count times
+e^s, s the number of its elements that keep their place in the fitted template (the target's
+own elements in the same roles). Crystal structure prediction takes the distinct templates in
+order of weight (:meth:`TemplateLibrary.ranked`: candidate 1 is the most likely one) instead of
+drawing them. On perov-5 val, leave-one-out (each crystal's own template removed from the
+counts), the first-ranked template is the crystal's own for 44 % of 1,500 crystals (33 % for the
+most frequent, 32 % for a frequency draw), and the first 20 always hold it:
+``benchmarks/template_retrieval.py`` (the choice was made there, on the training split).
 
 Templates with exactly the target's atom count are preferred: only when the library has none
 do smaller primitive cells whose multiple is the target's count stand in. Without this rule a
@@ -34,7 +42,14 @@ from qaware.generator.wyckoff import (
     template_from_structure,
 )
 
-__all__ = ["TemplateLibrary", "assign_composition", "composition_of", "electronegativity"]
+__all__ = [
+    "TemplateLibrary",
+    "assign_composition",
+    "composition_of",
+    "electronegativity",
+    "role_mapping",
+    "shared_roles",
+]
 
 
 @lru_cache(maxsize=128)
@@ -50,24 +65,40 @@ def _ranked(counts: Mapping[int, int]) -> list[int]:
     return sorted(counts, key=lambda z: (counts[z], electronegativity(z), z))
 
 
+def role_mapping(source: Mapping[int, int], target: Mapping[int, int]) -> dict[int, int] | None:
+    """Element of ``source`` -> element of ``target`` taking its place (rank by count, then
+    electronegativity), or None when the two compositions do not fit (see the module
+    docstring)."""
+    if 0 in source or len(source) != len(target):
+        return None
+    n_target, n_source = sum(target.values()), sum(source.values())
+    if n_target % n_source:
+        return None
+    scale = n_target // n_source
+    if sorted(c * scale for c in source.values()) != sorted(target.values()):
+        return None
+    mapping = dict(zip(_ranked(source), _ranked(target), strict=True))
+    if any(source[z] * scale != target[mapping[z]] for z in source):
+        return None
+    return mapping
+
+
 def assign_composition(
     template: WyckoffTemplate, composition: Mapping[int, int]
 ) -> WyckoffTemplate | None:
     """``template`` with its elements replaced by those of ``composition`` (atomic number ->
     count), or None when the two do not fit (see the module docstring)."""
-    source = template.composition()
-    if 0 in source or len(source) != len(composition):
-        return None
-    n_target, n_template = sum(composition.values()), sum(source.values())
-    if n_target % n_template:
-        return None
-    scale = n_target // n_template
-    if sorted(c * scale for c in source.values()) != sorted(composition.values()):
-        return None
-    mapping = dict(zip(_ranked(source), _ranked(composition), strict=True))
-    if any(source[z] * scale != composition[mapping[z]] for z in source):
+    mapping = role_mapping(template.composition(), composition)
+    if mapping is None:
         return None
     return template.with_species([mapping[o.species] for o in template.orbits])
+
+
+def shared_roles(template: WyckoffTemplate, composition: Mapping[int, int]) -> int:
+    """How many of ``template``'s elements keep their place when it is fitted to
+    ``composition`` (0 when it does not fit): the retrieval similarity."""
+    mapping = role_mapping(template.composition(), composition)
+    return 0 if mapping is None else sum(z == t for z, t in mapping.items())
 
 
 @dataclass
@@ -109,23 +140,29 @@ class TemplateLibrary:
         composition: Mapping[int, int] | None = None,
         space_group: int | None = None,
         max_atoms: int | None = None,
+        similarity: bool = True,
     ) -> tuple[list[WyckoffTemplate], np.ndarray]:
         """Templates that fit (species assigned when ``composition`` is given; those with the
-        target's atom count when there are any) and their sampling weights (the training
-        counts, normalised)."""
+        target's atom count when there are any) and their sampling weights, normalised: the
+        training counts, times e^s for a composition, s = :func:`shared_roles` (templates of
+        training crystals that hold the target's elements in the same places come first;
+        ``similarity=False``: the counts alone)."""
         chosen, weights = [], []
         for template, count in zip(self.templates, self.counts, strict=True):
             if space_group is not None and template.space_group != space_group:
                 continue
             if max_atoms is not None and template.n_atoms > max_atoms:
                 continue
+            weight = float(count)
             if composition is not None:
                 fitted = assign_composition(template, composition)
                 if fitted is None:
                     continue
+                if similarity:
+                    weight *= float(np.exp(shared_roles(template, composition)))
                 template = fitted
             chosen.append(template)
-            weights.append(count)
+            weights.append(weight)
         if composition is not None:
             n_target = sum(composition.values())
             exact = [i for i, t in enumerate(chosen) if t.n_atoms == n_target]
@@ -133,6 +170,32 @@ class TemplateLibrary:
                 chosen, weights = [chosen[i] for i in exact], [weights[i] for i in exact]
         w = np.asarray(weights, dtype=float)
         return chosen, (w / w.sum() if len(w) else w)
+
+    def ranked(
+        self,
+        *,
+        composition: Mapping[int, int] | None = None,
+        space_group: int | None = None,
+        max_atoms: int | None = None,
+        similarity: bool = True,
+    ) -> list[WyckoffTemplate]:
+        """The distinct fitting templates (by :meth:`WyckoffTemplate.key`), most likely first:
+        the weights of :meth:`candidates` summed per distinct template; ties keep library
+        order. Crystal structure prediction takes candidate j from the j-th of these."""
+        chosen, weights = self.candidates(
+            composition=composition,
+            space_group=space_group,
+            max_atoms=max_atoms,
+            similarity=similarity,
+        )
+        total: dict[tuple, float] = {}
+        first: dict[tuple, WyckoffTemplate] = {}
+        for template, w in zip(chosen, weights, strict=True):
+            key = template.key()
+            total[key] = total.get(key, 0.0) + float(w)
+            first.setdefault(key, template)
+        order = sorted(total, key=lambda k: -total[k])  # stable: ties keep first-seen order
+        return [first[k] for k in order]
 
     def sample(
         self,
