@@ -88,6 +88,15 @@ def csp_section(gen, test, n1: int, n20: int, seed: int) -> dict:
         baseline = RandomSymmetricGenerator([comp], space_groups=groups)
         rnd.append(baseline.sample(1, seed=seed + i, conditions={"composition": comp})[0])
     base = csp_match([rnd], targets)
+    # the target's own template (space group, Wyckoff letters, species): an upper bound for
+    # template retrieval, not a method
+    own = [_own_template(a) for a in targets]
+    keep = [i for i, t in enumerate(own) if t is not None]
+    cond = {"templates": [own[i] for i in keep]}
+    samples, seconds = _timed(gen.sample, len(keep), seed=seed, conditions=cond)
+    m = csp_match([samples], [targets[i] for i in keep])
+    own_row = {"n_targets": len(keep), "match_rate": m.match_rate * len(keep) / n1,
+               "rmse": _num(m.rmse), "seconds": seconds}  # fmt: skip
     return {
         "diffusion": {
             "k1": {
@@ -108,7 +117,24 @@ def csp_section(gen, test, n1: int, n20: int, seed: int) -> dict:
             "match_rate": base.match_rate,
             "rmse": _num(base.rmse),
         },
+        "own_template_k1": {
+            "note": "k = 1, same model and targets, but each on the target's own space group, "
+            "Wyckoff letters and species instead of a training template drawn by the library: an "
+            "upper bound for template retrieval, not a method (benchmarks/template_retrieval.py "
+            "compares retrieval rules on the training split). Rate over all n targets.",
+            **own_row,
+        },
     }
+
+
+def _own_template(atoms):
+    from qaware.errors import InvalidStructureError
+    from qaware.generator.wyckoff import template_from_structure
+
+    try:
+        return template_from_structure(atoms)
+    except InvalidStructureError:
+        return None
 
 
 def dng_metrics(samples, test, train, n_cov: int) -> dict:
@@ -544,14 +570,17 @@ def _notes(args: argparse.Namespace) -> dict[str, Any]:
             "section (speed: 1,532 samples/min at load 3.3, 268/min at load 9).",
             "csp/dng/speed ran on the stage-A quick-start model (conditioning off = the "
             "DiffCSP-like baseline; sha256 in model_sha256). Section 'lambda' (q guidance) is "
-            "skipped: no oracle q exists for perov-5 and the Track X proxy is not usable (17 "
-            "labels, CV R2 < 0; data/track_x/PROXY.md). Instead 'lambda_gap' sweeps λ on a "
+            "skipped: no oracle q exists for perov-5 and the Track X proxy is not usable (201 "
+            "labels, CV R2 -0.08; data/track_x/PROXY.md). Instead 'lambda_gap' sweeps λ on a "
             "second model (same recipe, conditioned on perov-5 dir_gap, GLLB-SC: `qaware "
             "train-generator ../shared/data/perov_5/val.csv -o runs/gap_generator --steps 4000 "
             "--descriptor-key dir_gap`) with target 3 eV, scored by novelty, close-packed "
             "share, the gap proxy "
             "('gap_proxy': R2 -0.34 on test, so its gap numbers are indicative only) and a "
             "formula look-up of real perov-5 gaps.",
+            "model_sha256 e0564a6e... (sections run before 2026-11-26 00:42 UTC) and 69b7185d... "
+            "are the same weights and template library: the checkpoint was re-saved with the "
+            "'descriptor condition untrained' flag in its meta (commit 92c5b30).",
         ],
         "model": str(args.model.relative_to(REPO)) if args.model.is_relative_to(REPO) else "",
     }

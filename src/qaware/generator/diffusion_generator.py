@@ -140,19 +140,12 @@ class DiffusionGenerator:
         self, compositions: Sequence[Mapping[int, int]], *, seed: int, k: int = 1
     ) -> list[list[Atoms]]:
         """Crystal structure prediction in batches: ``k`` candidates per composition
-        (``result[j][i]``: candidate j of composition i). Candidate j takes the j-th template of
-        :meth:`TemplateLibrary.ranked` (cycling when fewer fit, with fresh noise); compositions
-        no training template fits get pyxtal random templates."""
+        (``result[j][i]``: candidate j of composition i), each on its own drawn template."""
         rng = np.random.default_rng(seed)
-        ranked = [self.bundle.library.ranked(composition=dict(c)) for c in compositions]
         templates: list[WyckoffTemplate] = []
-        for j in range(k):
-            for comp, choices in zip(compositions, ranked, strict=True):
-                if choices:
-                    templates.append(choices[j % len(choices)])
-                else:
-                    cond = GenerationConditions(composition=dict(comp))
-                    templates += self._templates(1, cond, rng)
+        for _ in range(k):
+            for comp in compositions:
+                templates += self._templates(1, GenerationConditions(composition=dict(comp)), rng)
         flat = self.sample(len(templates), seed=seed, conditions={"templates": templates})
         n = len(compositions)
         return [flat[j * n : (j + 1) * n] for j in range(k)]

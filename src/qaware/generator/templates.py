@@ -1,4 +1,4 @@
-"""Template libraries: the training set's Wyckoff templates, counted, ranked and sampled.
+"""Template libraries: the training set's Wyckoff templates, counted and sampled by frequency.
 
 For de novo generation a template is drawn with the frequency of its space group + Wyckoff
 letters in the training set (species left to the model). For crystal structure prediction
@@ -7,14 +7,11 @@ counts proportional, primitive atom count dividing the target's, and its element
 for the target's by rank (count, then Pauling electronegativity), so that, for instance, the
 A and B cations of a perovskite template take the target's less and more electronegative
 cation. This is a retrieval rule of our own (DiffCSP++ retrieves with CSPML instead), with one
-piece of CSPML's idea, composition similarity: a training template's weight is its count times
-e^s, s the number of its elements that keep their place in the fitted template (the target's
-own elements in the same roles). Crystal structure prediction takes the distinct templates in
-order of weight (:meth:`TemplateLibrary.ranked`: candidate 1 is the most likely one) instead of
-drawing them. On perov-5 val, leave-one-out (each crystal's own template removed from the
-counts), the first-ranked template is the crystal's own for 44 % of 1,500 crystals (33 % for the
-most frequent, 32 % for a frequency draw), and the first 20 always hold it:
-``benchmarks/template_retrieval.py`` (the choice was made there, on the training split).
+piece of CSPML's idea, composition similarity: a training template weighs its count times e^s,
+s the number of its elements that keep their place in the fitted template (the target's own
+elements in the same roles). Chosen on the training split only: leave-one-out on perov-5 val,
+a draw gives the crystal's structure with probability 0.467 (count alone 0.440; the heaviest
+template 0.42, the heaviest structure class 0.43-0.45): ``benchmarks/template_retrieval.py``.
 
 Templates with exactly the target's atom count are preferred: only when the library has none
 do smaller primitive cells whose multiple is the target's count stand in. Without this rule a
@@ -140,13 +137,11 @@ class TemplateLibrary:
         composition: Mapping[int, int] | None = None,
         space_group: int | None = None,
         max_atoms: int | None = None,
-        similarity: bool = True,
     ) -> tuple[list[WyckoffTemplate], np.ndarray]:
         """Templates that fit (species assigned when ``composition`` is given; those with the
         target's atom count when there are any) and their sampling weights, normalised: the
-        training counts, times e^s for a composition, s = :func:`shared_roles` (templates of
-        training crystals that hold the target's elements in the same places come first;
-        ``similarity=False``: the counts alone)."""
+        training counts, times e^s for a composition, s = :func:`shared_roles` (a training
+        crystal that holds the target's elements in the same places counts more)."""
         chosen, weights = [], []
         for template, count in zip(self.templates, self.counts, strict=True):
             if space_group is not None and template.space_group != space_group:
@@ -158,8 +153,7 @@ class TemplateLibrary:
                 fitted = assign_composition(template, composition)
                 if fitted is None:
                     continue
-                if similarity:
-                    weight *= float(np.exp(shared_roles(template, composition)))
+                weight *= float(np.exp(shared_roles(template, composition)))
                 template = fitted
             chosen.append(template)
             weights.append(weight)
@@ -170,32 +164,6 @@ class TemplateLibrary:
                 chosen, weights = [chosen[i] for i in exact], [weights[i] for i in exact]
         w = np.asarray(weights, dtype=float)
         return chosen, (w / w.sum() if len(w) else w)
-
-    def ranked(
-        self,
-        *,
-        composition: Mapping[int, int] | None = None,
-        space_group: int | None = None,
-        max_atoms: int | None = None,
-        similarity: bool = True,
-    ) -> list[WyckoffTemplate]:
-        """The distinct fitting templates (by :meth:`WyckoffTemplate.key`), most likely first:
-        the weights of :meth:`candidates` summed per distinct template; ties keep library
-        order. Crystal structure prediction takes candidate j from the j-th of these."""
-        chosen, weights = self.candidates(
-            composition=composition,
-            space_group=space_group,
-            max_atoms=max_atoms,
-            similarity=similarity,
-        )
-        total: dict[tuple, float] = {}
-        first: dict[tuple, WyckoffTemplate] = {}
-        for template, w in zip(chosen, weights, strict=True):
-            key = template.key()
-            total[key] = total.get(key, 0.0) + float(w)
-            first.setdefault(key, template)
-        order = sorted(total, key=lambda k: -total[k])  # stable: ties keep first-seen order
-        return [first[k] for k in order]
 
     def sample(
         self,
