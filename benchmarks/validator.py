@@ -1,6 +1,6 @@
 """MF-ENNP validator benchmark: accuracy, divergence, calibration, ablations, speed, throughput.
 
-    OMP_NUM_THREADS=1 python benchmarks/validator.py            # ~12 min on one core
+    OMP_NUM_THREADS=1 python benchmarks/validator.py            # ~15 min on one core
 
 Data: data/perov_standin (STAND-IN labels: SevenNet-MF-0 imitating MP GGA+U (low) and MP r2SCAN
 (top) on the 2,235 3d-metal oxides of perov-5), split by structure family (anion set X3,
@@ -9,10 +9,12 @@ calibration; validation (early stopping + σ calibration) is family X3=ON2; four
 (every element occurs in a training family). σ calibration is the package default, one factor
 per level fitted on the validation family; the full model's test ECE with a factor and a floor
 (``fit_std_affine``, fitted on the same family) is reported next to it.
-Track M (PySCF, molecules) holds PBE labels only so far and Track X (GPAW crystals) is not built
-yet: neither has a second level to measure, and the JSON says so.
+Track M (live PySCF) is measured by ``benchmarks/validator_track_m.py``; Track X (GPAW PBE →
+HSE06 crystals) waits for its HSE06 labels, and the JSON says so.
 
-Models, each trained from scratch with the same architecture and the same wall-clock budget:
+Models, each trained from scratch with the same architecture and the same epoch budget
+(``--epochs``, early stopping with patience 10 on the validation family; ``--seconds`` adds a
+wall-clock cap, off by default: with one, the result depended on the machine's load):
 
 * ``full``: the multi-fidelity model on both levels (shared backbone, gradient stopping).
 * ``low_only`` (the "PBE-only validator" ablation): one level, GGA+U; the top is estimated by
@@ -95,9 +97,15 @@ def _sparsify_top(frames: list, fraction: float, seed: int) -> list:
     return out
 
 
-def _train(frames, ladder, refs, species, seconds, seed) -> Any:
+def _train(frames, ladder, refs, species, budget: tuple[int, float | None], seed) -> Any:
+    epochs, seconds = budget
     config = TrainConfig(
-        epochs=200, batch_size=16, learning_rate=5e-3, patience=10, max_seconds=seconds, seed=seed
+        epochs=epochs,
+        batch_size=16,
+        learning_rate=5e-3,
+        patience=10,
+        max_seconds=seconds,
+        seed=seed,
     )
     mc = replace(quickstart_model_config(species, seed), levels=ladder.names)
     return train_on_frames(
@@ -272,12 +280,16 @@ def speed(validator, repeats: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=150.0, help="training cap per model")
+    parser.add_argument("--epochs", type=int, default=25, help="epoch budget per model")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="optional wall-clock cap per model (off)"
+    )
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cell")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "validator.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    budget = (args.epochs, args.seconds)
     data, refs_path = DATA / "perov_standin.extxyz.gz", DATA / "references.json"
     rec = Recorder("validator", seeds={"train": args.seed}, data_files=[data, refs_path])
 
@@ -297,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         p = validator.predict(test_frames).e_form_per_atom
         return _beyond_composition(p[LEVELS[0]] - p[LEVELS[-1]], d_lsq, d_true)
 
-    full = _train(frames, ladder, refs, species, args.seconds, args.seed)
+    full = _train(frames, ladder, refs, species, budget, args.seed)
     models["full"] = _summary(full)
     models["full"]["test_ece_by_calibration"] = _test_ece_by_calibration(full, frames)
     models["full"]["r2_D_beyond_composition"] = beyond(full.validator)
@@ -305,12 +317,8 @@ def main(argv: list[str] | None = None) -> int:
 
     low_ladder = FidelityLadder((ladder[0],))
     top_ladder = FidelityLadder((ladder[-1],))
-    low = _train(
-        _frames_with(frames, (LEVELS[0],)), low_ladder, refs, species, args.seconds, args.seed
-    )
-    top = _train(
-        _frames_with(frames, (LEVELS[-1],)), top_ladder, refs, species, args.seconds, args.seed
-    )
+    low = _train(_frames_with(frames, (LEVELS[0],)), low_ladder, refs, species, budget, args.seed)
+    top = _train(_frames_with(frames, (LEVELS[-1],)), top_ladder, refs, species, budget, args.seed)
     p_low = low.validator.predict(test_frames).e_form_per_atom[LEVELS[0]]
     p_top = top.validator.predict(test_frames).e_form_per_atom[LEVELS[-1]]
     from qaware.thermo.formation import formation_energies_per_atom
@@ -333,9 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "r2_D_beyond_composition": _beyond_composition(p_low - p_top, d_lsq, d_true),
     }
     print("separate", models["direct_separate"]["divergence"], flush=True)
-    sparse = _train(
-        _sparsify_top(frames, 0.2, args.seed), ladder, refs, species, args.seconds, args.seed
-    )
+    sparse = _train(_sparsify_top(frames, 0.2, args.seed), ladder, refs, species, budget, args.seed)
     models["full_sparse_top"] = _summary(sparse)
     models["full_sparse_top"]["r2_D_beyond_composition"] = beyond(sparse.validator)
 
@@ -355,9 +361,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"validation family {VALIDATION_FAMILY}; family = anion set X3; "
                 "train = the other four families",
             },
-            "track_m": "not measured: data/track_m holds 123 PBE/def2-SVP labels only (no second "
-            "level yet); rerun when r2SCAN/HSE06/CCSD(T) labels exist",
-            "track_x_gpaw": "not measured: the GPAW PBE -> HSE06 crystal data set is not built yet",
+            "track_m": "see benchmarks/results/validator_track_m.json "
+            "(benchmarks/validator_track_m.py: live PySCF labels, grouped by molecule family)",
+            "track_x_gpaw": "not measured: the GPAW PBE -> HSE06 crystal data set has no HSE06 "
+            "labels yet (data/track_x, building)",
         },
         "headline": {
             "mae_top_meV_per_atom": 1e3 * fm["energy_mae"][top_name],
@@ -377,7 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         },
         "models": models,
         "speed": timing,
-        "settings": {"seconds_per_model": args.seconds, "repeats": args.repeats, "threads": 1},
+        "settings": {
+            "epochs_per_model": args.epochs,
+            "seconds_cap_per_model": args.seconds,
+            "repeats": args.repeats,
+            "threads": 1,
+        },
     }
     path = rec.write(args.out, results)
     print("wrote", path)
