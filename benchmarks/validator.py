@@ -137,9 +137,11 @@ def _summary(trained) -> dict[str, Any]:
     }
 
 
-def _test_ece_by_calibration(trained, frames) -> dict[str, dict[str, float]]:
+def _test_ece_by_calibration(trained, frames) -> dict[str, dict[str, Any]]:
     """Test ECE per level under both calibrations, each fitted on the same validation family:
-    ``one_factor`` (the default) and ``factor_and_floor`` (``fit_std_affine``)."""
+    ``one_factor`` (the default) and ``factor_and_floor`` (``fit_std_affine``); and, to read
+    them, per family the energy MAE and the correlation of |error| with the raw σ (how well σ
+    ranks the errors; calibration only rescales it)."""
     from qaware.validator.calibration import (
         calibrated_std,
         fit_std_affine,
@@ -156,13 +158,20 @@ def _test_ece_by_calibration(trained, frames) -> dict[str, dict[str, float]]:
         return held_out_errors(model, prepare_samples([frames[i] for i in indices], model.config))
 
     val, test = errors(trained.split.validation), errors(trained.split.test)
-    out: dict[str, dict[str, float]] = {"one_factor": {}, "factor_and_floor": {}}
+    out: dict[str, dict[str, Any]] = {"one_factor": {}, "factor_and_floor": {}, "families": {}}
     for f, (e, s) in test.items():
         if f in val:
             c = fit_std_scale(*val[f])
             out["one_factor"][names[f]] = regression_ece(e, c * s)
             c, floor = fit_std_affine(*val[f])
             out["factor_and_floor"][names[f]] = regression_ece(e, calibrated_std(s, c, floor))
+            out["families"][names[f]] = {
+                family: {
+                    "energy_mae": float(np.mean(np.abs(err))),
+                    "corr_abs_error_sigma": float(np.corrcoef(np.abs(err), sig)[0, 1]),
+                }
+                for family, (err, sig) in (("validation", val[f]), ("test", (e, s)))
+            }
     return out
 
 
