@@ -38,3 +38,24 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     with psycopg2.connect(base) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA {schema} CASCADE")
     con.close()
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """Import a script of ``benchmarks/`` by name (they are scripts, not a package); the module
+    is registered under ``<name>_benchmark`` so dataclasses and pickling inside it work."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", folder / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return load

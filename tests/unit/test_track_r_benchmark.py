@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from qaware.oracles.replay_tables import ReplayTable
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "campaign_track_r.py"
 POOL = ["FeO", "Fe2O3", "Fe3O4", "NiO", "CoO", "Co3O4", "MnO", "Mn2O3", "MnO2", "Mn3O4"]
 POOL += ["CuO", "Cu2O", "TiO2", "Ti2O3", "TiO", "V2O5", "VO2", "V2O3", "Cr2O3", "CrO2"]
 POOL += ["NiFe2O4", "CoFe2O4", "MnFe2O4", "FeTiO3", "MgFe2O4", "ZnFe2O4", "CaTiO3", "SrTiO3"]
@@ -21,13 +16,8 @@ HISTORY += ["MgO", "CaO", "SrO", "BaO", "Al2O3", "SiO2", "ZnO", "Li2O", "Na2O", 
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("campaign_track_r", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["campaign_track_r"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("campaign_track_r")
 
 
 @pytest.fixture(scope="module")

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from ase import Atoms
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "validator_track_m.py"
 PBE, R2, CC = "PBE/def2-SVP", "r2SCAN/def2-SVP", "CCSD(T)/def2-SVP"
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("validator_track_m", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["validator_track_m"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("validator_track_m")
 
 
 def _frame(formula: str, tag: str, energies: dict[str, float]) -> Atoms:
