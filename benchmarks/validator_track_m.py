@@ -138,6 +138,9 @@ def true_e_form(frames: list, level: str, refs: dict) -> np.ndarray:
 
 
 def train_fold(frames, ladder, refs, species, test, validation, args) -> Any:
+    present = {a.info["family"] for a in frames}  # a level's frames may lack some families
+    test = [f for f in test if f in present]
+    validation = [f for f in validation if f in present]
     config = TrainConfig(
         epochs=args.epochs, batch_size=8, learning_rate=5e-3, patience=25, seed=args.seed
     )
@@ -179,7 +182,11 @@ def lsq_fold(frames: list, ladder: FidelityLadder, refs: dict, test: list[int]) 
 
 def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, top: str) -> dict:
     """MAE per level and R²(D) over structures labelled at both ends of the ladder."""
-    mae = {x: float(np.nanmean(np.abs(pred[x] - true[x]))) for x in pred if x in true}
+    mae = {  # levels a model predicts (the direct model skips the middle of the ladder)
+        x: float(np.nanmean(np.abs(pred[x] - true[x])))
+        for x in pred
+        if x in true and np.isfinite(pred[x]).any()
+    }
     both = np.isfinite(true[low]) & np.isfinite(true[top])
     d_true = (true[low] - true[top])[both]
     d_pred = (pred[low] - pred[top])[both] if top in pred else np.zeros_like(d_true)
