@@ -38,17 +38,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import RESULTS, Recorder
 from qaware.errors import InvalidStructureError
-from qaware.generator.templates import TemplateLibrary, assign_composition
+from qaware.generator.templates import TemplateLibrary, assign_composition, shared_roles
 from qaware.generator.wyckoff import WyckoffTemplate, template_from_structure
 from qaware.structures import read_structures
 
 VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "perov_5" / "val.csv"
-
-
-def kept_roles(source: WyckoffTemplate, fitted: WyckoffTemplate) -> int:
-    """Elements of ``source`` that ``fitted`` keeps on the same orbits."""
-    pairs = {(o.species, f.species) for o, f in zip(source.orbits, fitted.orbits, strict=True)}
-    return sum(a == b for a, b in pairs)
 
 
 def fitting(lib: TemplateLibrary, own: WyckoffTemplate) -> list[tuple[WyckoffTemplate, int, int]]:
@@ -60,7 +54,7 @@ def fitting(lib: TemplateLibrary, own: WyckoffTemplate) -> list[tuple[WyckoffTem
         count -= template.key() == key
         fitted = assign_composition(template, comp) if count > 0 else None
         if fitted is not None:
-            out.append((fitted, count, kept_roles(template, fitted)))
+            out.append((fitted, count, shared_roles(template, comp)))
     exact = [row for row in out if row[0].n_atoms == own.n_atoms]
     return exact or out  # the package's rule: the target's own atom count when there are any
 

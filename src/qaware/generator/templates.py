@@ -97,7 +97,11 @@ def shared_roles(template: WyckoffTemplate, composition: Mapping[int, int]) -> i
     """How many of ``template``'s elements keep their place when it is fitted to
     ``composition`` (0 when it does not fit): the retrieval similarity."""
     mapping = role_mapping(template.composition(), composition)
-    return 0 if mapping is None else sum(z == t for z, t in mapping.items())
+    return 0 if mapping is None else _kept(mapping)
+
+
+def _kept(mapping: Mapping[int, int]) -> int:
+    return sum(z == t for z, t in mapping.items())
 
 
 @dataclass
@@ -155,7 +159,7 @@ class TemplateLibrary:
                 mapping = role_mapping(template.composition(), composition)
                 if mapping is None:
                     continue
-                weight *= float(np.exp(sum(z == t for z, t in mapping.items())))
+                weight *= float(np.exp(_kept(mapping)))
                 template = template.with_species([mapping[o.species] for o in template.orbits])
             chosen.append(template)
             weights.append(weight)
