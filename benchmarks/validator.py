@@ -1,6 +1,6 @@
 """MF-ENNP validator benchmark: accuracy, divergence, calibration, ablations, speed, throughput.
 
-    OMP_NUM_THREADS=1 python benchmarks/validator.py            # ~15 min on one core
+    OMP_NUM_THREADS=1 python benchmarks/validator.py            # ~25 min on one core
 
 Data: data/perov_standin (STAND-IN labels: SevenNet-MF-0 imitating MP GGA+U (low) and MP r2SCAN
 (top) on the 2,235 3d-metal oxides of perov-5), split by structure family (anion set X3,
@@ -28,6 +28,11 @@ wall-clock cap, off by default: with one, the result depended on the machine's l
   so the σ factor is fitted on errors of five families instead of one.
 * ``full_sparse_top``: the full model with top-level labels on only 20 % of the training
   structures (seeded), all low labels kept: the regime the campaign lives in.
+* ``deep_ensemble``: ``--members`` (5) full models that differ only in their seed (weights,
+  heads, batch order; same split), the first being ``full``. Prediction = mean over members;
+  σ = std over every readout head of every member (a K·H-head ensemble), one factor per level
+  fitted on the validation family as for ``full``. Asks whether independent backbones give a σ
+  that ranks errors better than heads sharing one backbone.
 * ``composition_lsq_baseline``: no network, per-level least-squares element energies only
   (what every model's references start from): how much needs no structure at all. On these
   stand-in labels D is dominated by a composition-linear term (MPtrj mixes GGA metals with
@@ -205,6 +210,51 @@ def _test_ece_by_calibration(trained, frames) -> dict[str, dict[str, Any]]:
     return out
 
 
+def deep_ensemble(members: list, frames: list) -> dict[str, Any]:
+    """Test MAE and ECE of the mean of ``members`` (trained validators on the same split), σ =
+    std over all heads of all members, one factor per level fitted on the validation family;
+    with, per family, how well σ ranks |error| and the median σ."""
+    from qaware.validator.calibration import fit_std_scale, regression_ece
+    from qaware.validator.train import prepare_samples
+    from qaware.validator.uncertainty import held_out_errors
+
+    split = members[0].split
+    parts: dict[str, list] = {"validation": [], "test": []}
+    for trained in members:
+        model = trained.validator._require_model()
+        for part, indices in (("validation", split.validation), ("test", split.test)):
+            samples = prepare_samples([frames[i] for i in indices], model.config)
+            errors = held_out_errors(model, samples)
+            parts[part].append(errors)
+    names = members[0].validator.ladder.names
+    out: dict[str, Any] = {"members": len(members), "test": {}, "families": {}}
+    for f, level in enumerate(names):
+        stats = {}
+        for part, per_member in parts.items():
+            err = np.array([m[f][0] for m in per_member])  # (K, n): each member's mean error
+            head_var = np.array([m[f][1] for m in per_member]) ** 2  # (K, n): within member
+            # variance over all K·H heads = mean within-member variance + variance of the means
+            sigma = np.sqrt(head_var.mean(axis=0) + err.var(axis=0))
+            stats[part] = (err.mean(axis=0), sigma)
+        scale = fit_std_scale(*stats["validation"])
+        e, s = stats["test"]
+        out["test"][level] = {
+            "energy_mae": float(np.mean(np.abs(e))),
+            "ece_uncalibrated": regression_ece(e, s),
+            "ece": regression_ece(e, scale * s),
+            "scale": scale,
+        }
+        out["families"][level] = {
+            part: {
+                "energy_mae": float(np.mean(np.abs(err))),
+                "corr_abs_error_sigma": float(np.corrcoef(np.abs(err), sig)[0, 1]),
+                "median_sigma": float(np.median(sig)),
+            }
+            for part, (err, sig) in stats.items()
+        }
+    return out
+
+
 def _d_metrics(d_pred: np.ndarray, d_true: np.ndarray) -> dict[str, float]:
     ss = float(np.sum((d_true - d_true.mean()) ** 2))
     r2 = 1 - float(np.sum((d_pred - d_true) ** 2)) / ss
@@ -323,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=None, help="optional wall-clock cap per model (off)"
     )
+    parser.add_argument("--members", type=int, default=5, help="deep-ensemble size")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cell")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "validator.json")
@@ -353,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     models["full"]["test_ece_by_calibration"] = _test_ece_by_calibration(full, frames)
     models["full"]["r2_D_beyond_composition"] = beyond(full.validator)
     print("full", models["full"]["test"], flush=True)
+
+    others = [
+        _train(frames, ladder, refs, species, budget, args.seed + k) for k in range(1, args.members)
+    ]
+    models["deep_ensemble"] = deep_ensemble([full, *others], frames)
+    print("ensemble", models["deep_ensemble"]["test"], flush=True)
+    del others
 
     low_ladder = FidelityLadder((ladder[0],))
     top_ladder = FidelityLadder((ladder[-1],))
@@ -432,6 +490,14 @@ def main(argv: list[str] | None = None) -> int:
             "ece_top_after_calibration_spanning_families": models["full_spanning_calibration"][
                 "test"
             ]["ece"][top_name],
+            "ece_top_deep_ensemble_before_calibration": models["deep_ensemble"]["test"][top_name][
+                "ece_uncalibrated"
+            ],
+            "ece_top_deep_ensemble_after_calibration": models["deep_ensemble"]["test"][top_name][
+                "ece"
+            ],
+            "mae_top_deep_ensemble_meV_per_atom": 1e3
+            * models["deep_ensemble"]["test"][top_name]["energy_mae"],
             "speedup_vs_sevennet_mgo64": timing["MgO_64"]["speedup"],
             "speedup_vs_sevennet_srtio3_5": timing["SrTiO3_5"]["speedup"],
             "train_structures_per_s": models["full"]["train_throughput_structures_per_s"],
@@ -441,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         "speed": timing,
         "settings": {
             "epochs_per_model": args.epochs,
+            "deep_ensemble_members": args.members,
             "seconds_cap_per_model": args.seconds,
             "repeats": args.repeats,
             "threads": 1,
