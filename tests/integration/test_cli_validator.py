@@ -18,12 +18,11 @@ LOW, TOP = "GGA+U@SevenNet-MF-0", "r2SCAN@SevenNet-MF-0"
 METALS_3D = {"Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn"}
 
 
-def _tiny_frames() -> list:
+def _tiny_frames(frames) -> list:
     """12 X3=O3 + 12 X3=O2N frames to train on, then 8 validation and 8 test frames of X3=ON2
     whose elements all occur in the training frames (so every reference energy is fitted);
-    ``info["part"]`` says which (the split's group key)."""
-    frames = ase.io.read(DATA / "perov_standin.extxyz.gz", index=":")
-    both_3d = [a for a in frames if {a.info["a_site"], a.info["b_site"]} <= METALS_3D]
+    ``info["part"]`` says which (the split's group key). Copies: ``frames`` are shared."""
+    both_3d = [a.copy() for a in frames if {a.info["a_site"], a.info["b_site"]} <= METALS_3D]
     train = [a for a in both_3d if a.info["tag"] == "X3=O3"][:12] + [
         a for a in both_3d if a.info["tag"] == "X3=O2N"
     ][:12]
@@ -35,8 +34,8 @@ def _tiny_frames() -> list:
     return train + held
 
 
-def _config(tmp: Path, **train) -> Path:
-    ase.io.write(tmp / "tiny.extxyz", _tiny_frames(), format="extxyz")
+def _config(tmp: Path, frames, **train) -> Path:
+    ase.io.write(tmp / "tiny.extxyz", _tiny_frames(frames), format="extxyz")
     settings = {"epochs": 3, "batch_size": 10, "seed": 0, **train}
     text = f"""
 data: [tiny.extxyz]
@@ -55,9 +54,9 @@ output: out/model.pt
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def trained(tmp_path_factory, perov_standin_frames) -> Path:
     tmp = tmp_path_factory.mktemp("validator")
-    assert main(["train-validator", str(_config(tmp))]) == EXIT_OK
+    assert main(["train-validator", str(_config(tmp, perov_standin_frames))]) == EXIT_OK
     return tmp
 
 
@@ -97,8 +96,10 @@ def test_score_table_has_every_level_and_a_consistent_divergence(trained, tmp_pa
     assert capsys.readouterr().out.splitlines()[0].startswith("source,index,formula")
 
 
-def test_bad_config_key_and_missing_model_exit_2_naming_the_problem(tmp_path, capsys):
-    path = _config(tmp_path)
+def test_bad_config_key_and_missing_model_exit_2_naming_the_problem(
+    tmp_path, capsys, perov_standin_frames
+):
+    path = _config(tmp_path, perov_standin_frames)
     path.write_text(path.read_text().replace("channels:", "chanels:"))
     assert main(["train-validator", str(path)]) == EXIT_BAD_INPUT
     assert "model.chanels" in capsys.readouterr().err

@@ -55,11 +55,10 @@ def test_reference_crystals_have_experimental_volumes_and_bond_lengths():
     assert s8.get_angle(0, 1, 2, mic=True) == pytest.approx(108.0, abs=1e-6)
 
 
-@pytest.mark.skipif(not (DATA / "perov_standin.extxyz.gz").exists(), reason="data set not built")
-def test_data_set_labels_every_structure_at_both_levels_with_covered_references():
-    import ase.io
-
-    frames = ase.io.read(DATA / "perov_standin.extxyz.gz", index=":")
+def test_data_set_labels_every_structure_at_both_levels_with_covered_references(
+    perov_standin_frames,
+):
+    frames = perov_standin_frames
     assert len(frames) == 2235
     keys = ("GGA_plus_U_at_SevenNet_MF_0", "r2SCAN_at_SevenNet_MF_0")
     for atoms in frames:

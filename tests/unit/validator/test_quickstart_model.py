@@ -12,7 +12,6 @@ from qaware.validator import MFValidator
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = ROOT / "src" / "qaware" / "data" / "models" / "validator_quickstart.pt"
-DATA = ROOT / "data" / "perov_standin" / "perov_standin.extxyz.gz"
 TOP, LOW = "r2SCAN@SevenNet-MF-0", "GGA+U@SevenNet-MF-0"
 
 
@@ -29,10 +28,8 @@ def test_checkpoint_is_small_and_names_its_stand_in_levels(validator):
     assert set(validator.calibration) == {LOW, TOP}
 
 
-def test_held_out_family_is_predicted_to_the_documented_accuracy(validator):
-    import ase.io
-
-    frames = [a for a in ase.io.read(DATA, index=":") if a.info["tag"] == "X3=ONF"][::10]
+def test_held_out_family_is_predicted_to_the_documented_accuracy(validator, perov_standin_frames):
+    frames = [a for a in perov_standin_frames if a.info["tag"] == "X3=ONF"][::10]
     pred = validator.predict(frames)
     true = np.array([a.info["energy_r2SCAN_at_SevenNet_MF_0"] / len(a) for a in frames])
     mae = np.mean(np.abs(pred.energy_per_atom[TOP] - true))
