@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+import numpy as np
 from ase import Atoms
 
 from qaware.oracles import gates as g
@@ -75,6 +76,17 @@ def _kernel(mf: Any, dm0: Any = None) -> tuple[Any, str]:
     return newton.undo_soscf(), "newton"
 
 
+def n_orbital_rotations(mo_occ: Any) -> int:
+    """Occupied–unoccupied orbital pairs a stability analysis could rotate (0: one determinant,
+    e.g. triplet H2 in a minimal basis, where PySCF's Davidson solver divides by zero)."""
+    occ = np.asarray(mo_occ)
+    if occ.ndim == 2:  # unrestricted: alpha and beta rotate separately
+        return int(sum((o > 0).sum() * (o == 0).sum() for o in occ))
+    double, empty = int((occ > 1.5).sum()), int((occ == 0).sum())
+    single = occ.size - double - empty
+    return double * (single + empty) + single * empty
+
+
 def converge_scf(mf: Any, stability_restarts: int) -> tuple[Any, dict[str, Any]]:
     """Converge ``mf`` (DIIS, then Newton) and follow internal instabilities downhill.
 
@@ -90,6 +102,9 @@ def converge_scf(mf: Any, stability_restarts: int) -> tuple[Any, dict[str, Any]]
     stable: bool | None = None
     restarts, drop_total = 0, 0.0
     while mf.converged:
+        if n_orbital_rotations(mf.mo_occ) == 0:
+            stable = True  # nothing to rotate into: this determinant is the only one
+            break
         mo_i, _, stable, _ = mf.stability(return_status=True)
         stable = bool(stable)
         if stable or restarts >= stability_restarts:

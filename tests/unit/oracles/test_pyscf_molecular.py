@@ -357,6 +357,28 @@ def test_the_structures_own_multiplicity_is_used_and_recorded():
     assert triplet.energy < result.energy, "O2's triplet lies below its singlet"
 
 
+def test_orbital_rotations_are_counted_per_spin_channel():
+    from qaware.oracles._pyscf_steps import n_orbital_rotations
+
+    assert n_orbital_rotations(np.array([[1.0, 1.0], [0.0, 0.0]])) == 0  # UHF triplet H2, minimal
+    assert n_orbital_rotations(np.array([[1.0, 0.0], [1.0, 0.0]])) == 2  # UHF singlet H2
+    assert n_orbital_rotations(np.array([2.0, 2.0])) == 0  # closed shell, no virtuals
+    # ROHF: 1 doubly occupied x (2 singly + 1 empty), 2 singly occupied x 1 empty
+    assert n_orbital_rotations(np.array([2.0, 1.0, 1.0, 0.0])) == 1 * 3 + 2 * 1
+
+
+@pytest.mark.oracle
+def test_a_determinant_with_nothing_to_rotate_is_stable_not_an_exception():
+    """Triplet H2 in STO-3G fills both orbitals of one spin: PySCF's stability solver has an
+    empty space and divided by zero, which failed the call (and scripts/build_track_m.sh's check
+    that the oracle honours info['multiplicity'], so the dioxides and clusters never started)."""
+    h2 = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
+    h2.info["multiplicity"] = 3
+    result = PySCFOracle("HF", basis="sto-3g").compute(h2)
+    assert result.ok, result.reason
+    assert result.diagnostics["multiplicity"] == 3 and result.diagnostics["scf_stable"] is True
+
+
 def test_a_charge_that_contradicts_the_oracle_is_a_failure():
     ion = Atoms("O", positions=[[0, 0, 0]])
     ion.info["charge"] = -1
