@@ -72,6 +72,8 @@ from qaware.oracles.pyscf_molecular import PySCFOracle
 atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
 atoms.info.update(multiplicity=3, spin=2, charge=0)
 result = PySCFOracle(method="HF", basis="sto-3g").compute(atoms)
+if not result.ok:  # a failed probe is not evidence either way: say so instead of guessing
+    print(f"build_track_m: the multiplicity probe failed: {result.reason}", file=sys.stderr)
 sys.exit(0 if result.diagnostics.get("multiplicity") == 3 else 1)
 PY
 }
