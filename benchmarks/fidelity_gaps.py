@@ -2,9 +2,10 @@
 
     OMP_NUM_THREADS=1 python benchmarks/fidelity_gaps.py
 
-Reads the committed exports ``data/track_m/track_m.extxyz[.gz]`` and
-``data/track_x/track_x.extxyz[.gz]`` (whatever is labelled now: the builds may be partial, so
-every statistic states the number of structures it used) and writes
+Reads the committed exports ``data/track_m/track_m.extxyz[.gz]``, its def2-TZVP subset
+``data/track_m/tzvp/track_m_tzvp.extxyz`` and ``data/track_x/track_x.extxyz[.gz]`` (whatever
+is labelled now: the builds may be partial, so every statistic states the number of structures
+it used) and writes
 ``benchmarks/results/fidelity_gaps.json`` with provenance (``_provenance.Recorder``).
 
 Formation energies per level use that level's own references in the same data set
@@ -18,7 +19,8 @@ its e_form is minus the atomisation energy per atom; Track X the periodic elemen
   and the mean signed difference b − a, eV/atom. Pairs: PBE vs the top level (Track M
   CCSD(T)/def2-SVP, Track X HSE06), PBE vs r2SCAN (Track X: only the r2SCAN stand-in exists),
   PBE vs HSE06, and (Track X) each pretrained stand-in vs live GPAW PBE, also on the cells
-  without a +U element (the ``GGA+U`` stand-in imitates MP GGA+U, GPAW PBE has no U).
+  without a +U element (the ``GGA+U`` stand-in imitates MP GGA+U, GPAW PBE has no U); and
+  (Track M) the basis-set gap CCSD(T)/def2-SVP vs def2-TZVP on the TZVP subset.
 * ``gates``: per level, the structures labelled so far (not pending) and the share of them
   failing each sanity gate (the gate named as the gated result's reason) or failing outright
   (timeout, SCF not converged, exception...).
@@ -75,6 +77,15 @@ TRACK_M = DataSet(
         ("PBE vs HSE06", "PBE_def2_SVP", "HSE06_def2_SVP"),
     ),
 )
+TRACK_M_TZVP = DataSet(
+    "track_m_tzvp",
+    "data/track_m/tzvp",
+    ("atom",),
+    "isolated atoms at their ground-state multiplicity (CCSD(T)/def2-TZVP)",
+    (),
+)
+BASIS_GAP = ("CCSD(T)/def2-SVP vs CCSD(T)/def2-TZVP", "CCSD_T_def2_SVP", "CCSD_T_def2_TZVP")
+"""Track M's basis-set gap: the TZVP subset's structures are Track M's (same structure hash)."""
 TRACK_X = DataSet(
     "track_x",
     "data/track_x",
@@ -137,6 +148,28 @@ def gate_shares(frames: Sequence[Atoms], key: str, skip: np.ndarray) -> dict[str
     return {"labelled": done, **counts, "share_failing": shares}
 
 
+def _e_form(ds: DataSet, frames: Sequence[Atoms], key: str) -> np.ndarray:
+    """Formation energies at ``key`` (NaN for reference frames and unlabelled ones)."""
+    e = formation_energies(frames, key, elemental_references(frames, key, ds.reference_tags))
+    e[[f.info.get("tag") in ds.reference_tags for f in frames]] = np.nan
+    return e
+
+
+def basis_gap(repo: Path) -> dict[str, Any]:
+    """e_form at CCSD(T)/def2-TZVP minus def2-SVP on the structures labelled at both, each
+    referenced to its own basis's atoms (matched across the two files by structure hash)."""
+    _, a, b = BASIS_GAP
+    svp = read_dataset(dataset_file(repo / TRACK_M.folder, TRACK_M.name))
+    tzvp = read_dataset(dataset_file(repo / TRACK_M_TZVP.folder, TRACK_M_TZVP.name))
+    if a not in level_keys(svp) or b not in level_keys(tzvp):
+        return {"n": 0, "note": f"{a} or {b} not labelled yet"}
+    by_hash = dict(
+        zip((str(f.info["structure_hash"]) for f in svp), _e_form(TRACK_M, svp, a), strict=True)
+    )
+    e_a = np.array([by_hash.get(str(f.info["structure_hash"]), np.nan) for f in tzvp])
+    return {"a": a, "b": b, **gap_stats(tzvp, e_a, _e_form(TRACK_M_TZVP, tzvp, b))}
+
+
 def analyse(ds: DataSet, repo: Path) -> tuple[dict[str, Any], Path]:
     """All statistics of one data set and the file they were computed from."""
     path = dataset_file(repo / ds.folder, ds.name)
@@ -194,11 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         "gap = e_form(b) - e_form(a) over structures ok at both levels, reference frames "
         "excluded; 'n' says how many structures each statistic used (builds may be partial)",
     }
-    for ds in (TRACK_M, TRACK_X):
+    for ds in (TRACK_M, TRACK_M_TZVP, TRACK_X):
         results[ds.name], path = analyse(ds, REPO)
         rec.add_data_file(path)
+    results[TRACK_M_TZVP.name]["gaps_ev_per_atom"][BASIS_GAP[0]] = basis_gap(REPO)
     out = rec.write(args.out, results)
-    for ds in (TRACK_M, TRACK_X):
+    for ds in (TRACK_M, TRACK_M_TZVP, TRACK_X):
         for label, g in results[ds.name]["gaps_ev_per_atom"].items():
             print(f"{ds.name}: {label}: n={g['n']} MAE={g.get('mae')} max={g.get('max_abs')}")
     print(f"wrote {out}")

@@ -35,6 +35,11 @@ class Shipped:
     reference_tags: tuple[str, ...]
     e_form_range: tuple[float, float]  # eV/atom, for every non-reference frame
     min_structures: int  # the issue's size target, counted over non-reference frames
+    folder: str = ""  # under data/; default: the name
+
+    @property
+    def path(self) -> Path:
+        return REPO / "data" / (self.folder or self.name)
 
 
 DATASETS = {
@@ -48,6 +53,8 @@ DATASETS = {
     # SevenNet stand-ins give -3.8..+2.5 eV/atom over all 562 compounds. Outside -5..+3 an
     # energy or a reference is broken (e.g. a wrong-spin or unconverged element cell).
     "track_x": Shipped("track_x", ("ref:element",), (-5.0, 3.0), 500),
+    # The CCSD(T)/def2-TZVP subset of Track M (atoms, references, monoxide scans): same range.
+    "track_m_tzvp": Shipped("track_m_tzvp", ("atom",), (-7.0, 1.0), 60, "track_m/tzvp"),
 }
 
 
@@ -88,7 +95,7 @@ def parse_readme(text: str) -> Readme:
 @pytest.fixture(scope="module", params=sorted(DATASETS))
 def shipped(request):
     ds = DATASETS[request.param]
-    folder = REPO / "data" / ds.name
+    folder = ds.path
     path = dataset_file(folder, ds.name)
     readme = parse_readme((folder / "README.md").read_text(encoding="utf-8"))
     return ds, path, read_dataset(path), readme
@@ -128,9 +135,9 @@ def test_every_ok_energy_is_finite_and_not_ok_pairs_are_listed(shipped):
                 assert listed[1] and frame.info.get(f"reason_{key}"), (i, name)
 
 
-def _known_issues(name: str) -> set[tuple[str, str]]:
-    """(structure hash, level name) of the results ``data/<name>/KNOWN_ISSUES.yaml`` lists."""
-    path = REPO / "data" / name / "KNOWN_ISSUES.yaml"
+def _known_issues(ds: Shipped) -> set[tuple[str, str]]:
+    """(structure hash, level name) of the results the data set's KNOWN_ISSUES.yaml lists."""
+    path = ds.path / "KNOWN_ISSUES.yaml"
     if not path.exists():
         return set()
     entries = yaml.safe_load(path.read_text()) or []
@@ -152,4 +159,4 @@ def test_referenced_formation_energies_are_physical(shipped):
                 continue
             if not lo <= e_form[i] <= hi:
                 outside.add((str(frame.info["structure_hash"]), name))
-    assert outside == _known_issues(ds.name)
+    assert outside == _known_issues(ds)
