@@ -370,8 +370,9 @@ def test_orbital_rotations_are_counted_per_spin_channel():
 @pytest.mark.oracle
 def test_a_determinant_with_nothing_to_rotate_is_stable_not_an_exception():
     """Triplet H2 in STO-3G fills both orbitals of one spin: PySCF's stability solver has an
-    empty space and divided by zero, which failed the call (and scripts/build_track_m.sh's check
-    that the oracle honours info['multiplicity'], so the dioxides and clusters never started)."""
+    empty space and divided by zero, which failed the call (and scripts/build_track_m.sh's
+    check that the oracle honours info['multiplicity'], so the dioxides and clusters would
+    never have started)."""
     h2 = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
     h2.info["multiplicity"] = 3
     result = PySCFOracle("HF", basis="sto-3g").compute(h2)
