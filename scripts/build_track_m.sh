@@ -27,6 +27,21 @@ qaware() { python -m qaware "$@"; }
 # snapshot_run SRC_RUN DST_RUN. The build may keep writing SRC_RUN meanwhile.
 snapshot_run() { python -m qaware.datasets.snapshot "$1" "$2"; }
 
+# export_snapshot SPEC SUBDIR NAME WHICH: export $D/SPEC from the committed $D/SUBDIR/snapshot/run
+# into $D/SUBDIR/README.md and $D/SUBDIR/NAME.extxyz, naming this script as the rebuild command
+# ("(WHICH: qaware build-dataset $D/SPEC)"). Computes nothing; the live store is not touched.
+export_snapshot() {
+  local spec="$1" sub="$2" name="$3" which="$4" tmp
+  tmp="$(mktemp -d)"
+  python -m qaware.datasets.snapshot --restore "$D/$sub/snapshot/run" "$tmp/$sub/run"
+  cp "$D/$spec" "$tmp/$spec"
+  qaware build-dataset "$tmp/$spec" --export-only > /dev/null
+  sed "s#qaware build-dataset $tmp/$spec#scripts/build_track_m.sh   ($which: qaware build-dataset $D/$spec)#" \
+    "$tmp/$sub/README.md" > "$D/$sub/README.md"
+  cp "$tmp/$sub/$name.extxyz" "$D/$sub/$name.extxyz"
+  rm -rf "$tmp"
+}
+
 # A fresh checkout has no live run/ (it is not committed): start from the committed snapshot.
 for out in "$D" "$D/tzvp"; do
   if [[ ! -e "$out/run" && -e "$out/snapshot/run/campaign.db.gz" ]]; then
@@ -45,24 +60,10 @@ if [[ -n "${SNAPSHOT:-}" ]]; then
       snapshot_run "$out/run" "$out/snapshot/run"
     fi
   done
-  tmp="$(mktemp -d)"
-  python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$tmp/run"
-  cp "$D/spec.yaml" "$tmp/spec.yaml"
-  qaware build-dataset "$tmp/spec.yaml" --export-only > /dev/null
-  sed "s#qaware build-dataset $tmp/spec.yaml#scripts/build_track_m.sh   (its last step: qaware build-dataset $D/spec.yaml)#" \
-    "$tmp/README.md" > "$D/README.md"
-  cp "$tmp/track_m.extxyz" "$D/track_m.extxyz"
-  rm -rf "$tmp"
+  export_snapshot spec.yaml . track_m "its last step"
   # The def2-TZVP subset's export ($D/tzvp/README.md, $D/tzvp/track_m_tzvp.extxyz), the same way.
   if [[ -e "$D/tzvp/snapshot/run/campaign.db.gz" ]]; then
-    tmp="$(mktemp -d)"
-    python -m qaware.datasets.snapshot --restore "$D/tzvp/snapshot/run" "$tmp/tzvp/run"
-    cp "$D/spec_tzvp.yaml" "$tmp/spec_tzvp.yaml"
-    qaware build-dataset "$tmp/spec_tzvp.yaml" --export-only > /dev/null
-    sed "s#qaware build-dataset $tmp/spec_tzvp.yaml#scripts/build_track_m.sh   (its step: qaware build-dataset $D/spec_tzvp.yaml)#" \
-      "$tmp/tzvp/README.md" > "$D/tzvp/README.md"
-    cp "$tmp/tzvp/track_m_tzvp.extxyz" "$D/tzvp/track_m_tzvp.extxyz"
-    rm -rf "$tmp"
+    export_snapshot spec_tzvp.yaml tzvp track_m_tzvp "its step"
   fi
   exit 0
 fi
