@@ -148,30 +148,30 @@ def gate_shares(frames: Sequence[Atoms], key: str, skip: np.ndarray) -> dict[str
     return {"labelled": done, **counts, "share_failing": shares}
 
 
-def _e_form(ds: DataSet, frames: Sequence[Atoms], key: str) -> np.ndarray:
-    """Formation energies at ``key`` (NaN for reference frames and unlabelled ones)."""
-    e = formation_energies(frames, key, elemental_references(frames, key, ds.reference_tags))
+def _e_form(ds: DataSet, frames: Sequence[Atoms], key: str) -> tuple[np.ndarray, list[str]]:
+    """Formation energies at ``key`` (NaN for reference frames and unlabelled ones) and the
+    elements that have a reference at that level."""
+    refs = elemental_references(frames, key, ds.reference_tags)
+    e = formation_energies(frames, key, refs)
     e[[f.info.get("tag") in ds.reference_tags for f in frames]] = np.nan
-    return e
+    return e, list(refs.elements)
 
 
-def basis_gap(repo: Path) -> dict[str, Any]:
+def basis_gap(svp: Sequence[Atoms], tzvp: Sequence[Atoms]) -> dict[str, Any]:
     """e_form at CCSD(T)/def2-TZVP minus def2-SVP on the structures labelled at both, each
-    referenced to its own basis's atoms (matched across the two files by structure hash)."""
+    referenced to its own basis's atoms (Track M's frames and its TZVP subset's, matched by
+    structure hash)."""
     _, a, b = BASIS_GAP
-    svp = read_dataset(dataset_file(repo / TRACK_M.folder, TRACK_M.name))
-    tzvp = read_dataset(dataset_file(repo / TRACK_M_TZVP.folder, TRACK_M_TZVP.name))
     if a not in level_keys(svp) or b not in level_keys(tzvp):
         return {"n": 0, "note": f"{a} or {b} not labelled yet"}
-    by_hash = dict(
-        zip((str(f.info["structure_hash"]) for f in svp), _e_form(TRACK_M, svp, a), strict=True)
-    )
+    hashes = (str(f.info["structure_hash"]) for f in svp)
+    by_hash = dict(zip(hashes, _e_form(TRACK_M, svp, a)[0], strict=True))
     e_a = np.array([by_hash.get(str(f.info["structure_hash"]), np.nan) for f in tzvp])
-    return {"a": a, "b": b, **gap_stats(tzvp, e_a, _e_form(TRACK_M_TZVP, tzvp, b))}
+    return {"a": a, "b": b, **gap_stats(tzvp, e_a, _e_form(TRACK_M_TZVP, tzvp, b)[0])}
 
 
-def analyse(ds: DataSet, repo: Path) -> tuple[dict[str, Any], Path]:
-    """All statistics of one data set and the file they were computed from."""
+def analyse(ds: DataSet, repo: Path) -> tuple[dict[str, Any], Path, list[Atoms]]:
+    """All statistics of one data set, the file they were computed from and its frames."""
     path = dataset_file(repo / ds.folder, ds.name)
     frames = read_dataset(path)
     keys = level_keys(frames)
@@ -179,11 +179,7 @@ def analyse(ds: DataSet, repo: Path) -> tuple[dict[str, Any], Path]:
     e_form: dict[str, np.ndarray] = {}
     refs_used: dict[str, list[str]] = {}
     for key in keys:
-        refs = elemental_references(frames, key, ds.reference_tags)
-        e = formation_energies(frames, key, refs)
-        e[is_ref] = np.nan
-        e_form[key] = e
-        refs_used[key] = list(refs.elements)
+        e_form[key], refs_used[key] = _e_form(ds, frames, key)
     no_u = np.array([not set(f.get_chemical_symbols()) & U_ELEMENTS for f in frames])
     gaps: dict[str, Any] = {}
     for label, a, b in ds.pairs:
@@ -213,7 +209,7 @@ def analyse(ds: DataSet, repo: Path) -> tuple[dict[str, Any], Path]:
         "gaps_ev_per_atom": gaps,
         "gates": {k: gate_shares(frames, k, is_ref) for k in keys},
     }
-    return result, path
+    return result, path, frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,10 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         "gap = e_form(b) - e_form(a) over structures ok at both levels, reference frames "
         "excluded; 'n' says how many structures each statistic used (builds may be partial)",
     }
+    frames = {}
     for ds in (TRACK_M, TRACK_M_TZVP, TRACK_X):
-        results[ds.name], path = analyse(ds, REPO)
+        results[ds.name], path, frames[ds.name] = analyse(ds, REPO)
         rec.add_data_file(path)
-    results[TRACK_M_TZVP.name]["gaps_ev_per_atom"][BASIS_GAP[0]] = basis_gap(REPO)
+    results[TRACK_M_TZVP.name]["gaps_ev_per_atom"][BASIS_GAP[0]] = basis_gap(
+        frames[TRACK_M.name], frames[TRACK_M_TZVP.name]
+    )
     out = rec.write(args.out, results)
     for ds in (TRACK_M, TRACK_M_TZVP, TRACK_X):
         for label, g in results[ds.name]["gaps_ev_per_atom"].items():
