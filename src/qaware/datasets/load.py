@@ -52,10 +52,9 @@ def dataset_file(folder: str | Path, name: str) -> Path:
 
 def read_dataset(path: str | Path) -> list[Atoms]:
     """Every frame of an exported data set (``.extxyz`` or ``.extxyz.gz``)."""
-    import ase.io
+    from qaware.structures.extxyz import read_extxyz_file
 
-    frames = ase.io.read(Path(path), index=":", format="extxyz")
-    return list(frames) if isinstance(frames, list) else [frames]
+    return read_extxyz_file(path)
 
 
 def level_keys(frames: Iterable[Atoms]) -> list[str]:

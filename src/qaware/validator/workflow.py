@@ -62,7 +62,7 @@ def read_frames(paths: Sequence[str | Path]) -> list[Atoms]:
 
     Raises InvalidStructureError naming the file when it is missing or unreadable.
     """
-    import ase.io
+    from qaware.structures.extxyz import read_extxyz_file
 
     frames: list[Atoms] = []
     for path in paths:
@@ -70,10 +70,10 @@ def read_frames(paths: Sequence[str | Path]) -> list[Atoms]:
         if not path.is_file():
             raise InvalidStructureError("file not found", source=str(path))
         try:
-            items = ase.io.read(path, index=":", format="extxyz")
+            items = read_extxyz_file(path)
         except Exception as exc:  # ase raises many types for a malformed file
             raise InvalidStructureError(f"cannot read extxyz: {exc}", source=str(path)) from None
-        for atoms in items if isinstance(items, list) else [items]:
+        for atoms in items:
             atoms.info.setdefault("source", str(path))
             frames.append(atoms)
     if not frames:
