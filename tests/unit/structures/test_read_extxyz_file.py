@@ -22,7 +22,9 @@ def _frames() -> list[Atoms]:
         atoms.info.update(tag=f"X3=O{k}", energy_PBE=-40.0 - k, status_PBE="ok", index=k)
         atoms.arrays["forces_PBE"] = rng.normal(size=(5, 3))
         if k % 2:
-            atoms.calc = SinglePointCalculator(atoms, energy=-1.5 * k, forces=rng.normal(size=(5, 3)))
+            atoms.calc = SinglePointCalculator(
+                atoms, energy=-1.5 * k, forces=rng.normal(size=(5, 3))
+            )
         out.append(atoms)
     return out
 
@@ -50,8 +52,10 @@ def test_same_frames_as_ase_from_plain_and_compressed_files(tmp_path, suffix):
             np.testing.assert_array_equal(a.get_forces(), b.get_forces())
 
 
-def test_a_malformed_file_raises(tmp_path):
+def test_a_truncated_frame_raises_ases_error(tmp_path):
+    from ase.io.extxyz import XYZError
+
     path = tmp_path / "bad.extxyz"
-    path.write_text("2\nPBC=\"T T T\"\nSr 0 0 0\n")  # declares 2 atoms, holds 1
-    with pytest.raises(Exception):
+    path.write_text('2\nPBC="T T T"\nSr 0 0 0\n')  # declares 2 atoms, holds 1
+    with pytest.raises(XYZError, match="expected 2"):
         read_extxyz_file(path)
