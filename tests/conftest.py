@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -10,6 +11,63 @@ from urllib.parse import quote
 import pytest
 
 POSTGRES_URL_ENV = "QAWARE_TEST_POSTGRES_URL"
+# Seconds a test's child processes get to exit after it ends (a pool shutting down, a killed
+# driver's workers noticing), and the helpers multiprocessing keeps for the whole process.
+CHILD_EXIT_GRACE_S = 15.0
+_PROCESS_WIDE_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _live_children(pids_before: set[int] | None = None) -> list:
+    """Live (not zombie) descendants of this test process, minus multiprocessing's own helpers
+    and, when given, the ``pids_before`` that existed when the test started and whatever they
+    started since (a module-scoped Dask cluster's nanny restarting a worker is not the test's)."""
+    import psutil
+
+    me, before = psutil.Process().pid, pids_before or set()
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE or child.pid in before:
+                continue
+            if any(h in " ".join(child.cmdline()) for h in _PROCESS_WIDE_HELPERS):
+                continue
+            if any(p.pid in before for p in child.parents() if p.pid != me):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        out.append(child)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_child_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a live child process behind (a pool worker, a timeout child, a
+    campaign driver): such a process outlives the run, holds memory and files, and in a user's
+    session is a leak. Module- and session-scoped fixtures start theirs before this snapshot;
+    tests marked ``shared_child_processes`` (a fixture's pool that replaces its own workers)
+    are not checked."""
+    if request.node.get_closest_marker("shared_child_processes"):
+        yield
+        return
+    before = {child.pid for child in _live_children()}
+    yield
+    deadline = time.monotonic() + CHILD_EXIT_GRACE_S
+    while (leaked := _live_children(before)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not leaked:
+        return
+    described = []
+    for child in leaked:
+        try:
+            described.append(f"pid {child.pid}: {' '.join(child.cmdline())[:200]}")
+            child.kill()
+        except Exception:  # gone meanwhile
+            continue
+    if described:
+        pytest.fail(
+            f"{len(described)} child process(es) still alive {CHILD_EXIT_GRACE_S:.0f} s after "
+            "the test (killed now):\n" + "\n".join(described)
+        )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

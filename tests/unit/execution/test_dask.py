@@ -12,6 +12,9 @@ from qaware.execution import ExecutionSettings, make_executor
 
 dask = pytest.importorskip("dask")
 pytest.importorskip("distributed")
+# The cluster's nanny (in this process) restarts a killed worker as a new child process; the
+# module fixture shuts it down, so the leak check (tests/conftest.py) is not for these tests.
+pytestmark = pytest.mark.shared_child_processes
 
 
 @pytest.fixture(scope="module")
