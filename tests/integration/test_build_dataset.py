@@ -265,3 +265,79 @@ def test_a_staging_spec_fills_the_shared_store_without_exporting(tmp_path, capsy
     assert main(["build-dataset", str(full)]) == EXIT_OK
     assert "(2 computed now, 1 from the store)" in capsys.readouterr().out  # the stage's result
     assert (tmp_path / "out" / "README.md").is_file()
+
+
+PASSED_EMT = """\
+  - level: EMT@table
+    kind: replay
+    settings: {table: table.csv, quantity: formation_energy_per_atom}
+    subset: {tags: [even, alloy]}
+    isolate: false
+"""
+
+
+def test_subset_passed_labels_only_where_the_prerequisite_is_ok(tmp_path, capsys, monkeypatch):
+    """EMT only where the replay level is ok (the Cu cells tagged even; Cu3Au is not in the
+    table, the odd cell is not asked): computed in one build, kept when the prerequisite later
+    fails, and the same rule read from another spec's store."""
+    monkeypatch.setenv("QAWARE_NO_PROGRESS", "1")
+    write_folder(tmp_path, n=3, calculator="ase.calculators.emt:EMT", kwargs="{}",
+                 outputs=["out"], replay=False)  # fmt: skip
+    spec = tmp_path / "out.yaml"
+    text = spec.read_text().replace(
+        "    max_retries: 0\n", "    max_retries: 0\n    subset: {passed: {level: EMT@table}}\n"
+    )
+    spec.write_text(text.replace("execution:", PASSED_EMT + "execution:"))
+    assert main(["build-dataset", str(spec)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "EMT@table: 2 ok, 1 failed" in out
+    assert "EMT: 2 ok, 0 failed, 0 gated, 0 pending (2 computed now, 0 from the store)" in out
+    frames = ase.io.read(tmp_path / "out" / "cu.extxyz", index=":")
+    labelled = [f.info["tag"] for f in frames if f.info.get("status_EMT") == "ok"]
+    assert labelled == ["even", "even"]
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "- EMT labels 2 of the 4 structures: only where EMT@table is ok" in readme
+    assert "- EMT@table labels 3 of the 4 structures: tags ['even', 'alloy']." in readme
+
+    # the table loses Cu: the replay level fails everywhere, the stored EMT results stay
+    (tmp_path / "table.csv").write_text("formula,EMT@table\nAu,-0.02\n")
+    assert main(["build-dataset", str(spec)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "EMT@table: 0 ok, 3 failed" in out
+    assert "EMT: 2 ok, 0 failed, 0 gated, 0 pending (0 computed now, 2 from the store)" in out
+
+    # another spec names this one: its prerequisite is read from out/run (now: nothing ok)
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        spec.read_text()
+        .replace("output: out", "output: other")
+        .replace("{passed: {level: EMT@table}}", "{passed: {level: EMT@table, spec: out.yaml}}")
+        .replace(PASSED_EMT, "")
+    )
+    assert main(["build-dataset", str(other)]) == EXIT_OK
+    assert "EMT: 0 ok, 0 failed, 0 gated, 0 pending (0 computed now" in capsys.readouterr().out
+    (tmp_path / "table.csv").write_text("formula,EMT@table\nCu,-0.01\n")  # back: 2 ok again
+    assert main(["build-dataset", str(spec)]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["build-dataset", str(other)]) == EXIT_OK
+    assert "EMT: 2 ok, 0 failed, 0 gated, 0 pending (2 computed now" in capsys.readouterr().out
+
+
+def test_subset_passed_errors_name_the_level_and_the_spec(tmp_path, capsys):
+    write_folder(tmp_path, n=1, calculator="ase.calculators.emt:EMT", kwargs="{}",
+                 outputs=["out"], replay=False)  # fmt: skip
+    spec = tmp_path / "out.yaml"
+    base = spec.read_text()
+
+    def with_passed(passed: str) -> str:
+        return base.replace("    max_retries: 0\n", f"    max_retries: 0\n    subset: {passed}\n")
+
+    spec.write_text(with_passed("{passed: {level: PBE}}"))
+    assert main(["build-dataset", str(spec)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "subset.passed.level: 'PBE' must be another oracle of this spec" in err
+    spec.write_text(with_passed("{passed: {level: EMT, spec: a.yaml}}"))
+    (tmp_path / "a.yaml").write_text(base.replace("output: out", "output: a"))
+    assert main(["build-dataset", str(spec)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "a.yaml has no store yet" in err and "build it first" in err

@@ -4,7 +4,13 @@
 result. Recipes that generate a data set's structures live in :mod:`qaware.datasets.recipes`.
 """
 
-from qaware.datasets.build import BuildSummary, build_dataset, collect_structures, select_subset
+from qaware.datasets.build import (
+    BuildSummary,
+    build_dataset,
+    collect_structures,
+    passed_structures,
+    select_subset,
+)
 from qaware.datasets.export import PairOutcome, dataset_frames, export_dataset, outcome_status
 from qaware.datasets.load import (
     dataset_file,
@@ -17,6 +23,7 @@ from qaware.datasets.load import (
 from qaware.datasets.spec import (
     DatasetOracle,
     DatasetSpec,
+    Passed,
     StructureSource,
     Subset,
     level_key,
@@ -29,6 +36,7 @@ __all__ = [
     "DatasetOracle",
     "DatasetSpec",
     "PairOutcome",
+    "Passed",
     "StructureSource",
     "Subset",
     "build_dataset",
@@ -44,6 +52,7 @@ __all__ = [
     "load_dataset_spec",
     "outcome_status",
     "parse_dataset_spec",
+    "passed_structures",
     "read_dataset",
     "select_subset",
 ]

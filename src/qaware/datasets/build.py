@@ -21,7 +21,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,18 @@ import yaml
 from ase import Atoms
 
 from qaware.datasets.export import PairOutcome, export_dataset, outcome_status
-from qaware.datasets.spec import DatasetSpec, Subset
+from qaware.datasets.spec import DatasetOracle, DatasetSpec, Subset
 from qaware.errors import ConfigError, InvalidStructureError
 from qaware.protocols import Oracle
+from qaware.store.keys import CallRecord
 
-__all__ = ["BuildSummary", "build_dataset", "collect_structures", "select_subset"]
+__all__ = [
+    "BuildSummary",
+    "build_dataset",
+    "collect_structures",
+    "passed_structures",
+    "select_subset",
+]
 
 log = logging.getLogger("qaware.datasets")
 RUN_SUBDIR = "run"
@@ -149,8 +156,14 @@ def collect_structures(
     return structures, hashes, n_dup
 
 
-def select_subset(structures: Sequence[Atoms], subset: Subset | None) -> list[int]:
-    """Indices of ``structures`` an oracle labels: all, or those passing ``subset``."""
+def select_subset(
+    structures: Sequence[Atoms], subset: Subset | None, passed: set[int] | None = None
+) -> list[int]:
+    """Indices of ``structures`` an oracle labels: all, or those passing ``subset``.
+
+    passed: the indices that meet ``subset.passed`` (see :func:`passed_structures`); required
+            when the subset has that filter.
+    """
     chosen = list(range(len(structures)))
     if subset is None:
         return chosen
@@ -160,9 +173,65 @@ def select_subset(structures: Sequence[Atoms], subset: Subset | None) -> list[in
         chosen = [i for i in chosen if structures[i].info.get("tag") in subset.tags]
     for key, allowed in (subset.info or {}).items():
         chosen = [i for i in chosen if _info_matches(structures[i].info, key, allowed)]
+    if subset.passed is not None:
+        if passed is None:
+            raise ValueError("select_subset: the subset has a 'passed' filter; give 'passed'")
+        chosen = [i for i in chosen if i in passed]
     if subset.first is not None:
         chosen = chosen[: subset.first]
     return chosen
+
+
+def passed_structures(
+    spec: DatasetSpec,
+    base: Path,
+    oracle: DatasetOracle,
+    hashes: Sequence[str],
+    own_calls: Mapping[str, CallRecord],
+) -> set[int]:
+    """Indices ``i`` that meet ``oracle.subset.passed``: the result of structure ``hashes[i]`` at
+    the prerequisite level is ok, or ``oracle`` has already labelled it (stored in ``own_calls``,
+    so a stored result never leaves the export).
+
+    ``spec`` is resolved (absolute paths), ``base`` its folder. A prerequisite of another spec is
+    read from that spec's store (its build may be running meanwhile); ConfigError when that spec,
+    its level or its store does not exist.
+    """
+    from qaware.oracles.factory import build_oracle
+    from qaware.store import RunDirectory, oracle_call_key
+
+    assert oracle.subset is not None and oracle.subset.passed is not None
+    passed = oracle.subset.passed
+    own_digest = build_oracle(oracle, base_dir=base).settings_hash()
+    other_base = base if passed.spec is None else passed.spec.parent
+    if passed.spec is None:
+        other, calls = spec, own_calls
+    else:
+        from qaware.datasets.spec import load_dataset_spec
+
+        other = load_dataset_spec(passed.spec).resolved(passed.spec.parent)
+        run_dir = other.output / RUN_SUBDIR
+        if not (run_dir / "campaign.db").exists():
+            raise ConfigError(
+                f"subset.passed of {oracle.level!r}: {passed.spec} has no store yet "
+                f"({run_dir}): build it first"
+            )
+        with RunDirectory.open(run_dir).store() as store:
+            calls = {c.oracle_key: c for c in store.calls(level=passed.level)}
+    matches = [o for o in other.oracles if o.level == passed.level]
+    if not matches:
+        raise ConfigError(
+            f"subset.passed of {oracle.level!r}: no oracle {passed.level!r} in "
+            f"{passed.spec or 'this spec'} (levels {[o.level for o in other.oracles]})"
+        )
+    digest = build_oracle(matches[0], base_dir=other_base).settings_hash()
+    out = set()
+    for i, shash in enumerate(hashes):
+        key = oracle_call_key(shash, digest)
+        ok = outcome_status(PairOutcome.from_call(i, passed.level, key, calls.get(key))) == "ok"
+        if ok or oracle_call_key(shash, own_digest) in own_calls:
+            out.add(i)
+    return out
 
 
 def _info_matches(info: dict[str, Any], key: str, allowed: Sequence[Any]) -> bool:
@@ -216,7 +285,7 @@ def build_dataset(
     """
     from qaware.execution import make_executor
     from qaware.oracles.factory import build_oracle
-    from qaware.oracles.runner import OracleRunner, Task
+    from qaware.oracles.runner import OracleRunner
     from qaware.store import oracle_call_key
 
     start = time.monotonic()
@@ -228,23 +297,24 @@ def build_dataset(
     oracles: list[Oracle] = [
         build_oracle(o, index=i, base_dir=base) for i, o in enumerate(spec.oracles)
     ]
-    subsets = [select_subset(structures, o.subset) for o in spec.oracles]
     spec.output.mkdir(parents=True, exist_ok=True)
     run = _open_run(spec.output / RUN_SUBDIR, _record(spec))
     summary = BuildSummary(spec.name, spec.output, run.path, len(structures), n_dup)
     work = {o.level: {"computed": 0, "cached": 0} for o in spec.oracles}
+
+    def subsets_now(calls: Mapping[str, CallRecord]) -> list[list[int]]:
+        out = []
+        for o in spec.oracles:
+            has_passed = o.subset is not None and o.subset.passed is not None
+            passed = passed_structures(spec, base, o, hashes, calls) if has_passed else None
+            out.append(select_subset(structures, o.subset, passed))
+        return out
+
+    prerequisites = any(o.subset is not None and o.subset.passed for o in spec.oracles)
     with run.store() as store:
+        subsets = subsets_now({c.oracle_key: c for c in store.calls()} if prerequisites else {})
         if not export_only:
             run.write_cycle_structures(0, "structures", structures)
-            tasks = [
-                Task(None, structures[i], oracle, hashes[i], o.timeout_s, o.max_retries, o.isolate)
-                for o, oracle, chosen in zip(spec.oracles, oracles, subsets, strict=True)
-                for i in chosen
-            ]
-            run.events.append(
-                "dataset_build_started",
-                payload={"name": spec.name, "structures": len(structures), "pairs": len(tasks)},
-            )
             first = spec.oracles[0]
             executor = make_executor(spec.execution, folder=run.path / "jobs")
             runner = OracleRunner(
@@ -254,16 +324,26 @@ def build_dataset(
                 max_retries=first.max_retries,
                 desc=spec.name,
             )
+            submitted: set[tuple[int, int]] = set()
             try:
                 with executor:
-                    for task, result, cached in runner.evaluate(tasks):
-                        work[task.oracle.level]["cached" if cached else "computed"] += 1
-                        if not cached:
-                            run.events.append("oracle_result", payload=_event(task, result))
+                    # Rounds: a 'passed' prerequisite computed in this build admits more pairs.
+                    for _ in range(len(spec.oracles)):
+                        pairs = [(k, i) for k, chosen in enumerate(subsets) for i in chosen]
+                        pairs = [pair for pair in pairs if pair not in submitted]
+                        if not pairs:
+                            break
+                        submitted.update(pairs)
+                        _run_pairs(run, runner, spec, structures, hashes, oracles, pairs, work)
+                        if not prerequisites:
+                            break
+                        subsets = subsets_now({c.oracle_key: c for c in store.calls()})
             except KeyboardInterrupt:
                 run.events.append("interrupted", payload={"name": spec.name})
                 raise
         calls = {c.oracle_key: c for c in store.calls()}
+        if prerequisites:
+            subsets = subsets_now(calls)
     outcomes = []
     for oracle, chosen in zip(oracles, subsets, strict=True):
         digest = oracle.settings_hash()
@@ -290,6 +370,35 @@ def build_dataset(
         payload={"files": [str(p) for p in summary.files], "counts": summary.counts},
     )
     return summary
+
+
+def _run_pairs(
+    run: Any,
+    runner: Any,
+    spec: DatasetSpec,
+    structures: Sequence[Atoms],
+    hashes: Sequence[str],
+    oracles: Sequence[Oracle],
+    pairs: Sequence[tuple[int, int]],
+    work: dict[str, dict[str, int]],
+) -> None:
+    """Run the (oracle index, structure index) ``pairs`` through ``runner``; count and log."""
+    from qaware.oracles.runner import Task
+
+    tasks = []
+    for k, i in pairs:
+        o = spec.oracles[k]
+        tasks.append(
+            Task(None, structures[i], oracles[k], hashes[i], o.timeout_s, o.max_retries, o.isolate)
+        )
+    run.events.append(
+        "dataset_build_started",
+        payload={"name": spec.name, "structures": len(structures), "pairs": len(tasks)},
+    )
+    for task, result, cached in runner.evaluate(tasks):
+        work[task.oracle.level]["cached" if cached else "computed"] += 1
+        if not cached:
+            run.events.append("oracle_result", payload=_event(task, result))
 
 
 def _event(task: Any, result: Any) -> dict[str, Any]:

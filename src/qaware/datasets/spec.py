@@ -22,6 +22,10 @@ file. Example::
         kind: pyscf
         settings: {method: CCSD(T), basis: def2-TZVP}
         subset: {tags: [diatomic], first: 60}
+      - level: CCSD(T)/def2-QZVP       # only where the def2-TZVP result passed its gates
+        kind: pyscf
+        settings: {method: CCSD(T), basis: def2-QZVP}
+        subset: {passed: {level: CCSD(T)/def2-TZVP}}   # add spec: other.yaml for another spec's
     execution: {backend: local, max_workers: 2}
 """
 
@@ -39,6 +43,7 @@ from qaware.execution import ExecutionSettings
 __all__ = [
     "DatasetOracle",
     "DatasetSpec",
+    "Passed",
     "StructureSource",
     "Subset",
     "level_key",
@@ -96,6 +101,17 @@ class StructureSource(_Model):
         return str(self.file) if self.file is not None else str(self.recipe)
 
 
+class Passed(_Model):
+    """A prerequisite: the result of the same structure at ``level`` must be ``ok`` (computed and
+    through its sanity gates). ``level`` is an oracle of this spec, or of the spec file ``spec``
+    (relative to this one), whose oracle settings and store are then the ones used."""
+
+    level: str = Field(description="The level whose result must be ok.")
+    spec: Path | None = Field(
+        None, description="The spec that computes that level (relative path); null: this spec."
+    )
+
+
 class Subset(_Model):
     """Which structures an oracle labels; filters apply in this order, all optional.
 
@@ -103,6 +119,11 @@ class Subset(_Model):
     tags:    only structures whose ``info["tag"]`` is one of these.
     info:    only structures whose ``info[key]`` is one of the listed values, for every key
              (e.g. ``{hse06: [true]}``: a flag a recipe set; a missing key never matches).
+    passed:  only structures whose result at ``passed.level`` is ok (e.g. CCSD(T)/def2-TZVP only
+             where CCSD(T)/def2-SVP passed its T1/D1 gates: the diagnostics barely depend on the
+             basis). Evaluated at every build, so the subset grows as that level is computed; a
+             structure this oracle has already labelled stays in it, so no stored result ever
+             leaves the export.
     first:   then the first N of them, in spec order.
     """
 
@@ -110,6 +131,9 @@ class Subset(_Model):
     tags: list[str] | None = Field(None, description="Allowed values of info['tag'].")
     info: dict[str, list[str | bool | int | float]] | None = Field(
         None, description="info key -> allowed values (all keys must match)."
+    )
+    passed: Passed | None = Field(
+        None, description="Only where the result at another level is ok (a prerequisite)."
     )
     first: int | None = Field(None, ge=1, description="Keep only the first N.")
 
@@ -178,6 +202,17 @@ class DatasetSpec(_Model):
                     f"(both export as {key!r}); give every oracle its own level name"
                 )
             keys[key] = oracle.level
+        levels = [o.level for o in self.oracles]
+        for i, oracle in enumerate(self.oracles):
+            passed = oracle.subset.passed if oracle.subset is not None else None
+            if passed is None or passed.spec is not None:
+                continue
+            if passed.level == oracle.level or passed.level not in levels:
+                raise ValueError(
+                    f"oracles.{i}.subset.passed.level: {passed.level!r} must be another oracle "
+                    f"of this spec ({[lv for lv in levels if lv != oracle.level]}), or give "
+                    "'spec' to name the spec that computes it"
+                )
         return self
 
     def resolved(self, base_dir: str | Path) -> DatasetSpec:
@@ -188,6 +223,10 @@ class DatasetSpec(_Model):
         for src in out.structures:
             if src.file is not None and not src.file.is_absolute():
                 src.file = base / src.file
+        for oracle in out.oracles:
+            passed = oracle.subset.passed if oracle.subset is not None else None
+            if passed is not None and passed.spec is not None and not passed.spec.is_absolute():
+                passed.spec = base / passed.spec
         return out
 
 

@@ -190,3 +190,20 @@ def test_subset_by_info_flags_matches_values_and_keeps_bools_apart():
     subset = spec.oracles[0].subset
     assert subset is not None and subset.info == {"hse06": [True]}
     assert select_subset(structures, subset) == [0]
+
+
+def test_subset_passed_applies_before_first_and_must_be_given():
+    from qaware.datasets import Passed, Subset
+
+    structures = [bulk("Cu", "fcc", a=3.6 + 0.01 * i) for i in range(5)]
+    subset = Subset(passed=Passed(level="PBE"), first=2)
+    assert select_subset(structures, subset, passed={1, 3, 4}) == [1, 3]
+    with pytest.raises(ValueError, match="give 'passed'"):
+        select_subset(structures, subset)
+    spec = parse_dataset_spec(
+        "name: t\nstructures: [a.extxyz]\noracles:\n"
+        "  - {level: PBE, kind: ase}\n"
+        "  - {level: HSE06, kind: ase, subset: {passed: {level: PBE, spec: ../b.yaml}}}\n"
+    )
+    resolved = spec.resolved("/data/x")
+    assert str(resolved.oracles[1].subset.passed.spec) == "/data/x/../b.yaml"
