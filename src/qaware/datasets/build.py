@@ -225,11 +225,15 @@ def passed_structures(
             f"{passed.spec or 'this spec'} (levels {[o.level for o in other.oracles]})"
         )
     digest = build_oracle(matches[0], base_dir=other_base).settings_hash()
+    def status(i: int, level: str, key: str, rows: Mapping[str, CallRecord]) -> str:
+        return outcome_status(PairOutcome.from_call(i, level, key, rows.get(key)))
+
     out = set()
     for i, shash in enumerate(hashes):
-        key = oracle_call_key(shash, digest)
-        ok = outcome_status(PairOutcome.from_call(i, passed.level, key, calls.get(key))) == "ok"
-        if ok or oracle_call_key(shash, own_digest) in own_calls:
+        ok = status(i, passed.level, oracle_call_key(shash, digest), calls) == "ok"
+        # a result of its own (not a row submitted by an earlier, interrupted build)
+        labelled = status(i, oracle.level, oracle_call_key(shash, own_digest), own_calls)
+        if ok or labelled != "pending":
             out.add(i)
     return out
 

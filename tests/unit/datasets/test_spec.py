@@ -207,3 +207,41 @@ def test_subset_passed_applies_before_first_and_must_be_given():
     )
     resolved = spec.resolved("/data/x")
     assert str(resolved.oracles[1].subset.passed.spec) == "/data/x/../b.yaml"
+
+
+def test_passed_structures_counts_finished_results_not_submitted_rows(tmp_path):
+    """Structure 0: prerequisite ok. 1: prerequisite failed, own call only submitted (an
+    interrupted build): left out. 2: prerequisite failed but already labelled: kept. 3: nothing."""
+    from ase import Atoms
+
+    from qaware.datasets import passed_structures
+    from qaware.oracles.factory import build_oracle
+    from qaware.oracles.result import OracleResult
+    from qaware.store import oracle_call_key
+    from qaware.store.keys import CallRecord
+    from qaware.store.states import CallStatus
+
+    spec = parse_dataset_spec(
+        "name: t\nstructures: [a.extxyz]\noracles:\n"
+        "  - {level: A, kind: ase, settings: {calculator: 'ase.calculators.emt:EMT'}}\n"
+        "  - {level: B, kind: ase, settings: {calculator: 'ase.calculators.emt:EMT',"
+        " kwargs: {fixed_cutoff: false}}, subset: {passed: {level: A}}}\n"
+    ).resolved(tmp_path)
+    digest = {o.level: build_oracle(o, base_dir=tmp_path).settings_hash() for o in spec.oracles}
+    hashes = [f"h{i}" for i in range(4)]
+
+    def row(i: int, level: str, status: CallStatus, ok: bool | None) -> CallRecord:
+        key = oracle_call_key(hashes[i], digest[level])
+        energy, reason = (-1.0, "") if ok else (None, "timeout")
+        result = None if ok is None else OracleResult(ok, level, energy, reason=reason)
+        return CallRecord(i, key, level, status, 1, None, hashes[i], "", Atoms(), result)
+
+    rows = [
+        row(0, "A", CallStatus.DONE, True),
+        row(1, "A", CallStatus.FAILED, False),
+        row(1, "B", CallStatus.SUBMITTED, None),
+        row(2, "A", CallStatus.FAILED, False),
+        row(2, "B", CallStatus.DONE, True),
+    ]
+    calls = {r.oracle_key: r for r in rows}
+    assert passed_structures(spec, tmp_path, spec.oracles[1], hashes, calls) == {0, 2}
