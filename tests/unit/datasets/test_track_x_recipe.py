@@ -59,6 +59,11 @@ def test_hse06_subset_is_non_magnetic_with_its_references(built):
     refs = {a.info["element"] for a in built if a.info["tag"] == track_x.TAG_ELEMENT
             and a.info["hse06"]}  # fmt: skip
     assert refs == need
+    oxides = [a for a in built if a.info["tag"] == track_x.TAG_OXIDE]
+    at_hse06 = {a.get_chemical_formula() for a in oxides if a.info["hse06"]}
+    want = {a.get_chemical_formula() for a in oxides
+            if set(a.get_chemical_symbols()) - {"O"} <= need - magnetic}  # fmt: skip
+    assert at_hse06 == want and at_hse06  # the hull's competing phases, computed at HSE06 too
 
 
 @pytest.mark.parametrize("formula", list(track_x.OXIDES))
