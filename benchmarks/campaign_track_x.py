@@ -338,7 +338,7 @@ def run_fold(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ladder", choices=sorted(LADDERS), default="standin")
-    parser.add_argument("--hits", default="stable,missed", help="hit rules, comma-separated")
+    parser.add_argument("--hits", default="missed,stable", help="hit rules, comma-separated")
     parser.add_argument("--split", default="lofo", help="lofo, or one family such as X3=O3")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data", type=Path, default=None, help="the Track X export")
