@@ -131,3 +131,16 @@ def perov_standin_frames() -> tuple:
     if not path.exists():
         pytest.skip(f"{path} not built")
     return tuple(read_extxyz_file(path))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with slow tests first, the longest first (``@pytest.mark.slow(seconds=N)``: the
+    test's rough wall time on 2 cores), each module kept whole so its fixtures are set up once.
+    With two xdist workers, a two-minute test that starts last sets the suite's wall time."""
+    longest: dict[object, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("slow")
+        if marker is not None:
+            seconds = float(marker.kwargs.get("seconds", 1.0))
+            longest[item.module] = max(longest.get(item.module, 0.0), seconds)
+    items.sort(key=lambda item: -longest.get(item.module, 0.0))  # stable: order kept within

@@ -34,7 +34,7 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_second():
     assert run_tests in ci.splitlines(), ".ci/run must call the README's test command verbatim"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=130)
 def test_readme_main_job_runs(tmp_path):
     """Run the main job exactly as written (after the install step) in a scratch directory; the
     report it ends with renders in headless Chromium (every figure, the discoveries table)."""

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crash_harness import SMALL, Setup, compare, prepare, run_with_kills
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=110)
 def test_sqlite_local_pool_20_kills(tmp_path, reference):
     setup = Setup()
     template, ref = reference(setup)
