@@ -379,10 +379,13 @@ def run_fold(
     seed: int,
     settings: Settings,
     strategies: tuple[str, ...] = STRATEGIES,
+    make_fold: Any = None,
 ) -> dict[str, Any]:
-    """Every strategy on one fold and seed, side by side on the same pool, budget and seed."""
+    """Every strategy on one fold and seed, side by side on the same pool, budget and seed.
+
+    make_fold: the fold class (default :class:`Fold`; Track X passes its structure fold)."""
     t0 = time.perf_counter()
-    fold = Fold(track, table, pool, seed, settings)
+    fold = (make_fold or Fold)(track, table, pool, seed, settings)
     setup_s = time.perf_counter() - t0
     return {
         "track": track.name,

@@ -59,8 +59,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import campaign_track_r
 from _provenance import RESULTS, Recorder
-from campaign_track_r import State, run_campaign, summarise
+from campaign_track_r import State, summarise
 from qaware.acquisition import nearest_distance
 from qaware.datasets import (
     dataset_file,
@@ -316,23 +317,17 @@ def run_fold(
     settings: Settings,
     strategies: tuple[str, ...] = STRATEGIES,
 ) -> dict[str, Any]:
-    """Every strategy on one fold and seed, side by side on the same pool, budget and seed."""
-    t0 = time.perf_counter()
-    fold = StructureFold(track, table, pool, seed, settings)
-    setup_s = time.perf_counter() - t0
-    return {
-        "track": track.name,
-        "fold": name,
-        "seed": seed,
-        "n_pool": len(fold.pool),
-        "budget": fold.budget,
-        "batch": fold.batch,
-        "n_seed_rows": len(fold.seed_rows),
-        "positive": fold.positive.tolist(),
-        "true_error": fold.true_error.tolist(),
-        "setup_s": setup_s,
-        "campaigns": {s: run_campaign(fold, s) for s in strategies},  # type: ignore[arg-type]
-    }
+    """Every strategy on one fold and seed (Track R's unit, with a :class:`StructureFold`)."""
+    return campaign_track_r.run_fold(
+        track,  # type: ignore[arg-type]
+        table,  # type: ignore[arg-type]
+        name,
+        pool,
+        seed,
+        settings,  # type: ignore[arg-type]
+        strategies,
+        make_fold=StructureFold,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -267,15 +267,6 @@ def test_a_staging_spec_fills_the_shared_store_without_exporting(tmp_path, capsy
     assert (tmp_path / "out" / "README.md").is_file()
 
 
-PASSED_EMT = """\
-  - level: EMT@table
-    kind: replay
-    settings: {table: table.csv, quantity: formation_energy_per_atom}
-    subset: {tags: [even, alloy]}
-    isolate: false
-"""
-
-
 def test_subset_passed_labels_only_where_the_prerequisite_is_ok(tmp_path, capsys, monkeypatch):
     """EMT only where the replay level is ok (the Cu cells tagged even; Cu3Au is not in the
     table, the odd cell is not asked): computed in one build, kept when the prerequisite later
@@ -287,7 +278,7 @@ def test_subset_passed_labels_only_where_the_prerequisite_is_ok(tmp_path, capsys
     text = spec.read_text().replace(
         "    max_retries: 0\n", "    max_retries: 0\n    subset: {passed: {level: EMT@table}}\n"
     )
-    spec.write_text(text.replace("execution:", PASSED_EMT + "execution:"))
+    spec.write_text(text.replace("execution:", REPLAY + "execution:"))
     assert main(["build-dataset", str(spec)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "EMT@table: 2 ok, 1 failed" in out
@@ -312,7 +303,7 @@ def test_subset_passed_labels_only_where_the_prerequisite_is_ok(tmp_path, capsys
         spec.read_text()
         .replace("output: out", "output: other")
         .replace("{passed: {level: EMT@table}}", "{passed: {level: EMT@table, spec: out.yaml}}")
-        .replace(PASSED_EMT, "")
+        .replace(REPLAY, "")
     )
     assert main(["build-dataset", str(other)]) == EXIT_OK
     assert "EMT: 0 ok, 0 failed, 0 gated, 0 pending (0 computed now" in capsys.readouterr().out
