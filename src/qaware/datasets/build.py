@@ -225,6 +225,7 @@ def passed_structures(
             f"{passed.spec or 'this spec'} (levels {[o.level for o in other.oracles]})"
         )
     digest = build_oracle(matches[0], base_dir=other_base).settings_hash()
+
     def status(i: int, level: str, key: str, rows: Mapping[str, CallRecord]) -> str:
         return outcome_status(PairOutcome.from_call(i, level, key, rows.get(key)))
 
