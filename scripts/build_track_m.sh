@@ -35,6 +35,10 @@ export_snapshot() {
   tmp="$(mktemp -d)"
   python -m qaware.datasets.snapshot --restore "$D/$sub/snapshot/run" "$tmp/$sub/run"
   cp "$D/$spec" "$tmp/$spec"
+  if [[ "$sub" != "." ]]; then  # the subset's 'passed' rule reads spec.yaml's store (run/)
+    python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$tmp/run"
+    cp "$D/spec.yaml" "$tmp/spec.yaml"
+  fi
   qaware build-dataset "$tmp/$spec" --export-only > /dev/null
   sed "s#qaware build-dataset $tmp/$spec#scripts/build_track_m.sh   ($which: qaware build-dataset $D/$spec)#" \
     "$tmp/$sub/README.md" > "$D/$sub/README.md"

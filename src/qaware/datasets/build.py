@@ -193,9 +193,9 @@ def passed_structures(
     the prerequisite level is ok, or ``oracle`` has already labelled it (stored in ``own_calls``,
     so a stored result never leaves the export).
 
-    ``spec`` is resolved (absolute paths), ``base`` its folder. A prerequisite of another spec is
-    read from that spec's store (its build may be running meanwhile); ConfigError when that spec,
-    its level or its store does not exist.
+    ``spec`` is resolved (absolute paths), ``base`` its folder (``passed.spec`` is relative to it).
+    A prerequisite of another spec is read from that spec's store (its build may be running
+    meanwhile); ConfigError when that spec, its level or its store does not exist.
     """
     from qaware.oracles.factory import build_oracle
     from qaware.store import RunDirectory, oracle_call_key
@@ -203,13 +203,14 @@ def passed_structures(
     assert oracle.subset is not None and oracle.subset.passed is not None
     passed = oracle.subset.passed
     own_digest = build_oracle(oracle, base_dir=base).settings_hash()
-    other_base = base if passed.spec is None else passed.spec.parent
-    if passed.spec is None:
+    other_path = None if passed.spec is None else Path(base) / passed.spec  # as-is if absolute
+    other_base = base if other_path is None else other_path.parent
+    if other_path is None:
         other, calls = spec, own_calls
     else:
         from qaware.datasets.spec import load_dataset_spec
 
-        other = load_dataset_spec(passed.spec).resolved(passed.spec.parent)
+        other = load_dataset_spec(other_path).resolved(other_base)
         run_dir = other.output / RUN_SUBDIR
         if not (run_dir / "campaign.db").exists():
             raise ConfigError(

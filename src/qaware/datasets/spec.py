@@ -216,17 +216,14 @@ class DatasetSpec(_Model):
         return self
 
     def resolved(self, base_dir: str | Path) -> DatasetSpec:
-        """A copy whose relative file and output paths are taken from ``base_dir``."""
+        """A copy whose relative file and output paths are taken from ``base_dir`` (a ``passed``
+        rule's ``spec`` stays as written: the build resolves it, and the README shows it so)."""
         base = Path(base_dir)
         out = self.model_copy(deep=True)
         out.output = base / self.output if not self.output.is_absolute() else self.output
         for src in out.structures:
             if src.file is not None and not src.file.is_absolute():
                 src.file = base / src.file
-        for oracle in out.oracles:
-            passed = oracle.subset.passed if oracle.subset is not None else None
-            if passed is not None and passed.spec is not None and not passed.spec.is_absolute():
-                passed.spec = base / passed.spec
         return out
 
 
