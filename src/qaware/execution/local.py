@@ -59,13 +59,21 @@ def die_with_parent() -> None:
     """Pool initializer: end this worker when the driver dies (``kill -9`` included).
 
     An orphaned worker would otherwise keep computing a result nobody can receive and hold its
-    memory and the driver's output pipes. Linux: the kernel sends SIGKILL on the parent's death
-    (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread polls the parent pid.
+    memory and the driver's output pipes (an idle pool worker waits on its task pipe forever: it
+    holds that pipe's write end itself). Linux: the kernel sends SIGKILL on the parent's death
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread polls the parent pid. The parent is
+    the process that spawned this one (``multiprocessing.parent_process()``), not whatever
+    ``getppid()`` says now: a driver killed while the worker was still importing leaves it
+    reparented to init before this runs, and it used to take init for its parent and live on.
     """
+    import multiprocessing
     import os
     import sys
 
-    parent = os.getppid()
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
+    if os.getppid() != parent:  # the driver is already gone
+        os._exit(1)
     if sys.platform.startswith("linux"):
         import ctypes
 

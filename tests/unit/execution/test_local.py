@@ -128,3 +128,48 @@ def test_workers_die_with_a_killed_driver(tmp_path) -> None:
             raise AssertionError(f"worker {worker} outlived its killed driver")
     finally:
         driver.kill()
+
+
+_ORPHAN_DRIVER = """
+import multiprocessing, os, sys, time
+
+def late_initializer(path):
+    time.sleep(2.0)  # still starting up when the driver dies
+    from qaware.execution.local import die_with_parent
+    die_with_parent()
+    open(path, "w").write("survived")
+    time.sleep(60)
+
+if __name__ == "__main__":
+    spawn = multiprocessing.get_context("spawn")
+    child = spawn.Process(target=late_initializer, args=(sys.argv[1],))
+    child.start()
+    print(child.pid, flush=True)
+    os._exit(0)  # the driver is gone before the child's initializer runs
+"""
+
+
+def test_a_worker_whose_driver_died_during_its_start_up_exits(tmp_path) -> None:
+    """The initializer used to take getppid() (then init) for the parent and live on forever."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "survived.txt"
+    script = tmp_path / "driver.py"
+    script.write_text(_ORPHAN_DRIVER)
+    done = subprocess.run([sys.executable, str(script), str(marker)], capture_output=True,
+                          text=True, timeout=60, check=True)  # fmt: skip
+    child = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(child, 9)
+        raise AssertionError(f"worker {child} outlived the driver that spawned it")
+    assert not marker.exists()
