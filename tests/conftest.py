@@ -14,6 +14,7 @@ POSTGRES_URL_ENV = "QAWARE_TEST_POSTGRES_URL"
 # Seconds a test's child processes get to exit after it ends (a pool shutting down, a killed
 # driver's workers noticing), and the helpers multiprocessing keeps for the whole process.
 CHILD_EXIT_GRACE_S = 15.0
+RUN_ID_ENV = "QAWARE_TEST_RUN"  # set by the controlling pytest process; children inherit it
 _PROCESS_WIDE_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
@@ -144,3 +145,57 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             seconds = float(marker.kwargs.get("seconds", 1.0))
             longest[item.module] = max(longest.get(item.module, 0.0), seconds)
     items.sort(key=lambda item: -longest.get(item.module, 0.0))  # stable: order kept within
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A fresh run id in the environment (the controlling process only: xdist workers and every
+    process a test starts inherit it), so that orphans can be found after the run."""
+    if not hasattr(config, "workerinput"):
+        os.environ[RUN_ID_ENV] = uuid.uuid4().hex
+
+
+def _processes_of_run(run_id: str) -> list:
+    """Live processes whose environment carries ``run_id`` (this process's own does not: it set
+    the variable after it started)."""
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            alive = proc.pid != os.getpid() and proc.status() != psutil.STATUS_ZOMBIE
+            if alive and proc.environ().get(RUN_ID_ENV) == run_id:
+                out.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return out
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """After the run (xdist workers gone): fail it if a process started by a test is still
+    alive. The per-test check sees only descendants; an orphan (its parent killed, as the crash
+    tests do to drivers) is reparented to init and only this finds it."""
+    yield
+    run_id = os.environ.get(RUN_ID_ENV)
+    if hasattr(session.config, "workerinput") or not run_id:
+        return
+    deadline = time.monotonic() + CHILD_EXIT_GRACE_S
+    while (left := _processes_of_run(run_id)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
+    lines = []
+    for proc in left:
+        try:
+            lines.append(f"pid {proc.pid} (parent {proc.ppid()}): {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except Exception:  # gone meanwhile
+            continue
+    if lines:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = f"{len(lines)} process(es) of this test run outlived it (killed now):"
+        if reporter is not None:
+            reporter.write_line(text, red=True)
+            for line in lines:
+                reporter.write_line("  " + line, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

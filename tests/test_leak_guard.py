@@ -32,3 +32,37 @@ def test_waits_for_its_child():
 
     pid = int(next(pytester.path.rglob("pid")).read_text())
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_run_that_leaves_an_orphan_fails_and_the_orphan_is_killed(pytester):
+    """A process whose parent died is no descendant of the test any more (init adopts it); the
+    end-of-run check finds it by the run id in its environment."""
+    pytester.makeconftest(
+        CONFTEST.read_text().replace("CHILD_EXIT_GRACE_S = 15.0", "CHILD_EXIT_GRACE_S = 1.0")
+    )
+    pytester.makepyfile(
+        test_orphan="""
+import subprocess, sys
+
+def test_orphans(tmp_path):
+    code = ("import os, sys, time\\n"
+            "if os.fork(): os._exit(0)\\n"
+            "open(sys.argv[1], 'w').write(str(os.getpid()))\\n"
+            "time.sleep(60)\\n")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path.parent.parent / "pid")], check=True)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*1 process(es) of this test run outlived it*"])
+    import time
+
+    import psutil
+
+    pid = int(next(pytester.path.rglob("pid")).read_text())
+    for _ in range(50):  # killed: gone, or a zombie until init reaps it
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"orphan {pid} still running")
