@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -40,6 +40,22 @@ def _live_children(pids_before: set[int] | None = None) -> list:
     return out
 
 
+def _kill_lingering(find: Callable[[], list]) -> list[str]:
+    """Wait up to CHILD_EXIT_GRACE_S for ``find()`` to come back empty; kill what is left and
+    return one line per process killed (pid, parent, command line)."""
+    deadline = time.monotonic() + CHILD_EXIT_GRACE_S
+    while (left := find()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = []
+    for proc in left:
+        try:
+            lines.append(f"pid {proc.pid} (parent {proc.ppid()}): {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except Exception:  # gone meanwhile
+            continue
+    return lines
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_child_processes(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test that leaves a live child process behind (a pool worker, a timeout child, a
@@ -52,18 +68,7 @@ def _no_leaked_child_processes(request: pytest.FixtureRequest) -> Iterator[None]
         return
     before = {child.pid for child in _live_children()}
     yield
-    deadline = time.monotonic() + CHILD_EXIT_GRACE_S
-    while (leaked := _live_children(before)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if not leaked:
-        return
-    described = []
-    for child in leaked:
-        try:
-            described.append(f"pid {child.pid}: {' '.join(child.cmdline())[:200]}")
-            child.kill()
-        except Exception:  # gone meanwhile
-            continue
+    described = _kill_lingering(lambda: _live_children(before))
     if described:
         pytest.fail(
             f"{len(described)} child process(es) still alive {CHILD_EXIT_GRACE_S:.0f} s after "
@@ -179,18 +184,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     run_id = os.environ.get(RUN_ID_ENV)
     if hasattr(session.config, "workerinput") or not run_id:
         return
-    deadline = time.monotonic() + CHILD_EXIT_GRACE_S
-    while (left := _processes_of_run(run_id)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if not left:
-        return
-    lines = []
-    for proc in left:
-        try:
-            lines.append(f"pid {proc.pid} (parent {proc.ppid()}): {' '.join(proc.cmdline())[:200]}")
-            proc.kill()
-        except Exception:  # gone meanwhile
-            continue
+    lines = _kill_lingering(lambda: _processes_of_run(run_id))
     if lines:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         text = f"{len(lines)} process(es) of this test run outlived it (killed now):"

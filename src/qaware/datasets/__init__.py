@@ -4,13 +4,7 @@
 result. Recipes that generate a data set's structures live in :mod:`qaware.datasets.recipes`.
 """
 
-from qaware.datasets.build import (
-    BuildSummary,
-    build_dataset,
-    collect_structures,
-    passed_structures,
-    select_subset,
-)
+from qaware.datasets.build import BuildSummary, build_dataset, collect_structures
 from qaware.datasets.export import PairOutcome, dataset_frames, export_dataset, outcome_status
 from qaware.datasets.load import (
     dataset_file,
@@ -30,6 +24,7 @@ from qaware.datasets.spec import (
     load_dataset_spec,
     parse_dataset_spec,
 )
+from qaware.datasets.subset import describe_subsets, passed_structures, select_subset
 
 __all__ = [
     "BuildSummary",
@@ -43,6 +38,7 @@ __all__ = [
     "collect_structures",
     "dataset_file",
     "dataset_frames",
+    "describe_subsets",
     "elemental_references",
     "export_dataset",
     "formation_energies",

@@ -37,6 +37,7 @@ from ase import Atoms
 
 from qaware._canonical import file_sha256
 from qaware.datasets.spec import DatasetSpec, level_key
+from qaware.datasets.subset import describe_subsets
 from qaware.oracles.gates import GATES_FAILED
 from qaware.oracles.result import OracleResult
 from qaware.protocols import Oracle
@@ -282,27 +283,6 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _subset_lines(
-    spec: DatasetSpec, n_structures: int, status: Mapping[tuple[int, str], str]
-) -> list[str]:
-    """One line per level that labels a subset: which structures, and how many of all."""
-    out = []
-    for o in spec.oracles:
-        sub = o.subset
-        if sub is None:
-            continue
-        n = sum(1 for _, level in status if level == o.level)
-        rules = [f"{k} {v}" for k, v in sub.model_dump(exclude={"passed"}).items() if v is not None]
-        if sub.passed is not None:
-            where = f" of {sub.passed.spec.name}" if sub.passed.spec is not None else ""
-            rules.append(
-                f"only where {sub.passed.level}{where} is ok (plus any already labelled); the "
-                "others are left out on purpose, not pending"
-            )
-        out.append(f"- {o.level} labels {n} of the {n_structures} structures: {'; '.join(rules)}.")
-    return ["", *out] if out else []
-
-
 def readme_text(
     spec: DatasetSpec,
     structures: Sequence[Atoms],
@@ -342,7 +322,7 @@ def readme_text(
             f"| {o.level} | `{level_key(o.level)}` | {n} | {counts['ok']} | {counts['failed']} "
             f"| {counts['gated']} | {counts['pending']} |"
         )
-    lines += _subset_lines(spec, len(structures), status)
+    lines += describe_subsets(spec, len(structures), status)
     lines += ["", "Per level `k`: `info['energy_<k>']` (eV, ok results only), `info['e_ok_<k>']`,",
               "`info['status_<k>']`, `info['reason_<k>']`, `arrays['forces_<k>']` (eV/Å),",
               "`info['stress_<k>']` (Voigt, eV/Å^3), `info['diag_<name>_<k>']`,",
