@@ -377,9 +377,10 @@ def main(argv: list[str] | None = None) -> None:
                         fh.write(json.dumps(unit) + "\n")
                 units.append(done[key])
         results["tracks"][f"{track.name}:{args.split}"] = summarise(units, STRATEGIES)
-        results["notes"] = NOTES
-        doc = rec.write(args.output, results)
-        print(f"wrote {doc}", flush=True)
+    results["notes"] = NOTES
+    # one write at the end: a write per rule made the second one see the first as uncommitted
+    doc = rec.write(args.output, results)
+    print(f"wrote {doc}", flush=True)
 
 
 NOTES: Final = (
