@@ -15,7 +15,15 @@ from qaware.datasets.spec import load_dataset_spec
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 STAGES = {
-    "track_x": ["spec_refs", "spec_pbe_hse06set", "spec_hse06", "spec_pbe", "spec_big"],
+    "track_x": [
+        "spec_refs",
+        "spec_pbe_hse06set",
+        "spec_hse06_refs",
+        "spec_hse06_compounds",
+        "spec_hse06",
+        "spec_pbe",
+        "spec_big",
+    ],
     "track_m": ["spec_light"],
 }
 
@@ -34,3 +42,21 @@ def test_a_stage_uses_the_data_sets_oracles_and_structures(name: str, stage: str
     if name == "track_x":  # Track M's light stage picks families through the recipe's kwargs
         assert part.structures == full.structures
     assert part.export is False or name == "track_m"
+
+
+@pytest.mark.slow(seconds=10)
+def test_track_x_hse06_stages_cover_the_subset_references_first():
+    """3a (Zn, Ti, Sc) and 3b (oxides, perovskites) are parts of spec.yaml's HSE06 subset, and
+    3c (the whole subset) leaves only element cells for last."""
+    from qaware.datasets.build import collect_structures
+    from qaware.datasets.subset import select_subset
+
+    specs = {s: load_dataset_spec(DATA / "track_x" / f"{s}.yaml")
+             for s in ("spec", "spec_hse06_refs", "spec_hse06_compounds")}  # fmt: skip
+    cells = collect_structures(specs["spec"], DATA / "track_x")[0]
+    hse06 = {s: next(o for o in spec.oracles if o.level == "HSE06") for s, spec in specs.items()}
+    full, refs, compounds = (set(select_subset(cells, o.subset)) for o in hse06.values())
+    assert {cells[i].info["element"] for i in refs} == {"Zn", "Ti", "Sc"}
+    assert refs <= full and compounds <= full and not refs & compounds
+    assert len(compounds) == 13 + 120
+    assert all(cells[i].info["tag"] == "ref:element" for i in full - refs - compounds)
