@@ -37,72 +37,22 @@ from scratch on all labels: forests are cheap, and refitting avoids weighting ol
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
 
+from qaware.element_properties import ELEMENT_PROPERTIES, element_properties
 from qaware.errors import ConfigError, InvalidStructureError, MissingDependencyError
 from qaware.fidelity import FidelityLadder
 from qaware.protocols import Prediction
 
 __all__ = ["ELEMENT_PROPERTIES", "CompositionValidator", "composition_features"]
 
-ELEMENT_PROPERTIES: tuple[str, ...] = (
-    "Z",
-    "group",
-    "row",
-    "X",
-    "atomic_radius",
-    "mendeleev_no",
-    "atomic_mass",
-    "ionization_energy",
-    "n_s_valence",
-    "n_p_valence",
-    "n_d_valence",
-    "n_f_valence",
-)
-"""Elemental properties averaged over a composition (pymatgen Element; X = Pauling χ)."""
 _STATS = ("mean", "min", "max", "range", "std")
-_NOBLE_CORES = (2, 10, 18, 36, 54, 86)
 Quantity = Literal["formation_energy_per_atom", "band_gap"]
-
-
-@cache
-def _element_row(symbol: str) -> np.ndarray:
-    """(len(ELEMENT_PROPERTIES),) properties of one element; a missing value becomes 0.
-
-    (Noble gases have no Pauling electronegativity: their χ feature is 0.)
-    """
-    from pymatgen.core import Element
-
-    el = Element(symbol)
-    core = max((z for z in _NOBLE_CORES if z < el.Z), default=0)
-    core_orbitals = set(Element.from_Z(core).full_electronic_structure) if core else set()
-    valence = {"s": 0, "p": 0, "d": 0, "f": 0}
-    for n, orbital, count in el.full_electronic_structure:
-        if (n, orbital, count) not in core_orbitals:
-            valence[orbital] += count
-    with warnings.catch_warnings():  # pymatgen warns that it sets a noble gas's χ to NaN
-        warnings.simplefilter("ignore", UserWarning)
-        chi = el.X
-    values: list[Any] = [
-        el.Z,
-        el.group,
-        el.row,
-        chi,
-        el.atomic_radius,
-        el.mendeleev_no,
-        el.atomic_mass,
-        el.ionization_energy,
-        *(valence[o] for o in "spdf"),
-    ]
-    out = np.array([float(v) if v is not None else np.nan for v in values])
-    return np.nan_to_num(out, nan=0.0)
 
 
 def composition_features(counts: Mapping[str, float]) -> np.ndarray:
@@ -116,7 +66,7 @@ def composition_features(counts: Mapping[str, float]) -> np.ndarray:
         raise InvalidStructureError("empty composition", field="composition")
     frac = np.array([n for _, n in items])
     frac = frac / frac.sum()
-    props = np.stack([_element_row(el) for el, _ in items])  # (n_el, n_prop)
+    props = np.stack([element_properties(el) for el, _ in items])  # (n_el, n_prop)
     mean = frac @ props
     std = np.sqrt(frac @ (props - mean) ** 2)
     lo, hi = props.min(axis=0), props.max(axis=0)
