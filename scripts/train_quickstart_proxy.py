@@ -7,10 +7,12 @@ frames whose PBE result is ok and carries all four blocks are used.
 
 Evaluation: seeded K-fold cross-validation (every structure is held out once), R² pooled over
 all 122 values and per block, against the baseline that predicts the training mean (R² ≤ 0
-on held-out data by construction), and against ridge regression on element fractions (λ = 1, a
-structure-blind baseline). Then the proxy is fitted on every labelled structure and
-written with its sha256 to ``src/qaware/data/models/proxy_quickstart.pt`` (``--no-save`` to
-only evaluate). The prediction time per structure is measured on 500 perov-5 cells.
+on held-out data by construction), against ridge regression on element fractions (λ = 1, a
+structure-blind baseline), and against ridge regression on element-property statistics and the
+volume per atom (λ = 10, a baseline that knows chemistry). Then the proxy is fitted on every
+labelled structure and written with its sha256 to ``src/qaware/data/models/proxy_quickstart.pt``
+(``--no-save`` to only evaluate). The prediction time per structure is measured on 500
+perov-5 cells.
 
     OMP_NUM_THREADS=1 python scripts/train_quickstart_proxy.py
 """
@@ -59,6 +61,22 @@ def composition_fractions(frames: list) -> np.ndarray:
     return np.array(rows)
 
 
+def property_features(frames: list) -> np.ndarray:
+    """Standardised Magpie-like composition statistics of tabulated element properties plus the
+    volume per atom (:func:`qaware.composition_validator.composition_features`): a baseline
+    that knows chemistry but not structure beyond density."""
+    from collections import Counter
+
+    from qaware.composition_validator import composition_features
+
+    rows = [
+        [*composition_features(Counter(a.get_chemical_symbols())), a.get_volume() / len(a)]
+        for a in frames
+    ]
+    x = np.array(rows)
+    return (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+
+
 def ridge_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, lam: float = 1.0) -> np.ndarray:
     """Ridge regression of ``y`` on centred ``x`` (no structure: composition only)."""
     xm, ym = x.mean(0), y.mean(0)
@@ -67,7 +85,9 @@ def ridge_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, lam: float = 
     return (x_new - xm) @ w + ym
 
 
-def cross_validate(frames: list, q: np.ndarray, config, folds: int, seed: int) -> dict:
+def cross_validate(
+    frames: list, q: np.ndarray, config, folds: int, seed: int, weights: np.ndarray | None
+) -> dict:
     from qaware.descriptors import descriptor_layout
     from qaware.descriptors.proxy import DescriptorProxy, r2_score
 
@@ -75,14 +95,19 @@ def cross_validate(frames: list, q: np.ndarray, config, folds: int, seed: int) -
     pred = np.zeros_like(q)
     base = np.zeros_like(q)
     ridge = np.zeros_like(q)
+    ridge_props = np.zeros_like(q)
     x = composition_fractions(frames)
+    x_props = property_features(frames)
     for k in range(folds):
         test = order[k::folds]
         train = np.setdiff1d(order, test)
-        model = DescriptorProxy.fit([frames[i] for i in train], q[train], config=config, seed=seed)
+        model = DescriptorProxy.fit(
+            [frames[i] for i in train], q[train], config=config, seed=seed, weights=weights
+        )
         pred[test] = model.predict([frames[i] for i in test])
         base[test] = q[train].mean(0)
         ridge[test] = ridge_predict(x[train], q[train], x[test])
+        ridge_props[test] = ridge_predict(x_props[train], q[train], x_props[test], lam=10.0)
     blocks = {name: sl for name, sl in descriptor_layout().items()}
     return {
         "folds": folds,
@@ -92,6 +117,10 @@ def cross_validate(frames: list, q: np.ndarray, config, folds: int, seed: int) -
         "r2_composition_ridge_baseline": r2_score(q, ridge),
         "r2_per_block_composition_ridge": {
             name: r2_score(q[:, sl], ridge[:, sl]) for name, sl in blocks.items()
+        },
+        "r2_property_ridge_baseline": r2_score(q, ridge_props),
+        "r2_per_block_property_ridge": {
+            name: r2_score(q[:, sl], ridge_props[:, sl]) for name, sl in blocks.items()
         },
         "mae_gap_ev": float(np.abs(q[:, 100] - pred[:, 100]).mean()),
         "mae_response_a3": float(np.abs(q[:, -1] - pred[:, -1]).mean()),
@@ -106,19 +135,37 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument(
+        "--no-element-features",
+        action="store_true",
+        help="atom features from the learned embedding only (the proxy before element tables)",
+    )
+    parser.add_argument(
+        "--balanced-blocks",
+        action="store_true",
+        help="loss weight 1 / block size per component, so DOS, gap, ELF and response count alike",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     from importlib.resources import files
 
+    from qaware.descriptors import descriptor_layout
     from qaware.descriptors.proxy import DescriptorProxy, ProxyConfig
     from qaware.structures import read_structures
 
     frames, q = labelled(args.data)
     print(f"{len(frames)} labelled structures from {args.data}")
-    config = ProxyConfig(epochs=args.epochs, batch_size=16)
-    cv = cross_validate(frames, q, config, args.folds, args.seed)
-    model = DescriptorProxy.fit(frames, q, config=config, seed=args.seed)
+    config = ProxyConfig(
+        epochs=args.epochs, batch_size=16, element_features=not args.no_element_features
+    )
+    weights = None
+    if args.balanced_blocks:
+        weights = np.ones(q.shape[1])
+        for block in descriptor_layout().values():
+            weights[block] = 1.0 / len(weights[block])
+    cv = cross_validate(frames, q, config, args.folds, args.seed, weights)
+    model = DescriptorProxy.fit(frames, q, config=config, seed=args.seed, weights=weights)
     bench = list(read_structures(str(files("qaware.data") / "perov5_3d_oxides.csv")))
     bench = (bench * 3)[:500]
     model.predict(bench[:10])
@@ -130,6 +177,7 @@ def main() -> None:
         "cross_validation": cv,
         "predict_ms_per_structure": ms,
         "config": config.__dict__,
+        "balanced_blocks": args.balanced_blocks,
     }
     if not args.no_save:
         model.meta.update(n_train=len(frames), cv_r2_pooled=cv["r2_pooled"])

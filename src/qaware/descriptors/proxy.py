@@ -4,7 +4,10 @@ The campaign describes candidates and targets by q = [DOS, gap, ELF, response] (
 :func:`qaware.descriptors.descriptor_vector`); computing q takes a DFT run, so a proxy trained on
 oracle-computed q predicts it in about a millisecond per crystal.
 
-Model (pure PyTorch): atoms are nodes with a learned embedding of the atomic number; edges are
+Model (pure PyTorch): atoms are nodes with a learned embedding of the atomic number plus, by
+default, a linear map of the element's tabulated properties (:mod:`qaware.element_properties`,
+standardised over Z = 1-100: with a few hundred labelled crystals over ~50 elements a learned
+embedding alone cannot tell how an element it saw twice behaves, the table can); edges are
 every neighbour within ``cutoff`` over periodic images (ASE neighbour list), with a Gaussian
 radial basis of the distance times a smooth cosine cutoff; ``layers`` rounds of
 continuous-filter convolution (SchNet-like) with residual updates; the per-atom states are
@@ -50,6 +53,7 @@ class ProxyConfig:
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-5
+    element_features: bool = True
 
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -120,6 +124,18 @@ def _graph(structures: Sequence[Atoms], cutoff: float) -> _Graph:
     )
 
 
+def _element_table() -> torch.Tensor:
+    """(_MAX_Z + 1, n_properties) element properties, each column standardised over Z = 1-100
+    (row 0 unused). A buffer, so a saved proxy keeps the table it was trained with."""
+    from ase.data import chemical_symbols
+
+    from qaware.element_properties import element_properties
+
+    rows = np.stack([element_properties(chemical_symbols[z]) for z in range(1, _MAX_Z + 1)])
+    rows = (rows - rows.mean(0)) / np.where(rows.std(0) > 0, rows.std(0), 1.0)
+    return torch.from_numpy(np.vstack([np.zeros(rows.shape[1]), rows])).float()
+
+
 class _Interaction(nn.Module):
     def __init__(self, hidden: int, n_rbf: int) -> None:
         super().__init__()
@@ -141,6 +157,9 @@ class DescriptorProxy(nn.Module):
         self.config = cfg = config or ProxyConfig()
         self.out_dim = out_dim
         self.embed = nn.Embedding(_MAX_Z + 1, cfg.hidden)
+        if cfg.element_features:
+            self.register_buffer("element_table", _element_table())
+            self.element_in = nn.Linear(self.element_table.shape[1], cfg.hidden)
         self.interactions = nn.ModuleList(
             _Interaction(cfg.hidden, cfg.n_rbf) for _ in range(cfg.layers)
         )
@@ -162,6 +181,8 @@ class DescriptorProxy(nn.Module):
         envelope = 0.5 * (torch.cos(math.pi * g.dist / cfg.cutoff) + 1.0)
         rbf = torch.exp(-(((g.dist[:, None] - self.centres) / width) ** 2)) * envelope[:, None]
         h = self.embed(g.z)
+        if cfg.element_features:
+            h = h + self.element_in(self.element_table[g.z])
         for layer in self.interactions:
             h = layer(h, g, rbf)
         pooled = torch.zeros(g.n, h.shape[1]).index_add_(0, g.owner, h)
@@ -189,9 +210,15 @@ class DescriptorProxy(nn.Module):
         config: ProxyConfig | None = None,
         seed: int = 0,
         progress: bool = False,
+        weights: np.ndarray | None = None,
     ) -> DescriptorProxy:
         """Train a proxy on ``structures`` with targets ``q`` (n, d); seeded (Adam, MSE on the
-        standardised targets, cosine learning-rate decay over ``config.epochs``)."""
+        standardised targets, cosine learning-rate decay over ``config.epochs``).
+
+        weights: (d,) non-negative loss weight per component (default: all 1). q's blocks differ
+                 in size (DOS 100 values, gap 1), so equal weights spend the network on the DOS;
+                 ``1 / block size`` gives every block the same say.
+        """
         cfg = config or ProxyConfig()
         y = np.asarray(q, dtype=float)
         if y.ndim != 2 or len(y) != len(structures) or len(y) == 0:
@@ -199,6 +226,10 @@ class DescriptorProxy(nn.Module):
         if not np.all(np.isfinite(y)):
             bad = int(np.argwhere(~np.isfinite(y))[0, 0])
             raise ConfigError(f"q: row {bad} has a non-finite value")
+        w = np.ones(y.shape[1]) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != (y.shape[1],) or not np.all(np.isfinite(w)) or w.min() < 0 or w.sum() == 0:
+            raise ConfigError(f"weights: expected {y.shape[1]} finite values >= 0, not all 0")
+        w_t = torch.tensor(w / w.mean(), dtype=torch.float32)
         torch.manual_seed(seed)
         model = cls(y.shape[1], cfg)
         target = torch.tensor(y, dtype=torch.float32)
@@ -220,7 +251,7 @@ class DescriptorProxy(nn.Module):
             total = 0.0
             for c in torch.randperm(len(graphs), generator=gen).tolist():
                 part = target[c * cfg.batch_size : (c + 1) * cfg.batch_size]
-                loss = ((model._forward(graphs[c]) - part) ** 2).mean()
+                loss = (w_t * (model._forward(graphs[c]) - part) ** 2).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -263,7 +294,8 @@ class DescriptorProxy(nn.Module):
             raise ConfigError(f"{path}: cannot read descriptor proxy ({exc})") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ConfigError(f"{path}: not a {FORMAT} file")
-        model = cls(int(payload["out_dim"]), ProxyConfig(**payload["config"]))
+        config = {"element_features": False, **payload["config"]}  # saved before the option
+        model = cls(int(payload["out_dim"]), ProxyConfig(**config))
         model.load_state_dict(payload["state_dict"])
         model.meta = json.loads(payload["meta"])
         model.eval()
