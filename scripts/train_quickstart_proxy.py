@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=MODELS / "proxy_quickstart.pt")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument(
         "--no-element-features",
@@ -141,9 +141,10 @@ def main() -> None:
         help="atom features from the learned embedding only (the proxy before element tables)",
     )
     parser.add_argument(
-        "--balanced-blocks",
+        "--unweighted",
         action="store_true",
-        help="loss weight 1 / block size per component, so DOS, gap, ELF and response count alike",
+        help="loss weight 1 per component (the DOS's 100 values then outweigh the other blocks); "
+        "default: 1 / block size, so DOS, gap, ELF and response count alike",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -156,11 +157,17 @@ def main() -> None:
 
     frames, q = labelled(args.data)
     print(f"{len(frames)} labelled structures from {args.data}")
+    # weight-decayed for a few hundred labels (5-fold CV at 285 labels with element features and
+    # balanced blocks: pooled R2 0.32 here; 0.03 with weight decay 1e-5, 300 epochs, equal
+    # component weights; 0.25 with 32 hidden x 2 layers)
     config = ProxyConfig(
-        epochs=args.epochs, batch_size=16, element_features=not args.no_element_features
+        epochs=args.epochs,
+        batch_size=16,
+        weight_decay=1e-3,
+        element_features=not args.no_element_features,
     )
     weights = None
-    if args.balanced_blocks:
+    if not args.unweighted:
         weights = np.ones(q.shape[1])
         for block in descriptor_layout().values():
             weights[block] = 1.0 / len(weights[block])
@@ -177,7 +184,7 @@ def main() -> None:
         "cross_validation": cv,
         "predict_ms_per_structure": ms,
         "config": config.__dict__,
-        "balanced_blocks": args.balanced_blocks,
+        "loss_weights": "1 per component" if args.unweighted else "1 / block size",
     }
     if not args.no_save:
         model.meta.update(n_train=len(frames), cv_r2_pooled=cv["r2_pooled"])
