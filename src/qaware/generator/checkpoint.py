@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from qaware._torch_io import load_payload
 from qaware.errors import ConfigError
 from qaware.generator.diffusion import CrystalDiffusion, DiffusionConfig
 from qaware.generator.lattice import LatticeNormalizer
@@ -56,10 +57,7 @@ def save_bundle(bundle: GeneratorBundle, path: str | Path, *, extra: dict | None
 
 def load_bundle(path: str | Path) -> tuple[GeneratorBundle, dict[str, Any]]:
     """The bundle in ``path`` and the ``extra`` dict saved with it."""
-    try:
-        payload = torch.load(Path(path), weights_only=True, map_location="cpu")
-    except (OSError, RuntimeError) as exc:
-        raise ConfigError(f"{path}: cannot read generator checkpoint ({exc})") from exc
+    payload = load_payload(path, "generator checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"{path}: not a {FORMAT} checkpoint")
     config = DiffusionConfig.from_dict(payload["config"])

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from qaware._canonical import file_sha256
+from qaware._torch_io import load_payload
 from qaware.errors import ConfigError
 from qaware.validator.config import ModelConfig
 from qaware.validator.model import MFENNP
@@ -74,7 +75,7 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> tuple[MFENNP, d
         actual = sha256_of(path)
         if actual != expected:
             raise ConfigError(f"{path}: sha256 {actual} does not match {side.name} ({expected})")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_payload(path, "MF-ENNP checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"{path}: not an MF-ENNP checkpoint (format {FORMAT} expected)")
     model = MFENNP(ModelConfig.from_dict(payload["config"]))
