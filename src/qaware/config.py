@@ -137,7 +137,17 @@ class GeneratorSettings(_Section):
     space_group: int | None = Field(None, ge=1, le=230, description="Keep one space group.")
     max_atoms: int | None = Field(20, ge=1, description="Largest primitive cell generated.")
     descriptors: str | None = Field(
-        None, description="JSON file with a target descriptor vector q (diffusion guidance)."
+        None,
+        description="Target descriptor vector q for diffusion guidance: a JSON file with the "
+        "vector, or a structure file (CIF, extxyz, ...) whose proxy-predicted q, averaged over "
+        "its structures, is the target ('more like these'; needs 'proxy').",
+    )
+    proxy: str | None = Field(
+        None,
+        description="Descriptor proxy checkpoint (qaware.descriptors.DescriptorProxy): turns a "
+        "structure file in 'descriptors' into q, and gives the hits their q when a "
+        "descriptor-conditioned generator is fine-tuned on them (without it the hits' "
+        "condition is dropped).",
     )
     lam: float = Field(0.0, ge=0, description="Guidance strength λ (0: unconditional).")
     fine_tune_steps: int = Field(

@@ -27,8 +27,10 @@ __all__ = [
     "build_generator",
     "bundled_model",
     "generation_conditions",
+    "load_proxy",
     "load_validator",
     "resolve",
+    "target_descriptors",
 ]
 
 BUNDLED_GENERATOR = "generator_quickstart.pt"
@@ -61,6 +63,7 @@ class Components:
     top: str
     generator: StructureGenerator
     validator: Any  # qaware.protocols.Validator with save/load (MFValidator)
+    proxy: Any = None  # qaware.descriptors.DescriptorProxy, when generator.proxy is set
 
 
 def build_components(config: QawareConfig, base_dir: Path) -> Components:
@@ -84,7 +87,8 @@ def build_components(config: QawareConfig, base_dir: Path) -> Components:
         raise ConfigError("validator.low_level: must differ from the top level")
     validator = load_validator(config, base_dir)
     generator = build_generator(config.generator, base_dir)
-    return Components(oracles, low, top, generator, validator)
+    proxy = load_proxy(config.generator, base_dir)
+    return Components(oracles, low, top, generator, validator, proxy)
 
 
 def load_validator(config: QawareConfig, base_dir: Path, path: Path | None = None) -> Any:
@@ -149,8 +153,44 @@ def build_generator(settings: GeneratorSettings, base_dir: Path) -> StructureGen
     return PoolGenerator(structures())
 
 
-def generation_conditions(settings: GeneratorSettings, base_dir: Path) -> dict[str, Any]:
-    """The ``conditions`` mapping passed to ``generator.sample`` every cycle."""
+def load_proxy(settings: GeneratorSettings, base_dir: Path) -> Any:
+    """The descriptor proxy of ``generator.proxy`` (None when unset); ConfigError if unreadable."""
+    if not settings.proxy:
+        return None
+    from qaware.descriptors.proxy import DescriptorProxy
+
+    return DescriptorProxy.load(resolve(settings.proxy, base_dir))
+
+
+def target_descriptors(settings: GeneratorSettings, base_dir: Path, proxy: Any) -> np.ndarray:
+    """q of ``generator.descriptors``: the vector of a JSON file (a list, or a mapping with
+    key ``descriptors``), or the mean proxy prediction over the structures of any other file."""
+    path = resolve(str(settings.descriptors), base_dir)
+    if path.suffix.lower() == ".json":
+        try:
+            q = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"generator.descriptors: {path}: {err}") from None
+        values = q.get("descriptors", q) if isinstance(q, dict) else q
+        return np.asarray(values, dtype=float)
+    if proxy is None:
+        raise ConfigError(
+            f"generator.descriptors: {path} is a structure file; its q comes from the "
+            "descriptor proxy, so set generator.proxy (or give a JSON file with q)"
+        )
+    from qaware.structures.io import read_structures
+
+    structures = list(read_structures(path))
+    if not structures:
+        raise ConfigError(f"generator.descriptors: {path} holds no structure")
+    return np.asarray(proxy.predict(structures), dtype=float).mean(axis=0)
+
+
+def generation_conditions(
+    settings: GeneratorSettings, base_dir: Path, proxy: Any = None
+) -> dict[str, Any]:
+    """The ``conditions`` mapping passed to ``generator.sample`` every cycle (``proxy``: the
+    descriptor proxy, needed when ``generator.descriptors`` is a structure file)."""
     cond: dict[str, Any] = {}
     if settings.elements:
         cond["elements"] = list(settings.elements)
@@ -161,12 +201,6 @@ def generation_conditions(settings: GeneratorSettings, base_dir: Path) -> dict[s
     if settings.max_atoms and settings.kind == "diffusion":
         cond["max_atoms"] = settings.max_atoms
     if settings.descriptors:
-        path = resolve(settings.descriptors, base_dir)
-        try:
-            q = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"generator.descriptors: {path}: {err}") from None
-        values = q.get("descriptors", q) if isinstance(q, dict) else q
-        cond["descriptors"] = np.asarray(values, dtype=float)
+        cond["descriptors"] = target_descriptors(settings, base_dir, proxy)
         cond["lam"] = settings.lam
     return cond

@@ -36,7 +36,7 @@ def generate(ctx: CampaignContext) -> None:
     from qaware.campaign.screening import ScreenRules, screen_batch, screen_workers
 
     cfg, cycle = ctx.config, ctx.state.cycle
-    cond = generation_conditions(cfg.generator, ctx.base_dir)
+    cond = generation_conditions(cfg.generator, ctx.base_dir, ctx.parts.proxy)
     raw = ctx.parts.generator.sample(
         cfg.campaign.candidates_per_cycle, seed=ctx.seed("generate"), conditions=cond
     )
@@ -276,8 +276,12 @@ def retrain(ctx: CampaignContext) -> None:
     hits = [c.atoms for c in ctx.store.candidates(status=S.DONE) if c.key_value_pairs.get("hit")]
     gen: Any = ctx.parts.generator  # fine_tune/save: DiffusionGenerator's, when it has them
     if retrain_due(cycle, camp.retrain_generator_every) and hits and hasattr(gen, "fine_tune"):
+        # a conditioned model learns the hits' q from the proxy; without one (or for a model
+        # whose condition was never trained) their condition is dropped
+        proxy, conditioned = ctx.parts.proxy, getattr(gen, "descriptor_conditioned", False)
+        q = proxy.predict(hits) if proxy is not None and conditioned else None
         gen.fine_tune(hits, steps=ctx.config.generator.fine_tune_steps,
-                      seed=ctx.seed("retrain", 1))  # fmt: skip
+                      seed=ctx.seed("retrain", 1), descriptors=q)  # fmt: skip
         ctx.state.generator_model = _save_model(ctx, gen, f"generator_cycle_{cycle:04d}.pt")
         summary.generator_retrained = True
 

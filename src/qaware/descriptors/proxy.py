@@ -284,13 +284,14 @@ class DescriptorProxy(nn.Module):
     def load(cls, path: str | Path, *, sha256: str | None = None) -> DescriptorProxy:
         """Read a proxy written by :meth:`save`; with ``sha256`` the file must match it."""
         from qaware._canonical import file_sha256
+        from qaware._torch_io import load_payload
 
         path = Path(path)
         try:
             if sha256 is not None and file_sha256(path) != sha256:
                 raise ConfigError(f"{path}: sha256 differs from the expected {sha256}")
-            payload = torch.load(path, weights_only=True, map_location="cpu")
-        except (OSError, RuntimeError) as exc:
+            payload = load_payload(path, "descriptor proxy")
+        except OSError as exc:  # the sha256 check reads the file first
             raise ConfigError(f"{path}: cannot read descriptor proxy ({exc})") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ConfigError(f"{path}: not a {FORMAT} file")

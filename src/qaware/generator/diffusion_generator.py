@@ -97,6 +97,13 @@ class DiffusionGenerator:
         self._index_library()
         return record
 
+    @property
+    def descriptor_conditioned(self) -> bool:
+        """True when the model has a descriptor input that was trained (guidance means
+        something); False for an unconditional model or an untrained condition layer."""
+        dim = self.bundle.model.config.denoiser.cond_dim
+        return dim > 0 and self.bundle.meta.get(UNTRAINED_KEY) is not True
+
     def sampler_config(self, guided: bool) -> SamplerConfig:
         """The sampler settings used (steps from the budget unless fixed)."""
         if self.sampler is not None:
