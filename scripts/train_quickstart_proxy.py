@@ -50,7 +50,7 @@ def labelled(path: Path) -> tuple[list, np.ndarray]:
         q = descriptor_vector(*(np.asarray(info[k], dtype=float) for k in keys))
         if np.all(np.isfinite(q)):
             clean = atoms.copy()
-            clean.info = {"formula": info.get("formula", "")}
+            clean.info = {"formula": info.get("formula", ""), "tag": info.get("tag", "")}
             frames.append(clean)
             rows.append(q)
     return frames, np.array(rows)
