@@ -145,6 +145,6 @@ def test_specs_name_the_basis_and_cover_the_issue() -> None:
     assert [o.level for o in tzvp.oracles] == ["CCSD(T)/def2-TZVP"]
     subset = collect_structures(tzvp, SPECS)[0]
     assert len(subset) >= 60
-    assert {"atom", "reference", "monoxide"} == {a.info["tag"] for a in subset}
+    assert {"atom", "reference", "monoxide", "dioxide"} == {a.info["tag"] for a in subset}
     light = load_dataset_spec(SPECS / "spec_light.yaml")  # a stage of spec.yaml: same oracles
     assert light.oracles == full.oracles and light.output == full.output
