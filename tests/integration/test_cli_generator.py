@@ -119,3 +119,23 @@ def test_descriptor_target_formats(tmp_path):
     path.write_text(json.dumps(q))
     vec = read_descriptor_target(path)
     assert len(vec) == 122 and vec[100] == 1.2 and vec[-1] == 3.0
+
+
+def test_generate_more_like_a_structure_through_the_proxy(tmp_path, capsys):
+    """--descriptors like.extxyz: the shipped proxy turns the structure into q; the
+    proxy-conditioned benchmark model samples toward it. Without --proxy: exit 2, why."""
+    from ase.io import write
+
+    from qaware.structures import read_structures
+
+    repo = Path(__file__).resolve().parents[2]
+    q_model = repo / "benchmarks" / "models" / "generator_perov5_q.pt"
+    proxy = repo / "src" / "qaware" / "data" / "models" / "proxy_quickstart.pt"
+    like = tmp_path / "like.extxyz"
+    write(like, list(read_structures(PEROV))[:2])
+    base = ["generate", "-m", str(q_model), "-n", "3", "--descriptors", str(like), "--lam", "0.5"]
+    code, _, err = run([*base, "-o", str(tmp_path / "none")], capsys)
+    assert code == EXIT_BAD_INPUT and "proxy" in err
+    code, _, err = run([*base, "--proxy", str(proxy), "-o", str(tmp_path / "s")], capsys)
+    assert code == EXIT_OK, err
+    assert len(read(tmp_path / "s.extxyz", index=":")) == 3

@@ -7,7 +7,6 @@ start needs no download.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -163,27 +162,15 @@ def load_proxy(settings: GeneratorSettings, base_dir: Path) -> Any:
 
 
 def target_descriptors(settings: GeneratorSettings, base_dir: Path, proxy: Any) -> np.ndarray:
-    """q of ``generator.descriptors``: the vector of a JSON file (a list, or a mapping with
-    key ``descriptors``), or the mean proxy prediction over the structures of any other file."""
-    path = resolve(str(settings.descriptors), base_dir)
-    if path.suffix.lower() == ".json":
-        try:
-            q = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"generator.descriptors: {path}: {err}") from None
-        values = q.get("descriptors", q) if isinstance(q, dict) else q
-        return np.asarray(values, dtype=float)
-    if proxy is None:
-        raise ConfigError(
-            f"generator.descriptors: {path} is a structure file; its q comes from the "
-            "descriptor proxy, so set generator.proxy (or give a JSON file with q)"
-        )
-    from qaware.structures.io import read_structures
+    """q of ``generator.descriptors`` (:func:`qaware.descriptors.target.descriptor_target`)."""
+    from qaware.descriptors.target import descriptor_target
 
-    structures = list(read_structures(path))
-    if not structures:
-        raise ConfigError(f"generator.descriptors: {path} holds no structure")
-    return np.asarray(proxy.predict(structures), dtype=float).mean(axis=0)
+    path = resolve(str(settings.descriptors), base_dir)
+    try:
+        return descriptor_target(path, proxy)
+    except ConfigError as err:
+        hint = " (set generator.proxy)" if proxy is None and "proxy" in str(err) else ""
+        raise ConfigError(f"generator.descriptors: {err}{hint}") from None
 
 
 def generation_conditions(

@@ -3,12 +3,12 @@
 * ``qaware train-generator CONFIG``: train the crystal diffusion model. CONFIG is a YAML
   (:mod:`qaware.generator.run_config`) or directly a CDVAE CSV / extxyz file; options override.
 * ``qaware generate --model M -n N [--composition F | --elements ...] [--spacegroup G]
-  [--descriptors target.json --lam λ] -o OUT``: OUT.extxyz plus OUT.cif.zip (one CIF each).
+  [--descriptors target.json|like.cif [--proxy P] --lam λ] -o OUT``: OUT.extxyz plus
+  OUT.cif.zip (one CIF each).
 """
 
 from __future__ import annotations
 
-import json
 import time
 import zipfile
 from io import BytesIO
@@ -101,24 +101,17 @@ def train_generator(
     typer.echo(f"wrote {path} (sha256 {file_sha256(path)})")
 
 
-def read_descriptor_target(path: Path) -> list[float]:
-    """q from a JSON file: a list of numbers, ``{"q": [...]}``, or the oracle's descriptor dict
-    (``dos``, ``gap``, ``elf``, ``response``)."""
-    from qaware.descriptors import DESCRIPTOR_KEYS, descriptor_vector_from_dict
+def read_descriptor_target(path: Path, proxy: Path | None = None) -> list[float]:
+    """q from ``path`` (:func:`qaware.descriptors.target.descriptor_target`): a JSON vector or
+    descriptor dict, or a structure file described by the proxy checkpoint ``proxy``."""
+    from qaware.descriptors.target import descriptor_target
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read descriptor target ({exc})") from None
-    if isinstance(data, dict) and "q" in data:
-        data = data["q"]
-    if isinstance(data, dict):
-        if not all(k in data for k in DESCRIPTOR_KEYS):
-            raise ConfigError(f"{path}: give a list, {{'q': [...]}} or keys {DESCRIPTOR_KEYS}")
-        return [float(x) for x in descriptor_vector_from_dict(data)]
-    if not isinstance(data, list) or not all(isinstance(x, (int, float)) for x in data):
-        raise ConfigError(f"{path}: descriptor target must be a list of numbers")
-    return [float(x) for x in data]
+    model = None
+    if proxy is not None:
+        from qaware.descriptors.proxy import DescriptorProxy
+
+        model = DescriptorProxy.load(proxy)
+    return [float(x) for x in descriptor_target(path, model)]
 
 
 def write_samples(structures: list, out: Path) -> tuple[Path, Path]:
@@ -157,7 +150,14 @@ def generate(
     ] = None,
     spacegroup: Annotated[int | None, typer.Option(help="Space group number 1-230.")] = None,
     descriptors: Annotated[
-        Path | None, typer.Option(help="JSON target descriptor vector q (guidance).")
+        Path | None,
+        typer.Option(
+            help="Target descriptors q (guidance): a JSON vector, or a structure file whose "
+            "q the --proxy predicts ('more like these')."
+        ),
+    ] = None,
+    proxy: Annotated[
+        Path | None, typer.Option(help="Descriptor proxy checkpoint (for a structure target).")
     ] = None,
     lam: Annotated[
         float | None, typer.Option(help="Guidance weight λ (with --descriptors).")
@@ -187,7 +187,7 @@ def generate(
     if spacegroup is not None:
         conditions["space_group"] = spacegroup
     if descriptors is not None:
-        conditions["descriptors"] = read_descriptor_target(descriptors)
+        conditions["descriptors"] = read_descriptor_target(descriptors, proxy)
         conditions["lam"] = 1.0 if lam is None else lam
     gen = DiffusionGenerator.load(path, nfe_budget=nfe)
     t0 = time.perf_counter()

@@ -36,17 +36,17 @@ def test_a_structure_file_is_described_by_the_proxy(tmp_path: Path) -> None:
     settings = GeneratorSettings(descriptors="like.extxyz", lam=1.0)
     got = target_descriptors(settings, tmp_path, _Proxy())
     np.testing.assert_allclose(got, _Proxy().predict(cells).mean(axis=0))
-    with pytest.raises(ConfigError, match="generator.proxy"):
+    with pytest.raises(ConfigError, match=r"generator\.proxy"):
         target_descriptors(settings, tmp_path, None)
 
 
 def test_broken_inputs_say_which_setting(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("[1.0, ")
-    with pytest.raises(ConfigError, match="generator.descriptors"):
+    with pytest.raises(ConfigError, match=r"generator\.descriptors"):
         target_descriptors(GeneratorSettings(descriptors="bad.json"), tmp_path, None)
     with pytest.raises(ConfigError, match="no such file"):
         load_proxy(GeneratorSettings(proxy="missing.pt"), tmp_path)
     (tmp_path / "junk.pt").write_bytes(b"not a proxy")
-    with pytest.raises(ConfigError, match="junk.pt"):
+    with pytest.raises(ConfigError, match=r"junk\.pt"):
         load_proxy(GeneratorSettings(proxy="junk.pt"), tmp_path)
     assert load_proxy(GeneratorSettings(), tmp_path) is None
