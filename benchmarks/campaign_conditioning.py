@@ -30,7 +30,6 @@ import os
 import subprocess
 import sys
 import time
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final
 
@@ -80,7 +79,7 @@ def divergent_target(top_share: float = 0.1) -> tuple[np.ndarray, dict[str, Any]
 
 def config_for(arm: str, lam: float, seed: int, target: Path, run_dir: Path) -> dict[str, Any]:
     """The quick-start config with the conditioned generator, the proxy and this arm's λ."""
-    data = Path(str(files("qaware.data")))
+    data = REPO / "src" / "qaware" / "data"
     cfg = yaml.safe_load((data / "quickstart.yaml").read_text())
     cfg["run"] = {"name": f"conditioning-{arm}-{seed}", "directory": str(run_dir), "seed": seed}
     gen = cfg["generator"]
