@@ -78,3 +78,11 @@ def test_score_is_perfect_on_the_truth_and_d_zero_is_not(bench):
     assert perfect["e_form_mae_eV_per_atom"] == {PBE: 0.0, CC: 0.0}
     flat = bench.score({PBE: true[PBE], CC: true[PBE]}, true, PBE, CC)  # D = 0 everywhere
     assert flat["D"]["r2"] < 0
+
+
+def test_a_fold_without_top_labels_has_no_d_score(bench):
+    """Test families labelled only at PBE (clusters early in the build): no R²(D), no crash."""
+    true = {PBE: np.array([-1.0, -2.0]), CC: np.array([np.nan, np.nan])}
+    scored = bench.score({PBE: true[PBE] + 0.1, CC: true[PBE]}, true, PBE, CC)
+    assert scored["D"] == {"n": 0, "r2": None}
+    assert scored["e_form_mae_eV_per_atom"][PBE] == pytest.approx(0.1)
