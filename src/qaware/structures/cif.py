@@ -65,10 +65,10 @@ def parse_cif(text: str) -> Atoms:
             if cell_problem is not None:
                 raise InvalidStructureError(cell_problem, field="cell") from exc
             raise InvalidStructureError(f"CIF could not be parsed: {_explain(exc)}") from exc
-    serious = [
+    serious = [  # ResourceWarning: the garbage collector closing someone else's file meanwhile
         _clean(w.message)
         for w in caught
-        if not issubclass(w.category, DeprecationWarning)
+        if not issubclass(w.category, (DeprecationWarning, ResourceWarning))
         and not any(b in str(w.message) for b in _BENIGN_WARNINGS)
     ]
     if serious:

@@ -130,3 +130,25 @@ def test_min_distance_threshold_is_honoured():
     assert len(read_structures(path, min_distance=0.1)) == 1
     with pytest.raises(InvalidStructureError, match=r"minimum 0\.3 Å"):
         read_structures(path, min_distance=0.3)
+
+
+def test_a_resource_warning_during_parsing_is_not_the_cifs_problem(monkeypatch):
+    """The garbage collector may close some other object's file while pymatgen parses, and
+    that ResourceWarning lands in the parser's warning record; the CIF is still fine."""
+    import warnings
+
+    from ase.build import bulk
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.io.cif import CifParser, CifWriter
+
+    from qaware.structures.cif import parse_cif
+
+    text = str(CifWriter(AseAtomsAdaptor.get_structure(bulk("NaCl", "rocksalt", a=5.64))))
+    original = CifParser.from_str.__func__
+
+    def noisy(cls, *args, **kwargs):
+        warnings.warn("unclosed file <_io.BufferedRandom>", ResourceWarning, stacklevel=2)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(CifParser, "from_str", classmethod(noisy))
+    assert len(parse_cif(text)) > 0
