@@ -162,7 +162,7 @@ def main() -> None:
     )
     result = {
         "ladder": "STAND-IN: GGA+U@SevenNet-MF-0 -> r2SCAN@SevenNet-MF-0 (not DFT)",
-        "target": {k: v for k, v in about.items()},
+        "target": about,
         "summary": summary,
         "ratio_conditioned_to_unconditioned": ratio,
         "runs": runs,

@@ -216,7 +216,7 @@ def lambda_section(gen, train, n: int, seed: int) -> dict:
     from qaware.descriptors.proxy import DescriptorProxy
     from qaware.metrics.generation import close_packed_share, novelty
 
-    if gen.bundle.model.config.denoiser.cond_dim == 0 or not PROXY.exists():
+    if not gen.descriptor_conditioned or not PROXY.exists():
         return {"skipped": "needs a descriptor-conditioned checkpoint and the proxy"}
     proxy = DescriptorProxy.load(PROXY)
     target, cell = _target()

@@ -164,9 +164,8 @@ def main() -> None:
     rec = Recorder("proxy", seeds={"folds_and_init": args.seed}, data_files=[args.data])
     frames, q = labelled(args.data)
     print(f"{len(frames)} labelled structures from {args.data}")
-    # weight-decayed for a few hundred labels (5-fold CV at 285 labels with element features and
-    # balanced blocks: pooled R2 0.32 here; 0.03 with weight decay 1e-5, 300 epochs, equal
-    # component weights; 0.25 with 32 hidden x 2 layers)
+    # weight-decayed for a few hundred labels: data/track_x/PROXY.md gives what each change did
+    # and the commit that measured it
     config = ProxyConfig(
         epochs=args.epochs,
         batch_size=16,

@@ -169,8 +169,7 @@ def target_descriptors(settings: GeneratorSettings, base_dir: Path, proxy: Any) 
     try:
         return descriptor_target(path, proxy)
     except ConfigError as err:
-        hint = " (set generator.proxy)" if proxy is None and "proxy" in str(err) else ""
-        raise ConfigError(f"generator.descriptors: {err}{hint}") from None
+        raise ConfigError(f"generator.descriptors: {err}") from None
 
 
 def generation_conditions(

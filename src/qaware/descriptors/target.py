@@ -63,7 +63,8 @@ def descriptor_target(path: str | Path, proxy: Any = None) -> np.ndarray:
     if proxy is None:
         raise ConfigError(
             f"{path}: a structure file as the descriptor target needs the descriptor proxy "
-            "(its q comes from the proxy's prediction); give the proxy, or a JSON file with q"
+            "(its q comes from the proxy's prediction): set generator.proxy in a campaign, "
+            "--proxy on the command line, or give a JSON file with q"
         )
     from qaware.structures.io import read_structures
 

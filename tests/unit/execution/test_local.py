@@ -99,6 +99,21 @@ time.sleep(600)
 """
 
 
+def _gone_within(pid: int, seconds: float) -> bool:
+    """True once no process ``pid`` exists, polling for at most ``seconds``."""
+    import os
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_workers_die_with_a_killed_driver(tmp_path) -> None:
     import os
     import signal
@@ -117,14 +132,7 @@ def test_workers_die_with_a_killed_driver(tmp_path) -> None:
         os.kill(worker, 0)  # alive while the driver lives
         driver.send_signal(signal.SIGKILL)
         driver.wait(10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(worker, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
+        if not _gone_within(worker, 10):
             raise AssertionError(f"worker {worker} outlived its killed driver")
     finally:
         driver.kill()
@@ -154,7 +162,6 @@ def test_a_worker_whose_driver_died_during_its_start_up_exits(tmp_path) -> None:
     import os
     import subprocess
     import sys
-    import time
 
     marker = tmp_path / "survived.txt"
     script = tmp_path / "driver.py"
@@ -162,14 +169,7 @@ def test_a_worker_whose_driver_died_during_its_start_up_exits(tmp_path) -> None:
     done = subprocess.run([sys.executable, str(script), str(marker)], capture_output=True,
                           text=True, timeout=60, check=True)  # fmt: skip
     child = int(done.stdout.split()[0])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
+    if not _gone_within(child, 30):
         os.kill(child, 9)
         raise AssertionError(f"worker {child} outlived the driver that spawned it")
     assert not marker.exists()
