@@ -53,6 +53,11 @@ class StoreSettings(_Section):
         None,
         description="null: SQLite file campaign.db in the run directory; or postgresql://user@host:port/db.",
     )
+    reuse: list[str] = Field(
+        default_factory=list,
+        description="Run directories (earlier campaigns, data-set builds) whose finished oracle "
+        "calls this run copies instead of recomputing: same structure, same oracle settings.",
+    )
 
     @field_validator("url")
     @classmethod

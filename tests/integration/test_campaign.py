@@ -16,7 +16,7 @@ from campaign_fixtures import LOW, TOP, write_campaign_inputs
 
 from qaware.campaign import CampaignState, resume_campaign, run_campaign
 from qaware.config_io import load_config
-from qaware.errors import CalibrationError, RunDirectoryError
+from qaware.errors import CalibrationError, ConfigError, RunDirectoryError
 from qaware.store import CallStatus, RunDirectory
 
 HERE = Path(__file__).parent
@@ -173,3 +173,20 @@ def test_faulty_oracle_calls_are_retried_quarantined_and_the_campaign_finishes(
         assert not c.key_value_pairs.get("hit")  # a failed call is never a hit
     summary = result.state.history
     assert sum(s.failed_calls for s in summary) == sum(f != "ok" for f in faults.values())
+
+
+def test_a_second_run_reuses_the_first_runs_oracle_calls(tmp_path):
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=2, cycles=1))
+    run_campaign(cfg, base_dir=tmp_path)
+    again = cfg.model_copy(deep=True)
+    again.run.directory = tmp_path / "run2"
+    again.store.reuse = ["missing"]
+    with pytest.raises(ConfigError, match=r"store\.reuse: missing"):
+        run_campaign(again, base_dir=tmp_path)
+    assert not (tmp_path / "run2").exists()  # a config error leaves no run directory behind
+    again.store.reuse = ["run"]
+    run_campaign(again, base_dir=tmp_path)
+    assert _labelled(tmp_path / "run2") == _labelled(tmp_path / "run")
+    with RunDirectory.open(tmp_path / "run2").store() as store:
+        copied = [c.result for c in store.calls(status=CallStatus.DONE)]
+    assert copied and all("run/campaign.db" in r.diagnostics["reused_from"] for r in copied)

@@ -84,10 +84,25 @@ def build_components(config: QawareConfig, base_dir: Path) -> Components:
     low = config.validator.low_level or names[0]
     if low == top:
         raise ConfigError("validator.low_level: must differ from the top level")
+    for path in config.store.reuse:
+        check_reused(path, base_dir)
     validator = load_validator(config, base_dir)
     generator = build_generator(config.generator, base_dir)
     proxy = load_proxy(config.generator, base_dir)
     return Components(oracles, low, top, generator, validator, proxy)
+
+
+def check_reused(path: str, base_dir: Path) -> Path:
+    """The run directory ``path`` of ``store.reuse``; ConfigError if it is none."""
+    from qaware.errors import RunDirectoryError
+    from qaware.store import RunDirectory
+
+    try:
+        where = resolve(path, base_dir)
+        RunDirectory.open(where)
+    except (ConfigError, RunDirectoryError) as err:
+        raise ConfigError(f"store.reuse: {path}: {err}") from None
+    return where
 
 
 def load_validator(config: QawareConfig, base_dir: Path, path: Path | None = None) -> Any:

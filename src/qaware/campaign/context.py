@@ -51,6 +51,7 @@ class CampaignContext:
         self.known = KnownStructures()
         self._runner: OracleRunner | None = None
         self._executor: Any = None
+        self._reuse: list[Any] = []
 
     # ---- set-up ------------------------------------------------------------------------------
     def seed(self, step: str, extra: int = 0) -> int:
@@ -65,16 +66,36 @@ class CampaignContext:
             from qaware.execution import make_executor
 
             self._executor = make_executor(self.config.execution, folder=self.run.path / "executor")
+            self._reuse = [self._open_reused(p) for p in self.config.store.reuse]
             self._runner = OracleRunner(
-                self.store, self._executor, timeout_s=3600.0, max_retries=1, desc="oracle calls"
-            )
+                self.store, self._executor, timeout_s=3600.0, max_retries=1,
+                desc="oracle calls", reuse=self._reuse,
+            )  # fmt: skip
         return self._runner
 
+    def _open_reused(self, path: str) -> Any:
+        """The store of the run directory ``path`` (``store.reuse``), read for finished calls."""
+        from qaware.campaign.components import check_reused
+        from qaware.errors import ConfigError, StoreError
+        from qaware.store import RunDirectory
+
+        where = check_reused(path, self.base_dir)
+        if where.resolve() == self.run.path.resolve():
+            raise ConfigError(f"store.reuse: {path} is this run's own directory")
+        try:
+            return RunDirectory.open(where).store()
+        except StoreError as err:
+            raise ConfigError(f"store.reuse: {path}: {err}") from None
+
     def close(self) -> None:
-        """Shut the executor down (its workers end); the store stays the caller's."""
+        """Shut the executor down (its workers end) and close the reused stores; the run's own
+        store stays the caller's."""
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor, self._runner = None, None
+        for other in self._reuse:
+            other.close()
+        self._reuse = []
 
     def task(self, level: str, candidate_id: int | None, atoms: Atoms, shash: str) -> Task:
         spec = next(s for s in self.config.oracles if s.level == level)

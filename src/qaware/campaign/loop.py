@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qaware.campaign.components import build_components, load_validator
+from qaware.campaign.components import Components, build_components, load_validator
 from qaware.campaign.context import CampaignContext
 from qaware.campaign.faults import crash_point
 from qaware.campaign.state import CampaignState
@@ -60,12 +60,13 @@ def run_campaign(
     """
     from qaware.ingest import open_run_directory
 
-    run = open_run_directory(config)
     base = (base_dir or Path.cwd()).resolve()
+    parts = build_components(config, base)  # a config error must not leave a run directory
+    run = open_run_directory(config)
     marker = run.path / BASE_DIR_FILE
     if not marker.exists():  # where the config's relative paths point, for `qaware resume`
         marker.write_text(json.dumps({"base_dir": str(base)}) + "\n", encoding="utf-8")
-    return _drive(config, run, base, force=force)
+    return _drive(config, run, base, force=force, parts=parts)
 
 
 def resume_campaign(
@@ -105,12 +106,19 @@ def _recorded_base_dir(run_dir: Path) -> Path:
         return Path.cwd()
 
 
-def _drive(config: QawareConfig, run: Any, base_dir: Path, *, force: bool) -> CampaignResult:
+def _drive(
+    config: QawareConfig,
+    run: Any,
+    base_dir: Path,
+    *,
+    force: bool,
+    parts: Components | None = None,
+) -> CampaignResult:
     state = CampaignState.load(run.path)
     if state.stopped:
         log.info("campaign already finished: %s", state.stopped)
         return CampaignResult(run.path, state)
-    parts = build_components(config, base_dir)
+    parts = parts or build_components(config, base_dir)
     if state.validator_model:
         parts.validator = load_validator(config, base_dir, run.model_path(state.validator_model))
     if state.generator_model:

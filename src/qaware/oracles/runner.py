@@ -4,6 +4,9 @@ An oracle call is keyed by ``oracle_call_key(structure hash, oracle.settings_has
 (DESIGN.md §4 "Store"). :class:`OracleRunner` guarantees, for every key:
 
 * a stored ``done`` result is served from the store and never recomputed;
+* a ``done`` result of the same key in one of the ``reuse`` stores (an earlier run, a data-set
+  build with the same oracle settings) is copied into the store and served: the key covers the
+  structure and every setting of the oracle, so it is the same calculation;
 * the call row is written (``submitted``) *before* the work goes to the executor, and the
   result is written the moment it arrives (as-completed order), so a killed driver loses at
   most the calls in flight;
@@ -21,6 +24,7 @@ Two tasks with the same key in one batch are computed once and both answered. On
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -147,6 +151,8 @@ class OracleRunner:
     run_in_child: False runs ``oracle.compute`` directly in the executor's worker, without a
                   timeout (cheap oracles, tests); True (default) isolates every call.
     desc:         label of the progress bar and progress log lines.
+    reuse:        other stores (read only) whose ``done`` calls answer a key this store lacks;
+                  the copy records where it came from (``diagnostics["reused_from"]``).
     """
 
     def __init__(
@@ -158,6 +164,7 @@ class OracleRunner:
         max_retries: int,
         run_in_child: bool = True,
         desc: str = "oracle calls",
+        reuse: Sequence[CampaignStore] = (),
     ) -> None:
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -166,6 +173,7 @@ class OracleRunner:
         self.store, self.executor = store, executor
         self.timeout_s, self.max_retries = float(timeout_s), int(max_retries)
         self.run_in_child, self.desc = run_in_child, desc
+        self.reuse = tuple(reuse)
 
     def evaluate(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, OracleResult, bool]]:
         """Yield ``(task, result, from_cache)`` for every task, as results become final.
@@ -177,18 +185,22 @@ class OracleRunner:
         known = {c.oracle_key: c for c in self.store.calls()}
         pending: list[_Group] = []
         attached: dict[Future[OracleResult], _Group] = {}
+        n_reused = 0
         for group in groups.values():
             record = known.get(group.key)
-            served = self._plan(group, record, attached)
+            served = self._reused(group, record)
+            n_reused += served is not None
+            if served is None:
+                served = self._plan(group, record, attached)
             if served is not None:
                 for task in group.tasks:
                     yield task, served, True
             elif group.budget > 0 and group not in attached.values():
                 pending.append(group)
-        if pending or attached:
+        if pending or attached or n_reused:
             n_calls = len(pending) + len(attached)
-            log.info("%s: %d to compute, %d served from the store", self.desc, n_calls,
-                     len(groups) - n_calls)  # fmt: skip
+            log.info("%s: %d to compute, %d served from the store (%d copied from reused "
+                     "stores)", self.desc, n_calls, len(groups) - n_calls, n_reused)  # fmt: skip
         yield from self._run(pending, attached)
 
     def resume(self, oracles: Sequence[Oracle]) -> Iterator[tuple[Task, OracleResult, bool]]:
@@ -227,6 +239,30 @@ class OracleRunner:
             else:
                 groups[key] = _Group(key, task)
         return groups
+
+    def _reused(self, group: _Group, record: CallRecord | None) -> OracleResult | None:
+        """A ``done`` result of ``group``'s key from a reuse store, copied into this store;
+        None when this store already has the call done or running, or no reuse store has it."""
+        if not self.reuse or (record is not None and record.status == CallStatus.DONE):
+            return None
+        if record is not None and record.status == CallStatus.SUBMITTED and record.handle:
+            return None  # a job may be running for it: let _plan re-attach
+        for other in self.reuse:
+            found = other.find_result(group.key)
+            if found is None:
+                continue
+            diagnostics = {**found.diagnostics, "reused_from": repr(other)}
+            if found.level != group.first.oracle.level:  # same calculation, another ladder name
+                diagnostics["reused_level"] = found.level
+            result = dataclasses.replace(
+                found, level=group.first.oracle.level, diagnostics=diagnostics
+            )
+            task = group.first
+            self.store.begin_call(task.candidate_id, task.atoms, oracle_key=group.key,
+                                  level=task.oracle.level)  # fmt: skip
+            self.store.record_result(task.candidate_id, group.key, result)
+            return result
+        return None
 
     def _retries(self, task: Task) -> int:
         return self.max_retries if task.max_retries is None else int(task.max_retries)

@@ -264,3 +264,46 @@ def test_cached_compute_computes_once(store, tmp_path):
     failing = CountingOracle(str(tmp_path / "log2"), fail_first=1)
     assert not cached_compute(store, failing, h2).ok  # stored as failed, not served
     assert cached_compute(store, failing, h2).ok and len(calls(failing.log)) == 2
+
+
+def test_a_done_call_of_a_reused_store_is_copied_not_recomputed(store, tmp_path):
+    oracle = CountingOracle(str(tmp_path / "log"), fail_first=1)
+    with CampaignStore(tmp_path / "earlier.db", campaign="build") as earlier:
+        run(earlier, oracle, molecules("H2", "CO"), retries=1)  # both done on the 2nd attempt
+        run(earlier, oracle, molecules("H2O"))  # failed, no retry
+        assert [c.status for c in earlier.calls()] == ["done", "done", "failed"]
+        before = len(calls(oracle.log))
+        runner = OracleRunner(store, JobExecutor({}), timeout_s=60.0, max_retries=1,
+                              run_in_child=False, reuse=[earlier])  # fmt: skip
+        out = {t.atoms.get_chemical_formula(): (r, c) for t, r, c in
+               runner.evaluate(tasks_for(oracle, molecules("H2", "CO", "H2O")))}  # fmt: skip
+    assert out["H2"][1] and out["CO"][1] and not out["H2O"][1]
+    # only H2O ran: a failure in the other store is no truth
+    assert calls(oracle.log)[before:] == ["H2O"]
+    assert out["H2"][0].energy == -2.0 and "earlier.db" in out["H2"][0].diagnostics["reused_from"]
+    copied = {c.atoms.get_chemical_formula(): c for c in store.calls()}
+    assert {f: c.status for f, c in copied.items()} == {"H2": "done", "CO": "done", "H2O": "done"}
+    assert copied["CO"].result.diagnostics["reused_from"] == out["CO"][0].diagnostics["reused_from"]
+    # the copy is this store's own now: served without the other store
+    again = run(store, oracle, molecules("H2", "CO"))
+    assert all(c for _, _, c in again) and calls(oracle.log)[before:] == ["H2O"]
+
+
+@dataclass(frozen=True)
+class NamedOracle(CountingOracle):
+    """The same calculation whatever its ladder name (the hash leaves the level out)."""
+
+    def settings_hash(self) -> str:
+        return hashlib.sha256(b"named").hexdigest()
+
+
+def test_a_reused_result_takes_this_runs_level_name(store, tmp_path):
+    with CampaignStore(tmp_path / "earlier.db", campaign="build") as earlier:
+        run(earlier, NamedOracle(str(tmp_path / "log"), level="HSE06"), molecules("CO"))
+        runner = OracleRunner(store, JobExecutor({}), timeout_s=60.0, max_retries=0,
+                              run_in_child=False, reuse=[earlier])  # fmt: skip
+        oracle = NamedOracle(str(tmp_path / "log"), level="hybrid")
+        ((_, result, cached),) = runner.evaluate(tasks_for(oracle, molecules("CO")))
+    assert cached and result.level == "hybrid" and result.diagnostics["reused_level"] == "HSE06"
+    assert calls(oracle.log) == ["CO"]
+    assert next(store.calls()).level == "hybrid"
