@@ -1,0 +1,66 @@
+"""benchmarks/campaign_live_gpaw.py: the live campaign's oracles are the Track X build's (same
+settings hash, so ``store.reuse`` finds the build's calls), its pool and hull seeds follow the
+documented rules, and its config is a valid campaign config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+from ase import Atoms
+
+from qaware.config import OracleSpec, QawareConfig
+from qaware.datasets.spec import load_dataset_spec
+from qaware.oracles.factory import build_oracle
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import campaign_live_gpaw as bench  # noqa: E402
+
+
+def test_the_oracles_have_the_track_x_builds_settings_hash() -> None:
+    spec = load_dataset_spec(REPO / "data" / "track_x" / "spec.yaml")
+    built = {o.level: build_oracle(o).settings_hash() for o in spec.oracles}
+    mine = {o["level"]: build_oracle(OracleSpec.model_validate(o)).settings_hash()
+            for o in bench.oracle_specs()}  # fmt: skip
+    assert mine == {lv: built[lv] for lv in ("PBE", "HSE06")}
+
+
+def _frame(symbols: str, tag: str, **levels: bool) -> Atoms:
+    a = Atoms(symbols, positions=[[0.0, 0.0, 1.5 * i] for i in range(len(Atoms(symbols)))])
+    a.info["tag"] = tag
+    for level, ok in levels.items():
+        a.info[f"status_{level}"] = "ok" if ok else "failed"
+        if ok:
+            a.info[f"energy_{level}"] = -1.0
+    return a
+
+
+def test_pool_and_seeds_follow_the_rules() -> None:
+    frames = [
+        _frame("O2", "ref:element", HSE06=True),
+        _frame("Sr", "ref:element", HSE06=True),
+        _frame("Ti2", "ref:element", HSE06=True),
+        _frame("Zn", "ref:element", HSE06=False),  # its HSE06 reference failed
+        _frame("SrTiO3", "X3=O3", PBE=True),  # pool
+        _frame("SrZnO3", "X3=O3", PBE=True),  # no Zn reference
+        _frame("SrTiO3", "X3=O3", PBE=True, HSE06=True),  # already labelled at HSE06
+        _frame("SrTiO2N", "X3=O2N", PBE=True),  # another family
+        _frame("SrO", "ref:oxide", HSE06=True),  # seed
+        _frame("TiO2", "ref:oxide", HSE06=False),  # no HSE06 label: not a seed
+        _frame("ZnO", "ref:oxide", HSE06=True),  # Zn is not a pool element
+    ]
+    pool, seeds = bench.choose(frames)
+    assert pool == [4] and seeds == [8]
+
+
+def test_the_campaign_config_is_valid_and_reuses_the_build(tmp_path: Path) -> None:
+    args = argparse.Namespace(budget=6, batch=2, cycles=3, workers=2)
+    cfg = bench.campaign_config(tmp_path / "run", tmp_path / "v.pt", tmp_path / "store", 20, args)
+    parsed = QawareConfig.model_validate(yaml.safe_load(yaml.safe_dump(cfg)))
+    assert parsed.store.reuse == [str(tmp_path / "store")]
+    assert [f.name for f in parsed.fidelities] == ["PBE", "HSE06"]
+    assert parsed.campaign.budget == 6 and parsed.campaign.candidates_per_cycle == 20
+    assert parsed.generator.kind == "pool"
