@@ -18,11 +18,13 @@ strategy is compared here (the replay benchmarks do that).
   elements (``hull_seeds``); nitrides etc. do not matter for pure oxides, but oxides the build
   has not reached yet are missing, so E_hull is a lower bound on instability (an upper bound on
   stability) for the systems that lack one.
-* **Validator**: MF-ENNP (quick-start architecture), ladder PBE -> HSE06, trained here on every
-  Track X cell except the pool (PBE on the perovskites, both levels on the element cells and
-  oxides): no HSE06 perovskite label exists yet, so its first HSE06 predictions for
-  perovskites extrapolate, and the calibration gate has no held-out HSE06 perovskites to check
-  (the JSON says what the gate saw). The campaign retrains it (warm start) after each cycle.
+* **Validator**: MF-ENNP (quick-start architecture), ladder PBE -> HSE06, trained here on the
+  Track X compounds outside the pool (PBE on the perovskites, both levels on the binary oxides;
+  the element cells are the formation-energy references, not training data: see
+  docs/components/validator.md). No HSE06 perovskite label exists yet, so its first HSE06
+  predictions for perovskites extrapolate from a few oxides, and the calibration gate has no
+  held-out HSE06 data to check (the JSON says what it saw). The campaign retrains it (warm
+  start) after each cycle on what it has labelled.
 
 Writes ``benchmarks/results/campaign_live_gpaw.json``: per-cycle counts, every evaluated
 candidate (PBE and HSE06 e_form, E_hull, predicted D, hit, discovery), discoveries per HSE06
@@ -123,8 +125,12 @@ def train_validator(frames: list[Any], pool: list[int], path: Path, epochs: int)
     from qaware.validator import MFValidator
     from qaware.validator.train import TrainConfig
 
-    skip = set(pool)
-    rows = [i for i, a in enumerate(frames) if i not in skip and (_ok(a, LOW) or _ok(a, TOP))]
+    skip = set(pool)  # and the element cells: references, not training data (validator.md)
+    rows = [
+        i
+        for i, a in enumerate(frames)
+        if i not in skip and a.info.get("tag") != ELEMENT and (_ok(a, LOW) or _ok(a, TOP))
+    ]
     train = [frames[i] for i in rows]
     labels = {lv: [float(a.info[f"energy_{lv}"]) if _ok(a, lv) else None for a in train]
               for lv in (LOW, TOP)}  # fmt: skip
