@@ -12,6 +12,7 @@
 #
 #   BUILD_NICE=19 setsid nohup data/track_x/build.sh >> data/track_x/build.log 2>&1 &
 #   data/track_x/snapshot.sh      # commit-ready export + store copy while the build runs
+#   data/track_x/build.sh --reuse runs/campaign_live_gpaw/run   # copy a campaign's GPAW calls
 # A fresh checkout has no run/ (not committed): it starts from snapshot/run/ when that exists.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,5 +29,5 @@ if [[ ! -e "$D/run" && -e "$D/snapshot/run/campaign.db.gz" ]]; then
   echo "track_x build: restored $D/run from $D/snapshot/run" >&2
 fi
 for stage in spec_refs spec_pbe_hse06set spec_hse06_refs spec_hse06_compounds spec_hse06 spec_pbe spec_big spec; do
-  python -m qaware build-dataset "$D/$stage.yaml"
+  python -m qaware build-dataset "$D/$stage.yaml" "$@"
 done

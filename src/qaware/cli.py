@@ -212,6 +212,13 @@ def build_dataset(
     export_only: Annotated[
         bool, typer.Option(help="Compute nothing; export what is stored (the rest as pending).")
     ] = False,
+    reuse: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Run directory (a campaign, another build) whose finished calls with the same "
+            "structure and oracle settings are copied instead of computed. Repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Label every structure of a data set with every oracle, then export extxyz + README.
 
@@ -232,7 +239,12 @@ def build_dataset(
     command = f"qaware build-dataset {spec}"
     try:
         summary = build(
-            dataset, spec_path=spec, workers=workers, export_only=export_only, command=command
+            dataset,
+            spec_path=spec,
+            workers=workers,
+            export_only=export_only,
+            command=command,
+            reuse=reuse or (),
         )
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished calls are stored; `{command}` continues", err=True)

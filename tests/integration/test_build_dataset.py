@@ -332,3 +332,24 @@ def test_subset_passed_errors_name_the_level_and_the_spec(tmp_path, capsys):
     assert main(["build-dataset", str(spec)]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "a.yaml has no store yet" in err and "build it first" in err
+
+
+def test_reuse_copies_another_builds_calls_instead_of_computing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("QAWARE_NO_PROGRESS", "1")
+    monkeypatch.setenv("CALL_LOG", str(tmp_path / "calls.log"))
+    write_folder(tmp_path, n=3, calculator="slow_emt:SlowEMT", kwargs="{delay: 0.0}",
+                 outputs=["a", "b"], replay=False)  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    assert main(["build-dataset", str(tmp_path / "a.yaml")]) == EXIT_OK
+    assert len((tmp_path / "calls.log").read_text().split()) == 4
+    assert main(["build-dataset", str(tmp_path / "b.yaml"), "--reuse", "nowhere"]) == 2
+    assert "--reuse nowhere" in capsys.readouterr().err
+    assert (
+        main(["build-dataset", str(tmp_path / "b.yaml"), "--reuse", str(tmp_path / "a/run")]) == 0
+    )
+    assert "EMT: 4 ok, 0 failed, 0 gated, 0 pending (0 computed now" in capsys.readouterr().out
+    assert len((tmp_path / "calls.log").read_text().split()) == 4  # nothing computed again
+    a = ase.io.read(tmp_path / "a" / "cu.extxyz", index=":")
+    b = ase.io.read(tmp_path / "b" / "cu.extxyz", index=":")
+    assert [f.info["energy_EMT"] for f in a] == [f.info["energy_EMT"] for f in b]

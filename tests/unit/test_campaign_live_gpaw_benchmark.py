@@ -43,17 +43,23 @@ def test_pool_and_seeds_follow_the_rules() -> None:
         _frame("O2", "ref:element", HSE06=True),
         _frame("Sr", "ref:element", HSE06=True),
         _frame("Ti2", "ref:element", HSE06=True),
+        _frame("La2", "ref:element", HSE06=True),
         _frame("Zn", "ref:element", HSE06=False),  # its HSE06 reference failed
         _frame("SrTiO3", "X3=O3", PBE=True),  # pool
         _frame("SrZnO3", "X3=O3", PBE=True),  # no Zn reference
+        _frame("LaTiO3", "X3=O3", PBE=True),  # La: left out for cost
         _frame("SrTiO3", "X3=O3", PBE=True, HSE06=True),  # already labelled at HSE06
         _frame("SrTiO2N", "X3=O2N", PBE=True),  # another family
-        _frame("SrO", "ref:oxide", HSE06=True),  # seed
-        _frame("TiO2", "ref:oxide", HSE06=False),  # no HSE06 label: not a seed
+        _frame("SrO", "ref:oxide", HSE06=True),  # seed (labelled by the build)
+        _frame("Ti2O4", "ref:oxide"),  # seed (the campaign labels it)
+        _frame("Ti4O6", "ref:oxide"),  # 10 atoms: left out for cost
         _frame("ZnO", "ref:oxide", HSE06=True),  # Zn is not a pool element
+        _frame("BaO", "ref:oxide"),  # not in the HSE06 subset
     ]
+    for a in frames[10:14]:
+        a.info["hse06"] = True
     pool, seeds = bench.choose(frames)
-    assert pool == [4] and seeds == [8]
+    assert pool == [5] and seeds == [10, 11]
 
 
 def test_the_campaign_config_is_valid_and_reuses_the_build(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ so what is still valid is reused; the change is logged and the new spec kept bes
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -32,7 +33,7 @@ from ase import Atoms
 from qaware.datasets.export import PairOutcome, export_dataset, outcome_status
 from qaware.datasets.spec import DatasetSpec
 from qaware.datasets.subset import RUN_SUBDIR, passed_structures, select_subset
-from qaware.errors import ConfigError, InvalidStructureError
+from qaware.errors import ConfigError, InvalidStructureError, RunDirectoryError, StoreError
 from qaware.protocols import Oracle
 from qaware.store.keys import CallRecord
 
@@ -178,6 +179,7 @@ def build_dataset(
     workers: int | None = None,
     export_only: bool = False,
     command: str | None = None,
+    reuse: Sequence[str | Path] = (),
 ) -> BuildSummary:
     """Compute every missing (structure, oracle) pair of ``spec``, then export the data set.
 
@@ -186,6 +188,8 @@ def build_dataset(
     export_only: compute nothing; export what the store holds (missing pairs listed as pending).
     command:     the command that rebuilds the data set, for the README (default:
                  ``qaware build-dataset <spec_path>``).
+    reuse:       run directories (a campaign, another build) whose finished calls with the same
+                 key are copied into this build's store instead of computed.
 
     Ctrl-C raises KeyboardInterrupt after logging it: rerun to continue.
     """
@@ -222,6 +226,7 @@ def build_dataset(
         if not export_only:
             run.write_cycle_structures(0, "structures", structures)
             first = spec.oracles[0]
+            others = [_reused_store(p) for p in reuse]  # checked before any work starts
             executor = make_executor(spec.execution, folder=run.path / "jobs")
             runner = OracleRunner(
                 store,
@@ -229,10 +234,13 @@ def build_dataset(
                 timeout_s=first.timeout_s,
                 max_retries=first.max_retries,
                 desc=spec.name,
+                reuse=others,
             )
             submitted: set[tuple[int, int]] = set()
             try:
-                with executor:
+                with executor, contextlib.ExitStack() as closing:
+                    for other in others:
+                        closing.callback(other.close)
                     # Rounds: a 'passed' prerequisite computed in this build admits more pairs.
                     for _ in range(len(spec.oracles)):
                         pairs = [(k, i) for k, chosen in enumerate(subsets) for i in chosen]
@@ -276,6 +284,16 @@ def build_dataset(
         payload={"files": [str(p) for p in summary.files], "counts": summary.counts},
     )
     return summary
+
+
+def _reused_store(path: str | Path) -> Any:
+    """The store of the run directory ``path`` (``--reuse``); ConfigError if it is none."""
+    from qaware.store import RunDirectory
+
+    try:
+        return RunDirectory.open(path).store()
+    except (RunDirectoryError, StoreError) as err:
+        raise ConfigError(f"--reuse {path}: {err}") from None
 
 
 def _run_pairs(
