@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -168,11 +169,18 @@ def _processes_of_run(run_id: str) -> list:
     for proc in psutil.process_iter():
         try:
             alive = proc.pid != os.getpid() and proc.status() != psutil.STATUS_ZOMBIE
-            if alive and proc.environ().get(RUN_ID_ENV) == run_id:
+            if alive and proc.environ().get(RUN_ID_ENV) == run_id and not _own_tracker(proc):
                 out.append(proc)
         except (psutil.Error, OSError):
             continue
     return out
+
+
+def _own_tracker(proc: Any) -> bool:
+    """multiprocessing's resource tracker of this very process (a plain ``pytest`` run without
+    xdist starts it here): it exits when this process does, so it is no orphan."""
+    cmdline = " ".join(proc.cmdline())
+    return proc.ppid() == os.getpid() and "multiprocessing.resource_tracker" in cmdline
 
 
 @pytest.hookimpl(hookwrapper=True)
