@@ -101,6 +101,19 @@ def choose(frames: list[Any]) -> tuple[list[int], list[int]]:
     return pool, seeds
 
 
+def element_cells(frames: list[Any]) -> list[Any]:
+    """The data set's element cells (``campaign.reference_structures``): the campaign's
+    references are then the build's very cells (same hashes: reused), including the elements
+    that have no built-in cell (As, In, Bi, ...)."""
+    out = []
+    for a in frames:
+        if a.info.get("tag") == ELEMENT:
+            cell = _bare(a)
+            cell.info["description"] = str(a.info.get("description", ""))
+            out.append(cell)
+    return out
+
+
 def oracle_specs() -> list[dict[str, Any]]:
     """The GPAW PBE and HSE06 oracles of the Track X build, settings unchanged (same keys)."""
     spec = yaml.safe_load((TRACK_X / "spec.yaml").read_text())
@@ -167,11 +180,11 @@ def train_validator(frames: list[Any], pool: list[int], path: Path, epochs: int)
 
 
 def campaign_config(
-    run_dir: Path, validator: Path, reuse: Path, n_pool: int, args: argparse.Namespace
+    run_dir: Path, validator: Path, reuse: list[Path], n_pool: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     return {
         "run": {"name": "live-gpaw-pbe-hse06", "directory": str(run_dir), "seed": 0},
-        "store": {"reuse": [str(reuse)]},
+        "store": {"reuse": [str(p) for p in reuse]},
         "fidelities": [
             {"name": LOW, "weight": 0.3, "cost": 1.0},
             {"name": TOP, "weight": 1.0, "cost": 30.0},
@@ -193,6 +206,7 @@ def campaign_config(
             "hit_threshold": 0.0,
             "stability_window": None,
             "hull_seeds": [str(WORK / "seeds.extxyz")],
+            "reference_structures": [str(WORK / "references.extxyz")],
         },
         "acquisition": {"strategy": "qaware", "divergence": "signed"},
         "execution": {"backend": "local", "max_workers": args.workers},
@@ -265,6 +279,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=30, help="validator training epochs")
+    parser.add_argument(
+        "--also-reuse",
+        type=Path,
+        action="append",
+        default=[],
+        help="another run directory whose GPAW calls to copy (repeatable)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "campaign_live_gpaw.json")
     args = parser.parse_args(argv)
 
@@ -283,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
                    data_files=[data.relative_to(REPO), TRACK_X / "spec.yaml"])  # fmt: skip
     ase.io.write(WORK / "pool.extxyz", [_bare(frames[i]) for i in pool], format="extxyz")
     ase.io.write(WORK / "seeds.extxyz", [_bare(frames[i]) for i in seeds], format="extxyz")
+    ase.io.write(WORK / "references.extxyz", element_cells(frames), format="extxyz")
     validator = WORK / "validator_pbe_hse06.pt"
     about_path = WORK / "validator.json"
     if not validator.exists():
@@ -291,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     run_dir = WORK / "run"
     config = WORK / "config.yaml"
     reuse = reuse_store()
-    cfg = campaign_config(run_dir, validator, reuse, len(pool), args)
+    extra = [p.resolve() for p in args.also_reuse]
+    cfg = campaign_config(run_dir, validator, [reuse, *extra], len(pool), args)
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     print(f"{time.strftime('%H:%M:%S')} qaware run {config} (pool {len(pool)}, seeds "
           f"{len(seeds)}, reuse {reuse})", flush=True)  # fmt: skip
@@ -305,7 +328,11 @@ def main(argv: list[str] | None = None) -> None:
         "hull_seeds": [frames[i].get_chemical_formula() for i in seeds],
         "reused_store": str(reuse.relative_to(REPO)) if reuse.is_relative_to(REPO) else str(reuse),
         "validator": json.loads(about_path.read_text()),
-        "settings": {k: v for k, v in vars(args).items() if k != "output"},
+        "settings": {
+            k: str(v) if isinstance(v, (Path, list)) else v
+            for k, v in vars(args).items()
+            if k != "output"
+        },
         "campaign": collect(run_dir),
         "wall_s_this_invocation": round(wall, 1),
         "notes": NOTES,

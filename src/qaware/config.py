@@ -205,6 +205,13 @@ class CampaignSettings(_Section):
         description="Held-out structures (not training data) that the top oracle labels to "
         "check the validator's calibration before cycle 1; empty: the checkpoint's own record.",
     )
+    reference_structures: list[str] = Field(
+        default_factory=list,
+        description="Structure files of elemental reference cells (one structure per element, "
+        "that element only), used instead of the built-in ones: needed for elements without a "
+        "built-in cell (Mn, Ga, In, As, Sb, Bi, Te, lanthanides...); a data set's ref:element "
+        "cells fit.",
+    )
     reference_kind: Literal["periodic", "molecular"] | None = Field(
         None,
         description="Elemental reference states (null: periodic cells for crystals, atoms and "

@@ -190,3 +190,26 @@ def test_a_second_run_reuses_the_first_runs_oracle_calls(tmp_path):
     with RunDirectory.open(tmp_path / "run2").store() as store:
         copied = [c.result for c in store.calls(status=CallStatus.DONE)]
     assert copied and all("run/campaign.db" in r.diagnostics["reused_from"] for r in copied)
+
+
+def test_reference_structures_replace_the_built_in_cells(tmp_path):
+    import ase.io
+    from ase.build import bulk
+
+    from qaware.structures import structure_hash
+
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=2, cycles=1))
+    cell = bulk("Cu", "fcc", a=3.70)  # not the built-in Cu cell (a = 3.615)
+    ase.io.write(tmp_path / "refs.extxyz", [cell])
+    cfg.campaign.reference_structures = ["refs.extxyz"]
+    run_campaign(cfg, base_dir=tmp_path)
+    with RunDirectory.open(tmp_path / "run").store() as store:
+        labelled = {c.structure_hash for c in store.calls(status=CallStatus.DONE)}
+    assert structure_hash(cell) in labelled  # the campaign's Cu reference is this cell
+    ase.io.write(tmp_path / "bad.extxyz", [bulk("NiAl", "cesiumchloride", a=2.9)])
+    bad = cfg.model_copy(deep=True)
+    bad.run.directory = tmp_path / "run_bad"
+    bad.campaign.reference_structures = ["bad.extxyz"]
+    with pytest.raises(ConfigError, match=r"bad\.extxyz, structure 0: has \['Al', 'Ni'\]"):
+        run_campaign(bad, base_dir=tmp_path)
+    assert not (tmp_path / "run_bad").exists()  # found before the run directory is made

@@ -64,9 +64,10 @@ def test_pool_and_seeds_follow_the_rules() -> None:
 
 def test_the_campaign_config_is_valid_and_reuses_the_build(tmp_path: Path) -> None:
     args = argparse.Namespace(budget=6, batch=2, cycles=3, workers=2)
-    cfg = bench.campaign_config(tmp_path / "run", tmp_path / "v.pt", tmp_path / "store", 20, args)
+    cfg = bench.campaign_config(tmp_path / "run", tmp_path / "v.pt", [tmp_path / "store"], 20, args)
     parsed = QawareConfig.model_validate(yaml.safe_load(yaml.safe_dump(cfg)))
     assert parsed.store.reuse == [str(tmp_path / "store")]
     assert [f.name for f in parsed.fidelities] == ["PBE", "HSE06"]
     assert parsed.campaign.budget == 6 and parsed.campaign.candidates_per_cycle == 20
     assert parsed.generator.kind == "pool"
+    assert parsed.campaign.reference_structures == [str(bench.WORK / "references.extxyz")]

@@ -7,12 +7,13 @@ start needs no download.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase import Atoms
 
 from qaware.config import GeneratorSettings, QawareConfig
 from qaware.errors import ConfigError
@@ -63,6 +64,7 @@ class Components:
     generator: StructureGenerator
     validator: Any  # qaware.protocols.Validator with save/load (MFValidator)
     proxy: Any = None  # qaware.descriptors.DescriptorProxy, when generator.proxy is set
+    reference_overrides: dict[str, tuple[Atoms, str]] = field(default_factory=dict)
 
 
 def build_components(config: QawareConfig, base_dir: Path) -> Components:
@@ -86,10 +88,31 @@ def build_components(config: QawareConfig, base_dir: Path) -> Components:
         raise ConfigError("validator.low_level: must differ from the top level")
     for path in config.store.reuse:
         check_reused(path, base_dir)
+    overrides = reference_overrides(config.campaign.reference_structures, base_dir)
     validator = load_validator(config, base_dir)
     generator = build_generator(config.generator, base_dir)
     proxy = load_proxy(config.generator, base_dir)
-    return Components(oracles, low, top, generator, validator, proxy)
+    return Components(oracles, low, top, generator, validator, proxy, overrides)
+
+
+def reference_overrides(files: list[str], base_dir: Path) -> dict[str, tuple[Atoms, str]]:
+    """Element -> (cell, description) from ``campaign.reference_structures``: one structure of a
+    single element each, no element twice; ConfigError naming the file and structure."""
+    from qaware.structures.io import read_structures
+
+    out: dict[str, tuple[Atoms, str]] = {}
+    for f in files:
+        for i, atoms in enumerate(read_structures(resolve(f, base_dir))):
+            elements = set(atoms.get_chemical_symbols())
+            where = f"campaign.reference_structures: {f}, structure {i}"
+            if len(elements) != 1:
+                raise ConfigError(f"{where}: has {sorted(elements)}, one element expected")
+            (el,) = elements
+            if el in out:
+                raise ConfigError(f"{where}: a second reference cell for {el}")
+            desc = atoms.info.get("description") or f"{atoms.get_chemical_formula()} from {f}"
+            out[el] = (atoms, str(desc))
+    return out
 
 
 def check_reused(path: str, base_dir: Path) -> Path:
@@ -100,8 +123,8 @@ def check_reused(path: str, base_dir: Path) -> Path:
     try:
         where = resolve(path, base_dir)
         RunDirectory.open(where)
-    except (ConfigError, RunDirectoryError) as err:
-        raise ConfigError(f"store.reuse: {path}: {err}") from None
+    except (ConfigError, RunDirectoryError) as err:  # both name the path
+        raise ConfigError(f"store.reuse: {err}") from None
     return where
 
 

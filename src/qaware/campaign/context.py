@@ -17,6 +17,7 @@ from qaware.campaign.components import Components
 from qaware.campaign.novelty import KnownStructures
 from qaware.campaign.state import CampaignState
 from qaware.config import QawareConfig
+from qaware.errors import ConfigError
 from qaware.oracles.result import OracleResult
 from qaware.oracles.runner import OracleRunner, Task
 from qaware.protocols import Oracle
@@ -76,7 +77,7 @@ class CampaignContext:
     def _open_reused(self, path: str) -> Any:
         """The store of the run directory ``path`` (``store.reuse``), read for finished calls."""
         from qaware.campaign.components import check_reused
-        from qaware.errors import ConfigError, StoreError
+        from qaware.errors import StoreError
         from qaware.store import RunDirectory
 
         where = check_reused(path, self.base_dir)
@@ -170,7 +171,14 @@ class CampaignContext:
             def runner(_: Oracle, structures: Sequence[Atoms], lv: str = level) -> list[Any]:
                 return self.label(lv, structures)
 
-            refs = compute_references(oracle, missing, kind=kind, runner=runner)
+            try:
+                refs = compute_references(oracle, missing, kind=kind, runner=runner,
+                                          overrides=self.parts.reference_overrides)  # fmt: skip
+            except ConfigError as err:
+                raise ConfigError(
+                    f"{err} (a campaign takes them from campaign.reference_structures: files "
+                    "with one cell of each such element)"
+                ) from None
             self.references[level] = have.merged(refs) if have else refs
             if level in self.parts.validator.references:
                 current = self.parts.validator.references[level]
