@@ -59,10 +59,15 @@ def run_campaign(
     force: start even when the validator fails the calibration gate.
     """
     from qaware.ingest import open_run_directory
+    from qaware.store.run_directory import MARKER
 
     base = (base_dir or Path.cwd()).resolve()
-    parts = build_components(config, base)  # a config error must not leave a run directory
-    run = open_run_directory(config)
+    if (Path(config.run.directory) / MARKER).exists():  # its own errors first (newer, other run)
+        run = open_run_directory(config)
+        parts = build_components(config, base)
+    else:  # a config error must not leave a new run directory behind
+        parts = build_components(config, base)
+        run = open_run_directory(config)
     marker = run.path / BASE_DIR_FILE
     if not marker.exists():  # where the config's relative paths point, for `qaware resume`
         marker.write_text(json.dumps({"base_dir": str(base)}) + "\n", encoding="utf-8")
