@@ -45,6 +45,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +56,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from _provenance import REPO, RESULTS, Recorder
+from qaware._canonical import file_sha256
 
 TRACK_X: Final = REPO / "data" / "track_x"
 WORK: Final = REPO / "runs" / "campaign_live_gpaw"
@@ -62,6 +64,7 @@ LOW, TOP = "PBE", "HSE06"
 FAMILY: Final = "X3=O3"
 ELEMENT, OXIDE = "ref:element", "ref:oxide"
 SKIP_ELEMENTS: Final = frozenset({"La"})  # La2O3 at HSE06 would dominate the run's cost
+POOL_FILE: Final = REPO / "benchmarks" / "configs" / "campaign_live_gpaw_pool.json"
 MAX_SEED_ATOMS: Final = 6  # the 10-atom corundum oxides take an hour or more each at HSE06
 
 
@@ -98,6 +101,24 @@ def choose(frames: list[Any]) -> tuple[list[int], list[int]]:
         and len(a) <= MAX_SEED_ATOMS
         and set(a.get_chemical_symbols()) <= elements
     ]
+    return pool, seeds
+
+
+def chosen(frames: list[Any], data: Path) -> tuple[list[int], list[int]]:
+    """Pool and seed rows: the ones recorded in ``POOL_FILE`` (by structure hash, so a later
+    snapshot of the growing data set gives the same campaign), else :func:`choose`'s, recorded."""
+    row = {str(a.info["structure_hash"]): i for i, a in enumerate(frames)}
+    if POOL_FILE.exists():
+        saved = json.loads(POOL_FILE.read_text())
+        return [row[h] for h in saved["pool"]], [row[h] for h in saved["seeds"]]
+    pool, seeds = choose(frames)
+    record = {
+        "rule": "benchmarks/campaign_live_gpaw.py: choose()",
+        "chosen_from": {"file": str(data.relative_to(REPO)), "sha256": file_sha256(data)},
+        "pool": [str(frames[i].info["structure_hash"]) for i in pool],
+        "seeds": [str(frames[i].info["structure_hash"]) for i in seeds],
+    }
+    POOL_FILE.write_text(json.dumps(record, indent=1) + "\n")
     return pool, seeds
 
 
@@ -213,12 +234,22 @@ def campaign_config(
     }
 
 
-def collect(run_dir: Path) -> dict[str, Any]:
-    """Evaluated candidates, per-cycle counts, reuse and time split from the finished run."""
+def collect(run_dir: Path, attempts: Sequence[Path] = ()) -> dict[str, Any]:
+    """Evaluated candidates, per-cycle counts, reuse and time split from the run (finished or
+    not). ``attempts``: run directories of earlier attempts of this benchmark (``--also-reuse``):
+    calls copied from them were computed live by it, and count as computed."""
+    from dataclasses import asdict
+
+    from qaware.campaign import CampaignState
     from qaware.metrics.discovery import divergence_r2
     from qaware.store import CallStatus, CandidateStatus, RunDirectory
 
-    summary = json.loads((run_dir / "summary.json").read_text())
+    state = CampaignState.load(run_dir)  # also mid-run: the finished cycles, as stored
+    summary = {
+        "stopped": state.stopped or f"not yet: cycle {state.cycle} at step '{state.step}'",
+        "calibration_ece": state.calibration_ece,
+        "cycles": [asdict(c) for c in sorted(state.history, key=lambda c: c.cycle)],
+    }
     run = RunDirectory.open(run_dir)
     evaluated, calls = [], Counter()
     with run.store() as store:
@@ -238,13 +269,15 @@ def collect(run_dir: Path) -> dict[str, Any]:
         computed_s = 0.0
         for call in store.calls():
             res = call.result
-            reused = res is not None and "reused_from" in res.diagnostics
-            calls[(call.level, "reused" if reused else str(call.status))] += 1
-            if res is not None and not reused and call.status != CallStatus.SUBMITTED:
+            source = "" if res is None else str(res.diagnostics.get("reused_from", ""))
+            earlier = bool(source) and any(str(p.resolve()) in source for p in attempts)
+            kind = "earlier_attempt" if earlier else "reused" if source else str(call.status)
+            calls[(call.level, kind)] += 1
+            if res is not None and kind != "reused" and call.status != CallStatus.SUBMITTED:
                 computed_s += res.wall_time_s
     cycles = summary["cycles"]
     top_calls = sum(c["top_calls"] for c in cycles)
-    n_disc = len(summary["discoveries"])
+    n_disc = sum(bool(e["discovery"]) for e in evaluated)
     pairs = [(e["pred_e_form_low"] - e["pred_e_form_top"], e["e_form_low"] - e["e_form_top"])
              for e in evaluated if None not in (e["pred_e_form_low"], e["pred_e_form_top"],
                                                 e["e_form_low"], e["e_form_top"])]  # fmt: skip
@@ -267,7 +300,9 @@ def collect(run_dir: Path) -> dict[str, Any]:
             "oracle_steps": round(oracle_s, 1),
             "everything_else": round(other_s, 1),
             "overhead_share_of_oracle": round(other_s / oracle_s, 4) if oracle_s else None,
-            "computed_calls_wall": round(computed_s, 1),
+            "computed_calls_wall": round(computed_s, 1),  # this run's and earlier attempts'
+            "note": "oracle_steps and everything_else are this run's step timers; calls "
+            "copied from an earlier attempt took no time in them",
         },
     }
 
@@ -286,6 +321,12 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="another run directory whose GPAW calls to copy (repeatable)",
     )
+    parser.add_argument(
+        "--collect-only",
+        action="store_true",
+        help="write the JSON from the run directory as it stands (a run still going: the "
+        "cycles finished so far), without running the campaign",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "campaign_live_gpaw.json")
     args = parser.parse_args(argv)
 
@@ -295,16 +336,17 @@ def main(argv: list[str] | None = None) -> None:
 
     data = dataset_file(TRACK_X, "track_x")
     frames = read_dataset(data)
-    pool, seeds = choose(frames)
+    pool, seeds = chosen(frames, data)
     if not pool:
         raise SystemExit(f"campaign_live_gpaw: no {FAMILY} perovskite of {data} has HSE06 "
                          "reference cells for all its elements yet")  # fmt: skip
     WORK.mkdir(parents=True, exist_ok=True)
-    rec = Recorder("campaign_live_gpaw", seeds={"campaign": 0, "validator": 0},
-                   data_files=[data.relative_to(REPO), TRACK_X / "spec.yaml"])  # fmt: skip
-    ase.io.write(WORK / "pool.extxyz", [_bare(frames[i]) for i in pool], format="extxyz")
-    ase.io.write(WORK / "seeds.extxyz", [_bare(frames[i]) for i in seeds], format="extxyz")
-    ase.io.write(WORK / "references.extxyz", element_cells(frames), format="extxyz")
+    inputs = [data.relative_to(REPO), TRACK_X / "spec.yaml", POOL_FILE]
+    rec = Recorder("campaign_live_gpaw", seeds={"campaign": 0, "validator": 0}, data_files=inputs)
+    if not args.collect_only:  # a running campaign reads these: never rewrite them under it
+        ase.io.write(WORK / "pool.extxyz", [_bare(frames[i]) for i in pool], format="extxyz")
+        ase.io.write(WORK / "seeds.extxyz", [_bare(frames[i]) for i in seeds], format="extxyz")
+        ase.io.write(WORK / "references.extxyz", element_cells(frames), format="extxyz")
     validator = WORK / "validator_pbe_hse06.pt"
     about_path = WORK / "validator.json"
     if not validator.exists():
@@ -315,12 +357,14 @@ def main(argv: list[str] | None = None) -> None:
     reuse = reuse_store()
     extra = [p.resolve() for p in args.also_reuse]
     cfg = campaign_config(run_dir, validator, [reuse, *extra], len(pool), args)
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    if not args.collect_only:
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     print(f"{time.strftime('%H:%M:%S')} qaware run {config} (pool {len(pool)}, seeds "
           f"{len(seeds)}, reuse {reuse})", flush=True)  # fmt: skip
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "qaware", "run", str(config)], check=True,
-                   env={**os.environ, "QAWARE_NO_PROGRESS": "1"})  # fmt: skip
+    if not args.collect_only:
+        subprocess.run([sys.executable, "-m", "qaware", "run", str(config)], check=True,
+                       env={**os.environ, "QAWARE_NO_PROGRESS": "1"})  # fmt: skip
     wall = time.perf_counter() - t0
     result = {
         "ladder": "GPAW PBE -> GPAW HSE06 (live DFT, the Track X build's settings)",
@@ -333,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             for k, v in vars(args).items()
             if k != "output"
         },
-        "campaign": collect(run_dir),
+        "campaign": collect(run_dir, args.also_reuse),
         "wall_s_this_invocation": round(wall, 1),
         "notes": NOTES,
     }
