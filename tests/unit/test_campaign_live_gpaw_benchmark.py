@@ -71,3 +71,25 @@ def test_the_campaign_config_is_valid_and_reuses_the_build(tmp_path: Path) -> No
     assert parsed.campaign.budget == 6 and parsed.campaign.candidates_per_cycle == 20
     assert parsed.generator.kind == "pool"
     assert parsed.campaign.reference_structures == [str(bench.WORK / "references.extxyz")]
+
+
+def test_the_pool_is_recorded_once_and_read_back_by_hash(tmp_path, monkeypatch) -> None:
+    from qaware.structures import structure_hash
+
+    frames = [
+        _frame("O2", "ref:element", HSE06=True),
+        _frame("Sr", "ref:element", HSE06=True),
+        _frame("Ti2", "ref:element", HSE06=True),
+        _frame("SrTiO3", "X3=O3", PBE=True),
+    ]
+    for a in frames:
+        a.info["structure_hash"] = structure_hash(a)
+    data = tmp_path / "track_x.extxyz"
+    data.write_text("x")
+    monkeypatch.setattr(bench, "POOL_FILE", tmp_path / "pool.json")
+    monkeypatch.setattr(bench, "REPO", tmp_path)
+    assert bench.chosen(frames, data) == ([3], [])
+    # a later snapshot: the cell got an HSE06 label and moved; the recorded pool still holds it
+    frames[3].info.update(status_HSE06="ok", energy_HSE06=-1.0)
+    later = [frames[3], *frames[:3]]
+    assert bench.chosen(later, data) == ([0], [])
