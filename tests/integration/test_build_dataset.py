@@ -344,7 +344,7 @@ def test_reuse_copies_another_builds_calls_instead_of_computing(tmp_path, capsys
     assert main(["build-dataset", str(tmp_path / "a.yaml")]) == EXIT_OK
     assert len((tmp_path / "calls.log").read_text().split()) == 4
     assert main(["build-dataset", str(tmp_path / "b.yaml"), "--reuse", "nowhere"]) == 2
-    assert "--reuse nowhere" in capsys.readouterr().err
+    assert "--reuse: nowhere: not a qaware run directory" in capsys.readouterr().err
     assert (
         main(["build-dataset", str(tmp_path / "b.yaml"), "--reuse", str(tmp_path / "a/run")]) == 0
     )

@@ -77,16 +77,12 @@ class CampaignContext:
     def _open_reused(self, path: str) -> Any:
         """The store of the run directory ``path`` (``store.reuse``), read for finished calls."""
         from qaware.campaign.components import check_reused
-        from qaware.errors import StoreError
         from qaware.store import RunDirectory
 
         where = check_reused(path, self.base_dir)
         if where.resolve() == self.run.path.resolve():
             raise ConfigError(f"store.reuse: {path} is this run's own directory")
-        try:
-            return RunDirectory.open(where).store()
-        except StoreError as err:
-            raise ConfigError(f"store.reuse: {path}: {err}") from None
+        return RunDirectory.reused_store(where, "store.reuse")
 
     def close(self) -> None:
         """Shut the executor down (its workers end) and close the reused stores; the run's own

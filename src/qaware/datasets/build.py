@@ -33,7 +33,7 @@ from ase import Atoms
 from qaware.datasets.export import PairOutcome, export_dataset, outcome_status
 from qaware.datasets.spec import DatasetSpec
 from qaware.datasets.subset import RUN_SUBDIR, passed_structures, select_subset
-from qaware.errors import ConfigError, InvalidStructureError, RunDirectoryError, StoreError
+from qaware.errors import ConfigError, InvalidStructureError
 from qaware.protocols import Oracle
 from qaware.store.keys import CallRecord
 
@@ -196,7 +196,7 @@ def build_dataset(
     from qaware.execution import make_executor
     from qaware.oracles.factory import build_oracle
     from qaware.oracles.runner import OracleRunner
-    from qaware.store import oracle_call_key
+    from qaware.store import RunDirectory, oracle_call_key
 
     start = time.monotonic()
     base = Path(spec_path).resolve().parent
@@ -226,7 +226,7 @@ def build_dataset(
         if not export_only:
             run.write_cycle_structures(0, "structures", structures)
             first = spec.oracles[0]
-            others = [_reused_store(p) for p in reuse]  # checked before any work starts
+            others = [RunDirectory.reused_store(p, "--reuse") for p in reuse]  # before any work
             executor = make_executor(spec.execution, folder=run.path / "jobs")
             runner = OracleRunner(
                 store,
@@ -284,16 +284,6 @@ def build_dataset(
         payload={"files": [str(p) for p in summary.files], "counts": summary.counts},
     )
     return summary
-
-
-def _reused_store(path: str | Path) -> Any:
-    """The store of the run directory ``path`` (``--reuse``); ConfigError if it is none."""
-    from qaware.store import RunDirectory
-
-    try:
-        return RunDirectory.open(path).store()
-    except (RunDirectoryError, StoreError) as err:
-        raise ConfigError(f"--reuse {path}: {err}") from None
 
 
 def _run_pairs(

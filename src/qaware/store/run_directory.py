@@ -32,7 +32,7 @@ import yaml
 from ase import Atoms
 
 from qaware._canonical import canonical_sha256, file_sha256
-from qaware.errors import RunDirectoryError
+from qaware.errors import ConfigError, RunDirectoryError, StoreError
 from qaware.store.ase_store import CampaignStore
 from qaware.store.environment import environment_info
 from qaware.store.events import EventLog
@@ -149,6 +149,15 @@ class RunDirectory:
         """Open the campaign store: the recorded URL, else ``campaign.db`` in the directory."""
         url = self.marker.get("store_url") or self.path / "campaign.db"
         return CampaignStore(url, campaign=self.campaign)
+
+    @classmethod
+    def reused_store(cls, path: str | Path, option: str) -> CampaignStore:
+        """The store of the run directory ``path``, opened to copy its finished calls
+        (``store.reuse``, ``--reuse``); ConfigError naming ``option`` and the path."""
+        try:
+            return cls.open(path).store()
+        except (RunDirectoryError, StoreError) as err:  # both messages name the path
+            raise ConfigError(f"{option}: {err}") from None
 
     def cycle_dir(self, cycle: int) -> Path:
         """``cycles/cycle_0003`` for cycle 3 (created if missing)."""
