@@ -372,11 +372,7 @@ def main(argv: list[str] | None = None) -> None:
         "hull_seeds": [frames[i].get_chemical_formula() for i in seeds],
         "reused_store": str(reuse.relative_to(REPO)) if reuse.is_relative_to(REPO) else str(reuse),
         "validator": json.loads(about_path.read_text()),
-        "settings": {
-            k: str(v) if isinstance(v, (Path, list)) else v
-            for k, v in vars(args).items()
-            if k != "output"
-        },
+        "settings": {k: v for k, v in vars(args).items() if k != "output"},  # Paths: str
         "campaign": collect(run_dir, args.also_reuse),
         "wall_s_this_invocation": round(wall, 1),
         "notes": NOTES,
