@@ -228,6 +228,12 @@ class CampaignSettings(_Section):
         le=1,
         description="Refuse to start while the validator's top-level ECE is at or above this.",
     )
+    min_calibration_structures: int = Field(
+        10,
+        ge=1,
+        description="Apply the calibration gate only when the ECE was measured on at least "
+        "this many top-level structures (fewer: a warning, no gate).",
+    )
 
 
 class AcquisitionSettings(_Section):

@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import ase.io
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -89,6 +90,21 @@ def test_calibration_gate_refuses_to_start_unless_forced(tmp_path):
     assert not (tmp_path / "run" / "campaign_state.json").exists()
     result = run_campaign(cfg, base_dir=tmp_path, force=True)
     assert result.state.calibration_ece is not None and result.state.calibration_ece >= 1e-6
+
+
+def test_calibration_gate_is_not_applied_on_too_few_structures(tmp_path, caplog):
+    """An ECE measured on fewer held-out structures than the minimum is no evidence: the
+    campaign starts, says so, and the event records that the gate was not applied."""
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=2, cycles=1, seeds=True))
+    cfg.campaign.max_calibration_error = 1e-6  # would refuse, were the gate applied
+    n_seeds = len(ase.io.read(tmp_path / "seeds.extxyz", index=":"))
+    cfg.campaign.min_calibration_structures = n_seeds + 1
+    with caplog.at_level("WARNING", logger="qaware.campaign"):
+        run_campaign(cfg, base_dir=tmp_path)
+    assert "calibration gate not applied" in caplog.text
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").open()]
+    gate = next(e["payload"] for e in events if e["event"] == "calibration_gate")
+    assert gate["applied"] is False and gate["n"] == n_seeds
 
 
 def _qaware(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:

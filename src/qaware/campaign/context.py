@@ -189,8 +189,8 @@ class CampaignContext:
             counts[s] = counts.get(s, 0) + 1
         return HullEntry.from_result(entry_id, result, counts, self.references[self.top])
 
-    def calibration_error(self) -> tuple[float | None, str]:
-        """Top-level ECE of the validator and what it was measured on.
+    def calibration_error(self) -> tuple[float | None, int, str]:
+        """Top-level ECE of the validator, on how many structures, and what they were.
 
         ``campaign.calibration_structures`` labelled by the campaign's own top oracle are the
         best evidence (they must be held out from the validator's training); without them the
@@ -211,11 +211,11 @@ class CampaignContext:
                 pred = self.parts.validator.predict([a for a, _ in pairs])
                 errors = pred.e_form_per_atom[self.top] - truth
                 ece = regression_ece(errors, pred.e_form_std_per_atom[self.top])
-                return ece, f"{len(pairs)} held-out structures labelled by the top oracle"
+                return ece, len(pairs), "held-out structures labelled by the top oracle"
         cal = getattr(self.parts.validator, "calibration", {}).get(self.top)
         if cal is None:
-            return None, "nothing"
-        return float(cal.ece_after), f"its checkpoint's held-out split ({cal.n} structures)"
+            return None, 0, "nothing"
+        return float(cal.ece_after), int(cal.n), "its checkpoint's held-out split"
 
     def top_calls_spent(self) -> int:
         """Top-level oracle calls made for candidates (done or failed; failures count)."""

@@ -173,18 +173,35 @@ def _cycles(ctx: CampaignContext, force: bool) -> None:
 
 
 def _calibration_gate(ctx: CampaignContext, force: bool) -> None:
-    """Refuse to start while the validator's top-level ECE is at or above the threshold."""
-    ece, source = ctx.calibration_error()
+    """Refuse to start while the validator's top-level ECE is at or above the threshold.
+
+    An ECE measured on fewer than ``campaign.min_calibration_structures`` structures says
+    nothing either way (one structure's error against its σ is one draw): the gate then warns
+    and is not applied, as when there is no held-out top-level data at all."""
+    ece, n, source = ctx.calibration_error()
     ctx.state.calibration_ece = ece
     limit = ctx.config.campaign.max_calibration_error
-    ctx.run.events.append("calibration_gate", payload={"ece": ece, "source": source, "max": limit})
+    least = ctx.config.campaign.min_calibration_structures
+    applied = ece is not None and n >= least
+    ctx.run.events.append("calibration_gate", payload={
+        "ece": ece, "n": n, "source": source, "max": limit, "applied": applied})  # fmt: skip
     if ece is None:
         log.warning("calibration gate: no held-out top-level data to check the validator on")
         return
-    log.info("calibration gate: top-level ECE %.3f (%s), limit %.2f", ece, source, limit)
+    if not applied:
+        log.warning(
+            "calibration gate not applied: top-level ECE %.3f on only %d structure(s) (%s); "
+            "campaign.min_calibration_structures is %d",
+            ece,
+            n,
+            source,
+            least,
+        )
+        return
+    log.info("calibration gate: top-level ECE %.3f (%s, %d), limit %.2f", ece, source, n, limit)
     if ece >= limit and not force:
         raise CalibrationError(
-            f"the validator's top-level ECE is {ece:.3f} on {source} (limit {limit}): its "
-            "uncertainties cannot be trusted for acquisition; retrain or recalibrate it, or "
-            "pass --force to start anyway"
+            f"the validator's top-level ECE is {ece:.3f} on {source} ({n} structures; limit "
+            f"{limit}): its uncertainties cannot be trusted for acquisition; retrain or "
+            "recalibrate it, or pass --force to start anyway"
         )
