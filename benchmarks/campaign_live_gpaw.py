@@ -34,6 +34,9 @@ Writes ``benchmarks/results/campaign_live_gpaw.json``: per-cycle counts, every e
 candidate (PBE and HSE06 e_form, E_hull, predicted D, hit, discovery), discoveries per HSE06
 call, R²(D) on the evaluated candidates, and the time split (oracle vs everything else).
 The run directory is ``runs/campaign_live_gpaw/run``; rerunning the script resumes it.
+``--snapshot`` (also while the campaign runs) copies it with the validator it started from to
+``benchmarks/snapshots/campaign_live_gpaw/`` (committed): a checkout without ``runs/`` resumes
+from there instead of paying for its HSE06 calls again.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ ELEMENT, OXIDE = "ref:element", "ref:oxide"
 SKIP_ELEMENTS: Final = frozenset({"La"})  # La2O3 at HSE06 would dominate the run's cost
 POOL_FILE: Final = REPO / "benchmarks" / "configs" / "campaign_live_gpaw_pool.json"
 MAX_SEED_ATOMS: Final = 6  # the 10-atom corundum oxides take an hour or more each at HSE06
+SNAPSHOT: Final = REPO / "benchmarks" / "snapshots" / "campaign_live_gpaw"
+KEPT: Final = ("validator_pbe_hse06.pt", "validator.json")  # the run's starting validator
 
 
 def _ok(atoms: Any, level: str) -> bool:
@@ -200,6 +205,34 @@ def train_validator(frames: list[Any], pool: list[int], path: Path, epochs: int)
     }
 
 
+def save_snapshot() -> Path:
+    """Commit-ready copy of the run (consistent while it runs) and its starting validator."""
+    import shutil
+
+    from qaware.datasets.snapshot import snapshot_run
+
+    SNAPSHOT.mkdir(parents=True, exist_ok=True)
+    snapshot_run(WORK / "run", SNAPSHOT / "run")
+    for name in KEPT:
+        shutil.copy2(WORK / name, SNAPSHOT / name)
+    return SNAPSHOT
+
+
+def restore_snapshot() -> bool:
+    """Start from the committed snapshot when this checkout has no run directory yet."""
+    import shutil
+
+    from qaware.datasets.snapshot import restore_run
+
+    if (WORK / "run").exists() or not (SNAPSHOT / "run").exists():
+        return False
+    WORK.mkdir(parents=True, exist_ok=True)
+    for name in KEPT:
+        shutil.copy2(SNAPSHOT / name, WORK / name)
+    restore_run(SNAPSHOT / "run", WORK / "run")
+    return True
+
+
 def campaign_config(
     run_dir: Path, validator: Path, reuse: list[Path], n_pool: int, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -327,8 +360,19 @@ def main(argv: list[str] | None = None) -> None:
         help="write the JSON from the run directory as it stands (a run still going: the "
         "cycles finished so far), without running the campaign",
     )
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help=f"copy the run directory (also while it runs) to {SNAPSHOT.relative_to(REPO)} "
+        "and exit",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "campaign_live_gpaw.json")
     args = parser.parse_args(argv)
+    if args.snapshot:
+        print(f"campaign_live_gpaw: snapshot in {save_snapshot().relative_to(REPO)}")
+        return
+    if restore_snapshot():
+        print(f"campaign_live_gpaw: resuming from the committed {SNAPSHOT.relative_to(REPO)}")
 
     import ase.io
 

@@ -93,3 +93,31 @@ def test_the_pool_is_recorded_once_and_read_back_by_hash(tmp_path, monkeypatch) 
     frames[3].info.update(status_HSE06="ok", energy_HSE06=-1.0)
     later = [frames[3], *frames[:3]]
     assert bench.chosen(later, data) == ([0], [])
+
+
+def test_a_checkout_without_the_run_resumes_from_the_committed_snapshot(tmp_path, monkeypatch):
+    """The run directory is not committed; its snapshot is, and a fresh checkout starts from it
+    (the run and the validator it started from), never over a live run."""
+    import sqlite3
+
+    work, snap = tmp_path / "runs", tmp_path / "snapshots"
+    monkeypatch.setattr(bench, "WORK", work)
+    monkeypatch.setattr(bench, "SNAPSHOT", snap)
+    (work / "run").mkdir(parents=True)
+    with sqlite3.connect(work / "run" / "campaign.db") as db:
+        db.execute("CREATE TABLE calls (id INTEGER, energy REAL)")
+        db.execute("INSERT INTO calls VALUES (1, -7.5)")
+    (work / "run" / "events.jsonl").write_text('{"event": "done"}\n{"event": "tor')
+    for name in bench.KEPT:
+        (work / name).write_bytes(name.encode())
+    assert not bench.restore_snapshot()  # nothing committed yet
+    bench.save_snapshot()
+    assert not bench.restore_snapshot()  # a live run is never overwritten
+    import shutil
+
+    shutil.rmtree(work)
+    assert bench.restore_snapshot()
+    with sqlite3.connect(work / "run" / "campaign.db") as db:
+        assert db.execute("SELECT energy FROM calls").fetchall() == [(-7.5,)]
+    assert (work / "run" / "events.jsonl").read_text() == '{"event": "done"}\n'
+    assert all((work / name).read_bytes() == name.encode() for name in bench.KEPT)
