@@ -2,8 +2,9 @@
 # Build or resume the Track M data set (data/track_m/). Safe to re-run at any time, also after
 # kill -9: every result is stored in data/track_m/run/ (tzvp/run/) as it arrives and is never
 # recomputed. Order: the cheap families at all four def2-SVP levels (spec_light.yaml, same
-# store as spec.yaml), CCSD(T)/def2-SVP on the dioxides (spec_ccsdt_dioxide.yaml, same store),
-# the def2-TZVP subset (spec_tzvp.yaml: where def2-SVP CCSD(T) passed), then everything (spec.yaml).
+# store as spec.yaml), the def2-TZVP subset (spec_tzvp.yaml: where def2-SVP CCSD(T) passed so
+# far), CCSD(T)/def2-SVP on the dioxides (spec_ccsdt_dioxide.yaml, same store), the def2-TZVP
+# subset again (what passed since), then everything (spec.yaml).
 #
 #   BUILD_NICE=19 setsid nohup scripts/build_track_m.sh >> data/track_m/build.log 2>&1 &
 #   WORKERS=2 scripts/build_track_m.sh          # two calls at once (default 1)
@@ -98,7 +99,10 @@ PY
 
 qaware build-dataset "$D/spec_light.yaml" --workers "$WORKERS"
 if honours_info_multiplicity; then
-  # CCSD(T)/def2-SVP on the dioxides first: the def2-TZVP subset takes what passes there
+  # def2-TZVP first on what already passed at def2-SVP (a handful of calls: an interrupted
+  # dioxide stage must not hold them back), then CCSD(T)/def2-SVP on the rest of the dioxides,
+  # then def2-TZVP on what newly passed there
+  qaware build-dataset "$D/spec_tzvp.yaml" --workers "$WORKERS"
   qaware build-dataset "$D/spec_ccsdt_dioxide.yaml" --workers "$WORKERS"
   qaware build-dataset "$D/spec_tzvp.yaml" --workers "$WORKERS"
   qaware build-dataset "$D/spec.yaml" --workers "$WORKERS"
