@@ -167,6 +167,12 @@ class ValidatorSettings(_Section):
     low_level: str | None = Field(
         None, description="Level that D compares with the top one (null: the cheapest level)."
     )
+    training_data: list[str] = Field(
+        default_factory=list,
+        description="Labelled structure files (extxyz, energy_<LEVEL> in info: what the "
+        "checkpoint was trained on) replayed in every retraining beside the run's labels, so a "
+        "warm start does not forget them; also known structures for novelty.",
+    )
     retrain_epochs: int = Field(20, ge=0, description="Epochs of each warm-start retraining.")
     retrain_max_seconds: float = Field(120.0, gt=0, description="Wall-time cap of one retraining.")
 

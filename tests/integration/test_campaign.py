@@ -107,6 +107,37 @@ def test_calibration_gate_is_not_applied_on_too_few_structures(tmp_path, caplog)
     assert gate["applied"] is False and gate["n"] == n_seeds
 
 
+def test_training_data_is_replayed_in_retraining_and_known_for_novelty(tmp_path, caplog):
+    """validator.training_data: the checkpoint's own training structures (labelled at both
+    levels) are trained on again with the run's labels at each retraining, and no candidate
+    that matches one of them enters the candidate table."""
+    from ase.calculators.emt import EMT
+    from campaign_fixtures import alloy_pool
+
+    from qaware.structures.hashing import structure_hash
+
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=2, cycles=1))
+    train = []
+    for atoms in alloy_pool()[::6]:
+        atoms.calc = EMT(asap_cutoff=True)
+        low = atoms.get_potential_energy()
+        atoms.calc = EMT()
+        atoms.info.update({f"energy_{LOW}": low, f"energy_{TOP}": atoms.get_potential_energy()})
+        atoms.calc = None
+        train.append(atoms)
+    ase.io.write(tmp_path / "train.extxyz", train, format="extxyz")
+    cfg.validator.training_data = ["train.extxyz"]
+    with caplog.at_level("INFO", logger="qaware.campaign"):
+        result = run_campaign(cfg, base_dir=tmp_path)
+    assert result.state.history[0].validator_retrained
+    line = next(r.getMessage() for r in caplog.records if "retrained on" in r.getMessage())
+    assert f"({len(train)} replayed from validator.training_data)" in line
+    trained = {structure_hash(a) for a in train}
+    with RunDirectory.open(tmp_path / "run").store() as store:
+        assert not trained & {c.structure_hash for c in store.candidates()}
+    assert result.state.history[0].known > 0
+
+
 def _qaware(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run ``python -m qaware ARGS``; output goes to a file (no pipe for orphans to hold)."""
     log = cwd / f"qaware-{args[0]}.log"

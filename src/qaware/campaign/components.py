@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from qaware.campaign.training_data import LabelledStructure, load_training_data
 from qaware.config import GeneratorSettings, QawareConfig
 from qaware.errors import ConfigError
 from qaware.protocols import Oracle, StructureGenerator
@@ -65,6 +66,7 @@ class Components:
     validator: Any  # qaware.protocols.Validator with save/load (MFValidator)
     proxy: Any = None  # qaware.descriptors.DescriptorProxy, when generator.proxy is set
     reference_overrides: dict[str, tuple[Atoms, str]] = field(default_factory=dict)
+    training_data: list[LabelledStructure] = field(default_factory=list)
 
 
 def build_components(config: QawareConfig, base_dir: Path) -> Components:
@@ -92,7 +94,8 @@ def build_components(config: QawareConfig, base_dir: Path) -> Components:
     validator = load_validator(config, base_dir)
     generator = build_generator(config.generator, base_dir)
     proxy = load_proxy(config.generator, base_dir)
-    return Components(oracles, low, top, generator, validator, proxy, overrides)
+    replay = load_training_data(config.validator.training_data, base_dir, names)
+    return Components(oracles, low, top, generator, validator, proxy, overrides, replay)
 
 
 def reference_overrides(files: list[str], base_dir: Path) -> dict[str, tuple[Atoms, str]]:

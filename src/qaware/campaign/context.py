@@ -128,6 +128,7 @@ class CampaignContext:
         known: list[Atoms] = list(seeds)
         for f in self.config.campaign.known_structures:
             known.extend(read_structures(resolve(f, self.base_dir)))
+        known.extend(item.atoms for item in self.parts.training_data)
         self.known.extend(known)
         left = sum(1 for _ in self.store.calls(status=CallStatus.SUBMITTED))
         if left:  # calls a killed driver left in flight: re-attach or resubmit them first
@@ -260,9 +261,11 @@ class CampaignContext:
                 entries.append(self._entry(f"cand:{c.id}", c.atoms, res))
         return entries
 
-    def _training_set(self) -> tuple[list[Atoms], dict[str, list[float | None]]]:
-        """Every structure labelled in this run (candidates and hull seeds), total energies per
-        level (None where a level is missing), in call-row order (deterministic)."""
+    def _training_set(self) -> tuple[list[Atoms], dict[str, list[float | None]], int]:
+        """Every structure labelled in this run (candidates and hull seeds), then the replayed
+        ``validator.training_data`` (the run's label wins where both have a level): total
+        energies per level (None where a level is missing), in call-row then file order
+        (deterministic); and how many structures came from the replay alone."""
         by_hash: dict[str, Atoms] = {}
         labels: dict[str, dict[str, float]] = {}
         elemental = set()
@@ -275,6 +278,16 @@ class CampaignContext:
                 by_hash.setdefault(c.structure_hash, c.atoms)
                 labels.setdefault(c.structure_hash, {})[level] = float(c.result.energy)
         keys = [h for h in by_hash if h not in elemental]
+        own = len(keys)
+        for item in self.parts.training_data:  # the run's label wins at a level it has
+            h = item.structure_hash
+            if h in elemental:
+                continue
+            if h in by_hash:
+                labels[h] = {**item.energies, **labels[h]}
+                continue
+            by_hash[h], labels[h] = item.atoms, dict(item.energies)
+            keys.append(h)
         structures = [by_hash[h] for h in keys]
         names = list(self.parts.validator.ladder.names)
-        return structures, {n: [labels[h].get(n) for h in keys] for n in names}
+        return structures, {n: [labels[h].get(n) for h in keys] for n in names}, len(keys) - own

@@ -255,7 +255,7 @@ def retrain(ctx: CampaignContext) -> None:
     cycle, camp = ctx.state.cycle, ctx.config.campaign
     summary = ctx.state.summary(cycle)
     if retrain_due(cycle, camp.retrain_validator_every) and ctx.config.validator.retrain_epochs:
-        structures, labels = ctx._training_set()
+        structures, labels, replayed = ctx._training_set()
         if structures:
             import torch
 
@@ -270,6 +270,8 @@ def retrain(ctx: CampaignContext) -> None:
                 validation_fraction=0.2 if len(structures) >= 10 else 0.0,
             )
             v.fit(structures, labels, warm_start=True)
+            log.info("cycle %d: validator retrained on %d structures (%d replayed from "
+                     "validator.training_data)", cycle, len(structures), replayed)  # fmt: skip
             crash_point("retrain")
             ctx.state.validator_model = _save_model(ctx, v, f"validator_cycle_{cycle:04d}.pt")
             summary.validator_retrained = True
