@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["composition_matrix", "fit_energy_scales", "fit_reference_energies"]
+__all__ = [
+    "anchor_level",
+    "composition_matrix",
+    "fit_energy_scales",
+    "fit_reference_energies",
+]
 
 
 def composition_matrix(species_per_structure: list[np.ndarray], n_species: int) -> np.ndarray:
@@ -20,32 +25,83 @@ def composition_matrix(species_per_structure: list[np.ndarray], n_species: int) 
     )
 
 
+def anchor_level(energy: np.ndarray) -> int:
+    """The level with the most labelled structures (the lowest index of a tie): the one whose
+    μ the least squares fix best, and the others' prior is built on."""
+    counts = np.isfinite(np.asarray(energy, dtype=float)).sum(axis=0)
+    return int(np.argmax(counts))
+
+
 def fit_reference_energies(
-    composition: np.ndarray, energy: np.ndarray, *, rcond: float | None = None
+    composition: np.ndarray,
+    energy: np.ndarray,
+    *,
+    shifts: np.ndarray | None = None,
+    rcond: float | None = None,
 ) -> np.ndarray:
     """μ: (L, n_species) eV/atom, least squares per level.
 
     composition: (n, n_species) atom counts.   energy: (n, L) total energies, NaN = unlabelled.
     Exact when the energies are linear in the counts. Where a level's compositions do not fix
-    every μ (an element never labelled at that level, or collinear compositions), the
-    minimum-norm solution is taken relative to the all-level mean per atom, so an unseen
-    element at level f gets that level's average energy per atom rather than 0.
+    every μ (an element never labelled at that level, or collinear compositions, such as a few
+    oxides that all hold O), the minimum-norm solution is taken relative to a prior:
+
+    * with ``shifts`` (L, n_species) eV/atom — how much each element's energy per atom moves
+      from level to level, e.g. its elemental reference energy at each level; NaN = unknown —
+      the prior of a level f is the anchor level's μ (:func:`anchor_level`, fitted first) plus
+      ``shifts[f] − shifts[anchor]`` (an unknown shift: the mean of the known ones), and what
+      the least squares fit on top of it is the level-to-level difference ``E_f − E_anchor``
+      where the anchor labels the structure too (smaller and smoother than ``E_f``: the two
+      levels' remainders largely cancel). A sparsely labelled level (HSE06 on a few oxides)
+      then inherits what the abundant level learned, moved by the physics of the elements,
+      instead of an arbitrary split of a few labels between elements
+      (``benchmarks/validator_sparse_top.py``); with every structure labelled at both levels
+      the fit of every labelled composition is the same as without a prior (only directions
+      the compositions leave free, such as the metal/O split of ABO3 cells, differ);
+    * otherwise the level's average energy per atom, so an unseen element at level f gets that
+      rather than 0.
     """
     composition = np.asarray(composition, dtype=float)
     energy = np.asarray(energy, dtype=float)
     n_structures, n_species = composition.shape
     if energy.ndim != 2 or energy.shape[0] != n_structures:
         raise ValueError(f"energy must be (n, L) with n = {n_structures}, got {energy.shape}")
-    mu = np.zeros((energy.shape[1], n_species))
-    for f in range(energy.shape[1]):
+    n_levels = energy.shape[1]
+    if shifts is not None and np.shape(shifts) != (n_levels, n_species):
+        raise ValueError(f"shifts must be (L, n_species) = {(n_levels, n_species)}")
+    mu = np.zeros((n_levels, n_species))
+    anchor = anchor_level(energy)
+    order = [anchor, *(f for f in range(n_levels) if f != anchor)]
+    for f in order:
         rows = np.isfinite(energy[:, f])
         if not rows.any():
             continue
         A, y = composition[rows], energy[rows, f]
-        baseline = y.sum() / A.sum()  # average energy per atom at this level
-        solution, *_ = np.linalg.lstsq(A, y - A.sum(axis=1) * baseline, rcond=rcond)
-        mu[f] = solution + baseline
+        prior = _prior(mu[anchor], shifts, f, anchor) if f != anchor else None
+        if prior is None:
+            prior = np.full(n_species, y.sum() / A.sum())  # average energy per atom
+            target = y - A @ prior
+        else:  # the difference from the anchor's energy where it has one, else from its μ
+            both = np.isfinite(energy[rows, anchor])
+            base = np.where(both, energy[rows, anchor], A @ mu[anchor])
+            target = y - base - A @ (prior - mu[anchor])
+        solution, *_ = np.linalg.lstsq(A, target, rcond=rcond)
+        mu[f] = solution + prior
     return mu
+
+
+def _prior(
+    mu_anchor: np.ndarray, shifts: np.ndarray | None, level: int, anchor: int
+) -> np.ndarray | None:
+    """μ_anchor + shifts[level] − shifts[anchor] (unknown entries: the mean known shift), or
+    None without any known shift."""
+    if shifts is None:
+        return None
+    delta = np.asarray(shifts[level], dtype=float) - np.asarray(shifts[anchor], dtype=float)
+    known = np.isfinite(delta)
+    if not known.any():
+        return None
+    return mu_anchor + np.where(known, delta, delta[known].mean())
 
 
 def fit_energy_scales(

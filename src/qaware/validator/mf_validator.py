@@ -166,12 +166,16 @@ class MFValidator:
         config = self._config_for(structures)
         samples = prepare_samples(structures, config, label_sets)
         if self.model is None or not warm_start:
-            self.model = initialise_model(config, samples)
+            self.model = initialise_model(config, samples, self._reference_mu())
         result = train_model(self.model, samples, self._ladder, self.train_config)
         self.last_fit = result
         held_out = [samples[i] for i in result.val_indices]
         if held_out and len(held_out) >= self.min_calibration:
             self.calibration = calibrate_model(self.model, held_out)
+
+    def _reference_mu(self) -> dict[str, dict[str, float]]:
+        """``{level: {element: eV/atom}}`` of the elemental references (the μ prior)."""
+        return {level: dict(refs.mu) for level, refs in self.references.items()}
 
     def _config_for(self, structures: Sequence[Atoms]) -> ModelConfig:
         if self.model is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -141,9 +141,18 @@ def prepare_samples(
     return out
 
 
-def initialise_model(config: ModelConfig, samples: Sequence[Sample]) -> MFENNP:
+def initialise_model(
+    config: ModelConfig,
+    samples: Sequence[Sample],
+    references: Mapping[str, Mapping[str, float]] | None = None,
+) -> MFENNP:
     """A fresh model whose message normalisation, references μ_f(Z) and per-level scales are
-    fitted to ``samples`` (least squares, before any gradient step)."""
+    fitted to ``samples`` (least squares, before any gradient step).
+
+    references: ``{level: {element: eV/atom}}``, e.g. the elemental reference energies of
+    each level (:class:`~qaware.thermo.ElementalReferences` ``.mu``): how an element's energy
+    moves between levels, the prior of a sparsely labelled level's μ
+    (:func:`~qaware.validator.atomic_energies.fit_reference_energies`)."""
     if not samples:
         raise ConfigError("cannot initialise a model without training structures")
     n_edges = sum(len(s.graph.edges) for s in samples)
@@ -152,7 +161,7 @@ def initialise_model(config: ModelConfig, samples: Sequence[Sample]) -> MFENNP:
     model = MFENNP(config)
     comp = composition_matrix([s.graph.species for s in samples], len(config.species))
     energy = np.stack([s.labels.energy for s in samples])
-    mu = fit_reference_energies(comp, energy)
+    mu = fit_reference_energies(comp, energy, shifts=level_shifts(config, references))
     force_rms = np.full(config.n_levels, np.nan)
     for f in range(config.n_levels):
         forces = [F for s in samples if (F := s.labels.forces[f]) is not None]
@@ -163,6 +172,20 @@ def initialise_model(config: ModelConfig, samples: Sequence[Sample]) -> MFENNP:
         model.reference_energies.copy_(torch.as_tensor(mu))
         model.energy_scale.copy_(torch.as_tensor(scales))
     return model
+
+
+def level_shifts(
+    config: ModelConfig, references: Mapping[str, Mapping[str, float]] | None
+) -> np.ndarray | None:
+    """(L, n_species) eV/atom from ``{level: {element: eV/atom}}`` (NaN where unknown), or
+    None when no level has any of the model's species."""
+    if not references:
+        return None
+    table = np.array(
+        [[references.get(lv, {}).get(el, np.nan) for el in config.species] for lv in config.levels],
+        dtype=float,
+    )
+    return table if np.isfinite(table).any() else None
 
 
 def split_indices(

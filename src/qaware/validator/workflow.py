@@ -337,7 +337,7 @@ def train_on_frames(
     samples = prepare_samples(frames, config)
     training = [samples[i] for i in split.train]
     validation = [samples[i] for i in split.validation]
-    model = initialise_model(config, training)
+    model = initialise_model(config, training, {lv: dict(r.mu) for lv, r in references.items()})
     start = time.perf_counter()
     result = train(
         model,

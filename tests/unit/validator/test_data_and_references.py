@@ -7,7 +7,11 @@ import pytest
 from ase import Atoms
 
 from qaware.errors import InvalidStructureError
-from qaware.validator.atomic_energies import fit_energy_scales, fit_reference_energies
+from qaware.validator.atomic_energies import (
+    anchor_level,
+    fit_energy_scales,
+    fit_reference_energies,
+)
 from qaware.validator.data import collate_labels, read_labels
 
 
@@ -78,3 +82,49 @@ def test_energy_scale_prefers_forces():
     scales = fit_energy_scales(comp, energy, mu, force_rms=np.array([0.7, np.nan]))
     assert scales[0] == pytest.approx(0.7)
     assert scales[1] == pytest.approx(1e-2)  # one structure: residual 0
+
+
+def test_a_sparse_level_inherits_the_anchor_shifted_by_the_element_references():
+    """Top level labelled on two structures only: its μ is the anchor's plus each element's
+    reference shift, corrected where the two labels say so; exact when that holds."""
+    rng = np.random.default_rng(1)
+    mu_low = rng.normal(-4, 2, 4)
+    shift = np.array([-1.5, -0.3, -2.0, -0.8])  # per element, top minus low
+    comp = rng.integers(0, 5, (30, 4)).astype(float)
+    comp[comp.sum(1) == 0, 0] = 1
+    remainder = rng.normal(0, 0.3, 30)  # what the network learns, shared by both levels
+    energy = np.stack([comp @ mu_low, comp @ (mu_low + shift)], axis=1) + remainder[:, None]
+    energy[2:, 1] = np.nan  # the top level: two labels
+    references = np.stack([np.zeros(4), shift])  # the elements' energies per level
+    mu = fit_reference_energies(comp, energy, shifts=references)
+    np.testing.assert_allclose(mu[1], mu[0] + shift, atol=1e-9)  # the difference is fitted
+    without = fit_reference_energies(comp, energy)  # the level average: far off
+    assert np.abs(without[1] - (mu[0] + shift)).max() > 0.5
+
+
+def test_with_every_structure_labelled_at_both_levels_the_prior_changes_nothing():
+    rng = np.random.default_rng(2)
+    comp = rng.integers(0, 5, (40, 4)).astype(float)
+    comp[comp.sum(1) == 0, 0] = 1
+    energy = comp @ rng.normal(-4, 2, (4, 2)) + rng.normal(0, 0.3, (40, 2))
+    references = rng.normal(-3, 1, (2, 4))
+    np.testing.assert_allclose(
+        fit_reference_energies(comp, energy, shifts=references),
+        fit_reference_energies(comp, energy),
+        atol=1e-9,
+    )
+
+
+def test_an_element_without_a_reference_shift_gets_the_mean_shift():
+    comp = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    energy = np.array([[-2.0, np.nan], [-3.0, np.nan], [-5.0, np.nan]])
+    energy[0, 1] = -3.0  # top: one structure of element 0 only
+    references = np.array([[-1.0, np.nan], [-2.0, np.nan]])  # shift of element 0: -1
+    mu = fit_reference_energies(comp, energy, shifts=references)
+    np.testing.assert_allclose(mu[0], [-2.0, -3.0])
+    np.testing.assert_allclose(mu[1], [-3.0, -4.0])  # element 1: the mean known shift
+
+
+def test_anchor_level_is_the_best_labelled_one():
+    energy = np.array([[np.nan, 1.0, 1.0], [np.nan, 1.0, np.nan], [1.0, 1.0, 1.0]])
+    assert anchor_level(energy) == 1
