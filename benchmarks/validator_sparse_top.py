@@ -7,17 +7,18 @@ seven binary oxides). The per-level per-element offsets μ that MF-ENNP fits by 
 before training are then underdetermined, and the old rule (the level's average energy per
 atom where the labels leave μ free) put the top level's formation energies eV/atom off. The
 prior (``fit_reference_energies(shifts=...)``: the best-labelled level's μ moved by each
-element's elemental-reference shift between the levels, then a fit of the level-to-level
-difference) is what ``MFValidator.fit`` and ``qaware train-validator`` now use.
+element's elemental-reference shift between the levels, in the directions the level's own
+labels leave free) is what ``MFValidator.fit`` and ``qaware train-validator`` now use.
 
 * **Stand-in part** (``data/track_x/track_x.extxyz.gz``, stand-in columns GGA+U@SevenNet-MF-0 ->
   r2SCAN@SevenNet-MF-0 on every cell; stand-ins, not DFT): trained on the perovskite families
   other than X3=O3, low level on all of them, top level on a random 3 %, 10 % or 100 % of them;
   tested on the X3=O3 family (never trained on): top-level e_form MAE, MAE and R² of the
   predicted D = e_form(low) − e_form(top). Quick-start architecture, 25 epochs, seeds 0–2.
-  Variants: ``no_prior`` (the old μ rule) and ``prior``. The form of the prior (the fitted
-  difference; a ridge towards the prior was tried and dropped: it hurt D with every
-  structure labelled) was chosen on the X3=O2S family, not on X3=O3.
+  Variants: ``no_prior`` (the old μ rule) and ``prior``. Two other forms were tried in
+  development, on the X3=O2S family and on Track M, not on X3=O3, and not taken: a ridge
+  towards the prior (hurt D with every structure labelled) and fitting the level-to-level
+  difference (better on sparse stand-in labels, worse on Track M's CCSD(T)).
 * **Real-DFT part** (the same file's GPAW PBE and HSE06 columns): the live GPAW campaign's
   validator recipe (``campaign_live_gpaw.train_validator``: every compound outside the
   campaign's pool, PBE on the perovskites, both levels on the binary oxides), with and without

@@ -49,15 +49,13 @@ def fit_reference_energies(
     * with ``shifts`` (L, n_species) eV/atom — how much each element's energy per atom moves
       from level to level, e.g. its elemental reference energy at each level; NaN = unknown —
       the prior of a level f is the anchor level's μ (:func:`anchor_level`, fitted first) plus
-      ``shifts[f] − shifts[anchor]`` (an unknown shift: the mean of the known ones), and what
-      the least squares fit on top of it is the level-to-level difference ``E_f − E_anchor``
-      where the anchor labels the structure too (smaller and smoother than ``E_f``: the two
-      levels' remainders largely cancel). A sparsely labelled level (HSE06 on a few oxides)
-      then inherits what the abundant level learned, moved by the physics of the elements,
-      instead of an arbitrary split of a few labels between elements
-      (``benchmarks/validator_sparse_top.py``); with every structure labelled at both levels
-      the fit of every labelled composition is the same as without a prior (only directions
-      the compositions leave free, such as the metal/O split of ABO3 cells, differ);
+      ``shifts[f] − shifts[anchor]`` (an unknown shift: the mean of the known ones). A sparsely
+      labelled level (HSE06 on a few oxides) then inherits what the abundant level learned,
+      moved by the physics of the elements, in the directions its labels leave free, instead
+      of the level's average (``benchmarks/validator_sparse_top.py``). Where the labels fix
+      every μ the prior changes nothing. (Fitting the level-to-level difference instead of the
+      level's own energies did better on sparse stand-in labels but worse on Track M, where
+      each level's head learns its own remainder: not taken.)
     * otherwise the level's average energy per atom, so an unseen element at level f gets that
       rather than 0.
     """
@@ -80,12 +78,7 @@ def fit_reference_energies(
         prior = _prior(mu[anchor], shifts, f, anchor) if f != anchor else None
         if prior is None:
             prior = np.full(n_species, y.sum() / A.sum())  # average energy per atom
-            target = y - A @ prior
-        else:  # the difference from the anchor's energy where it has one, else from its μ
-            both = np.isfinite(energy[rows, anchor])
-            base = np.where(both, energy[rows, anchor], A @ mu[anchor])
-            target = y - base - A @ (prior - mu[anchor])
-        solution, *_ = np.linalg.lstsq(A, target, rcond=rcond)
+        solution, *_ = np.linalg.lstsq(A, y - A @ prior, rcond=rcond)
         mu[f] = solution + prior
     return mu
 
