@@ -23,6 +23,13 @@ def _spglib_number(atoms: Atoms, symprec: float = 0.1) -> int | None:
     return None if dataset is None else dataset.number
 
 
+def _float32_resolution(atoms: Atoms) -> float:
+    """Å: how exactly a float32 sample can keep its symmetry. The model works in float32
+    (relative precision 1.2e-7), so a 29 Å lattice vector carries ~3e-6 Å of rounding: a fixed
+    1e-6 Å failed on such a cell on one machine and passed on others."""
+    return 16 * float(np.finfo(np.float32).eps) * max(1.0, float(atoms.cell.lengths().max()))
+
+
 def _shortest_distance(atoms: Atoms) -> float:
     """Shortest distance between two atoms or an atom and its own periodic image, Å."""
     from ase.geometry import minkowski_reduce
@@ -41,7 +48,7 @@ def test_fixed_composition_samples_keep_space_group_and_composition(tiny_bundle)
     assert len(result.structures) == len(templates)
     checked = 0
     for atoms, template in zip(result.structures, templates, strict=True):
-        assert symmetry_error(atoms, template.space_group) < 1e-6
+        assert symmetry_error(atoms, template.space_group) < _float32_resolution(atoms)
         if _shortest_distance(atoms) >= 0.5:  # spglib cannot judge collapsed cells
             assert _spglib_number(atoms) == template.space_group, template.source
             checked += 1
@@ -64,7 +71,7 @@ def test_generated_species_stay_in_the_allowed_set_and_keep_the_symmetry(tiny_bu
     for atoms, template in zip(result.structures, templates, strict=True):
         assert set(atoms.numbers) <= set(allowed)
         # one element per orbit: atoms of an orbit share it
-        assert symmetry_error(atoms, template.space_group) < 1e-6
+        assert symmetry_error(atoms, template.space_group) < _float32_resolution(atoms)
         found = _spglib_number(atoms, 1e-3)
         # equal elements on two orbits may add symmetry (a supergroup), never remove it
         assert (
