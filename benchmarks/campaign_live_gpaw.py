@@ -218,7 +218,8 @@ def save_snapshot() -> Path:
     SNAPSHOT.mkdir(parents=True, exist_ok=True)
     snapshot_run(WORK / "run", SNAPSHOT / "run")
     for name in KEPT:
-        shutil.copy2(WORK / name, SNAPSHOT / name)
+        if (WORK / name).exists():  # a run started before the replay file has none
+            shutil.copy2(WORK / name, SNAPSHOT / name)
     return SNAPSHOT
 
 
@@ -232,7 +233,8 @@ def restore_snapshot() -> bool:
         return False
     WORK.mkdir(parents=True, exist_ok=True)
     for name in KEPT:
-        shutil.copy2(SNAPSHOT / name, WORK / name)
+        if (SNAPSHOT / name).exists():
+            shutil.copy2(SNAPSHOT / name, WORK / name)
     restore_run(SNAPSHOT / "run", WORK / "run")
     return True
 
@@ -267,7 +269,8 @@ def campaign_config(
         "generator": {"kind": "pool", "structures": [str(WORK / "pool.extxyz")]},
         "validator": {
             "checkpoint": str(validator),
-            "training_data": [str(validator.with_name(TRAINING))],
+            # a run whose validator predates the replay file keeps its config (resumable)
+            "training_data": [str(t) for t in [validator.with_name(TRAINING)] if t.exists()],
             "retrain_epochs": 10,
             "retrain_max_seconds": 120,
         },

@@ -35,6 +35,21 @@ def load_config(path: str | Path) -> QawareConfig:
     return validate_yaml(read_yaml_text(path, "config file"), QawareConfig, source=str(path))
 
 
+def differs_from_recorded(config: QawareConfig, run_dir: str | Path) -> bool:
+    """Whether ``config`` differs from the one recorded in ``run_dir/config.yaml``, both read by
+    this qaware: a field added to qaware after the run was recorded takes its default on both
+    sides, so upgrading qaware does not orphan a run (the recorded hash would). A recorded
+    config this qaware cannot read counts as different."""
+    from qaware._canonical import canonical_sha256
+
+    try:
+        recorded = load_config(Path(run_dir) / "config.yaml")
+    except ConfigError:
+        return True
+    mine = canonical_sha256(config.model_dump(mode="json"))
+    return canonical_sha256(recorded.model_dump(mode="json")) != mine
+
+
 def read_yaml_text(path: str | Path, what: str) -> str:
     """The text of ``path``; ConfigError ("<path>: <what> not found" ...) if it cannot be read."""
     path = Path(path)

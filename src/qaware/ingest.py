@@ -128,6 +128,7 @@ def open_run_directory(config: QawareConfig):  # -> qaware.store.RunDirectory
     A directory holding a run with a *different* configuration is refused (RunDirectoryError):
     results of two configurations never mix silently.
     """
+    from qaware.config_io import differs_from_recorded
     from qaware.store import RunDirectory
     from qaware.store.run_directory import MARKER
 
@@ -135,7 +136,7 @@ def open_run_directory(config: QawareConfig):  # -> qaware.store.RunDirectory
     plain = config.model_dump(mode="json")
     if (path / MARKER).exists():
         run = RunDirectory.open(path)
-        if run.config_changed(plain):
+        if differs_from_recorded(config, path):
             raise RunDirectoryError(
                 f"{path}: holds a run with another configuration (see {path / 'config.yaml'}); "
                 "choose a new run directory"
