@@ -130,6 +130,8 @@ def test_training_data_is_replayed_in_retraining_and_known_for_novelty(tmp_path,
     with caplog.at_level("INFO", logger="qaware.campaign"):
         result = run_campaign(cfg, base_dir=tmp_path)
     assert result.state.history[0].validator_retrained
+    models = sorted(p.name for p in (tmp_path / "run" / "models").iterdir())
+    assert models == ["validator_cycle_0001.pt", "validator_cycle_0001.pt.sha256"]
     line = next(r.getMessage() for r in caplog.records if "retrained on" in r.getMessage())
     assert f"({len(train)} replayed from validator.training_data)" in line
     trained = {structure_hash(a) for a in train}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -294,6 +295,7 @@ def _save_model(ctx: CampaignContext, model: Any, name: str) -> str:
     model.save(tmp)
     ctx.run.save_model(name, tmp)
     tmp.unlink()
+    Path(f"{tmp}.sha256").unlink(missing_ok=True)  # the checkpoint writer's own sidecar
     return name
 
 
