@@ -1,6 +1,6 @@
 """MF-ENNP with a sparsely labelled top level: the element-reference prior of μ (issue 6).
 
-    OMP_NUM_THREADS=1 python benchmarks/validator_sparse_top.py      # ~10 min on one core
+    OMP_NUM_THREADS=1 python benchmarks/validator_sparse_top.py      # ~2 min on one core
 
 A campaign starts where the top level has few labels (the live GPAW campaign's HSE06 head had
 seven binary oxides). The per-level per-element offsets μ that MF-ENNP fits by least squares
@@ -30,8 +30,10 @@ Writes ``benchmarks/results/validator_sparse_top.json``.
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -46,13 +48,26 @@ from _provenance import REPO, RESULTS, Recorder
 from qaware.datasets import dataset_file, elemental_references, formation_energies, read_dataset
 from qaware.fidelity import Fidelity, FidelityLadder
 from qaware.validator import MFValidator
-from qaware.validator.train import TrainConfig, initialise_model, prepare_samples
+from qaware.validator.train import TrainConfig
 
 STANDIN: Final = ("GGA_plus_U_at_SevenNet_MF_0", "r2SCAN_at_SevenNet_MF_0")
 TEST: Final = "X3=O3"
 FRACTIONS: Final = (0.03, 0.1, 1.0)
 SEEDS: Final = (0, 1, 2)
 VARIANTS: Final = ("no_prior", "prior")
+
+
+@contextmanager
+def without_prior(variant: str) -> Iterator[None]:
+    """``no_prior``: MFValidator.fit initialises μ as before the prior (no reference shifts)."""
+    module = importlib.import_module("qaware.validator.train")  # not the ``train`` function
+    original = module.level_shifts
+    if variant == "no_prior":
+        module.level_shifts = lambda config, references: None
+    try:
+        yield
+    finally:
+        module.level_shifts = original
 
 
 def fit(
@@ -64,17 +79,10 @@ def fit(
     structures: Sequence[Any],
     labels: dict[str, list[float | None]],
 ) -> MFValidator:
-    """MFValidator.fit from scratch; ``no_prior`` initialises μ without the reference prior."""
+    """MFValidator.fit from scratch, with or without the reference prior."""
     v = MFValidator(ladder, refs, model_config=config, train_config=train)
-    if variant == "no_prior":
-        from qaware.validator.data import Labels
-
-        levels, n = ladder.names, len(ladder.names)
-        energy = [[np.nan if labels[lv][i] is None else labels[lv][i] for lv in levels]
-                  for i in range(len(structures))]  # fmt: skip
-        sets = [Labels(np.array(e), (None,) * n, np.full((n, 3, 3), np.nan)) for e in energy]
-        v.model = initialise_model(config, prepare_samples(structures, config, sets))
-    v.fit(structures, labels, warm_start=variant == "no_prior")
+    with without_prior(variant):
+        v.fit(structures, labels, warm_start=False)
     return v
 
 
@@ -134,13 +142,9 @@ def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def gpaw_check(frames: list[Any]) -> dict[str, Any]:
     """The live campaign's validator recipe with and without the prior, on GPAW HSE06."""
-    import importlib
     import tempfile
 
     import campaign_live_gpaw as live
-
-    # the module, not the package's ``train`` function of the same name
-    train_module = importlib.import_module("qaware.validator.train")
 
     data = dataset_file(REPO / "data" / "track_x", "track_x")
     pool, _ = live.chosen(frames, data)
@@ -153,16 +157,10 @@ def gpaw_check(frames: list[Any]) -> dict[str, Any]:
         "pbe_e_form": [round(float(x), 3) for x in truth[live.LOW]],
         "hse06_e_form": [round(float(x), 3) for x in truth[live.TOP]],
     }
-    original = train_module.level_shifts
     for variant in VARIANTS:
-        if variant == "no_prior":  # the recipe calls MFValidator.fit: switch the prior off there
-            train_module.level_shifts = lambda config, references: None
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                about = live.train_validator(frames, pool, Path(tmp) / "v.pt", 30)
-                v = MFValidator.load(Path(tmp) / "v.pt")
-        finally:
-            train_module.level_shifts = original
+        with without_prior(variant), tempfile.TemporaryDirectory() as tmp:
+            about = live.train_validator(frames, pool, Path(tmp) / "v.pt", 30)
+            v = MFValidator.load(Path(tmp) / "v.pt")
         pred = v.predict(cells)
         out[variant] = {
             "trained_on": about["labels"],
