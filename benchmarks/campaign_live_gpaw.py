@@ -167,8 +167,11 @@ def reuse_store() -> Path:
     return restored
 
 
-def train_validator(frames: list[Any], pool: list[int], path: Path, epochs: int) -> dict[str, Any]:
-    """MF-ENNP PBE -> HSE06 on every labelled Track X cell outside the pool; saved to ``path``."""
+def train_validator(
+    frames: list[Any], pool: list[int], path: Path, epochs: int, *, residual: bool = False
+) -> dict[str, Any]:
+    """MF-ENNP PBE -> HSE06 on every labelled Track X cell outside the pool; saved to ``path``.
+    residual: Δ-learning heads (``ModelConfig.residual_levels``)."""
     from train_quickstart_validator import quickstart_model_config
 
     from qaware.datasets import elemental_references
@@ -188,7 +191,9 @@ def train_validator(frames: list[Any], pool: list[int], path: Path, epochs: int)
     ladder = FidelityLadder((Fidelity(LOW, weight=0.3, cost=1.0), Fidelity(TOP, cost=30.0)))
     refs = {lv: elemental_references(frames, lv, [ELEMENT]) for lv in (LOW, TOP)}
     species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
-    config = replace(quickstart_model_config(species, 0), levels=ladder.names)
+    config = replace(
+        quickstart_model_config(species, 0), levels=ladder.names, residual_levels=residual
+    )
     train_config = TrainConfig(epochs=epochs, batch_size=16, learning_rate=5e-3, patience=10,
                                seed=0, validation_fraction=0.1)  # fmt: skip
     v = MFValidator(ladder, refs, model_config=config, train_config=train_config)

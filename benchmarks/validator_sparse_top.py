@@ -54,7 +54,7 @@ STANDIN: Final = ("GGA_plus_U_at_SevenNet_MF_0", "r2SCAN_at_SevenNet_MF_0")
 TEST: Final = "X3=O3"
 FRACTIONS: Final = (0.03, 0.1, 1.0)
 SEEDS: Final = (0, 1, 2)
-VARIANTS: Final = ("no_prior", "prior")
+VARIANTS: Final = ("no_prior", "prior", "residual")
 
 
 @contextmanager
@@ -79,7 +79,9 @@ def fit(
     structures: Sequence[Any],
     labels: dict[str, list[float | None]],
 ) -> MFValidator:
-    """MFValidator.fit from scratch, with or without the reference prior."""
+    """MFValidator.fit from scratch: without the reference prior, with it, or with it and
+    Δ-learning heads (``residual``: the top level predicts a correction to the low level)."""
+    config = replace(config, residual_levels=variant == "residual")
     v = MFValidator(ladder, refs, model_config=config, train_config=train)
     with without_prior(variant):
         v.fit(structures, labels, warm_start=False)
@@ -159,7 +161,9 @@ def gpaw_check(frames: list[Any]) -> dict[str, Any]:
     }
     for variant in VARIANTS:
         with without_prior(variant), tempfile.TemporaryDirectory() as tmp:
-            about = live.train_validator(frames, pool, Path(tmp) / "v.pt", 30)
+            about = live.train_validator(
+                frames, pool, Path(tmp) / "v.pt", 30, residual=variant == "residual"
+            )
             v = MFValidator.load(Path(tmp) / "v.pt")
         pred = v.predict(cells)
         out[variant] = {

@@ -16,6 +16,8 @@ family draw validates (early stopping, σ calibration, package default one facto
 Models per fold (same architecture as the quick-start validator, same epoch budget):
 
 * ``full``: the multi-fidelity model on every level of the ladder.
+* ``residual``: ``full`` with Δ-learning heads (``ModelConfig.residual_levels``: each level
+  predicts a correction to the level below).
 * ``low_only`` ("PBE-only validator"): PBE only; its D is 0 everywhere.
 * ``direct``: the bottom and top levels only ("direct PBE→top", no intermediate levels); the
   same as ``full`` while the ladder has two levels, and then not trained twice.
@@ -137,14 +139,16 @@ def true_e_form(frames: list, level: str, refs: dict) -> np.ndarray:
     return formation_energies_per_atom(energy, comp, elements, refs[level], level=level)
 
 
-def train_fold(frames, ladder, refs, species, test, validation, args) -> Any:
+def train_fold(frames, ladder, refs, species, test, validation, args, residual=False) -> Any:
     present = {a.info["family"] for a in frames}  # a level's frames may lack some families
     test = [f for f in test if f in present]
     validation = [f for f in validation if f in present]
     config = TrainConfig(
         epochs=args.epochs, batch_size=8, learning_rate=5e-3, patience=25, seed=args.seed
     )
-    mc = replace(quickstart_model_config(species, args.seed), levels=ladder.names)
+    mc = replace(
+        quickstart_model_config(species, args.seed), levels=ladder.names, residual_levels=residual
+    )
     return train_on_frames(
         frames, ladder, refs, mc, config,
         group_key="family", test_groups=test, validation_groups=validation,
@@ -207,9 +211,10 @@ def cross_validate(frames, ladder, refs, species, true, args) -> dict[str, Any]:
     folds = folds_of(frames, args.folds, args.seed)
 
     n = len(frames)
-    names = ("full", "low_only", "lsq") + (("direct",) if len(ladder) > 2 else ())
+    names = ("full", "residual", "low_only", "lsq") + (("direct",) if len(ladder) > 2 else ())
     pred = {m: {x: np.full(n, np.nan) for x in ladder.names} for m in names}
-    calib: dict[str, list] = {"err": [], "std": [], "std_cal": []}
+    calib: dict[str, list] = {k: [] for k in ("err", "std", "std_cal")}
+    calib.update({f"residual_{k}": [] for k in ("err", "std", "std_cal")})
     fold_log = []
     for j, test in enumerate(folds):
         validation = validation_of(frames, folds[(j + 1) % len(folds)], 12)
@@ -219,6 +224,12 @@ def cross_validate(frames, ladder, refs, species, true, args) -> dict[str, Any]:
             pred["full"][x][fp["index"]] = fp["e_form"][x]
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[key].append(fp[name])
+        res = train_fold(frames, ladder, refs, species, test, validation, args, residual=True)
+        rp = fold_predictions(res, frames, ladder)
+        for x in ladder.names:
+            pred["residual"][x][rp["index"]] = rp["e_form"][x]
+        for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
+            calib[f"residual_{key}"].append(rp[name])
         low_frames = only_levels(frames, (low,))
         keep = [i for i, a in enumerate(frames) if f"energy_{level_key(low)}" in a.info]
         lo = train_fold(low_frames, FidelityLadder((ladder[0],)), refs, species, test, validation,
@@ -249,9 +260,10 @@ def cross_validate(frames, ladder, refs, species, true, args) -> dict[str, Any]:
     for m, p in pred.items():
         models[m] = score({x: p[x][test_all] for x in p}, {x: true[x][test_all] for x in true},
                           low, top)  # fmt: skip
-    err, std, cal = (np.concatenate(calib[k]) for k in ("err", "std", "std_cal"))
-    models["full"]["ece_top_before_calibration"] = regression_ece(err, std)
-    models["full"]["ece_top_after_calibration"] = regression_ece(err, cal)
+    for m, prefix in (("full", ""), ("residual", "residual_")):
+        err, std, cal = (np.concatenate(calib[prefix + k]) for k in ("err", "std", "std_cal"))
+        models[m]["ece_top_before_calibration"] = regression_ece(err, std)
+        models[m]["ece_top_after_calibration"] = regression_ece(err, cal)
     return {"models": models, "folds": fold_log,
             "n_families": sum(map(len, folds))}  # fmt: skip
 
@@ -302,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
                 x: 1e3 * v for x, v in models["full"]["e_form_mae_eV_per_atom"].items()},
             "ece_top_before_calibration": models["full"]["ece_top_before_calibration"],
             "ece_top_after_calibration": models["full"]["ece_top_after_calibration"],
+            "residual": {  # the same with Δ-learning heads
+                "r2_D_vs_true_low_error": models["residual"]["D"]["r2"],
+                "e_form_mae_meV_per_atom": {
+                    x: 1e3 * v for x, v in models["residual"]["e_form_mae_eV_per_atom"].items()},
+                "ece_top_after_calibration": models["residual"]["ece_top_after_calibration"],
+            },
             "targets": {"ece_top": 0.05, "r2_D": 0.7},
         },
         "models": models,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from ase import Atoms
 
-from .conftest import cluster, graph_of, make_model, skewed_cell
+from qaware.testing import assert_equivariant_forces, assert_forces_match_finite_differences
+
+from .conftest import cluster, energy_and_forces, graph_of, make_model, skewed_cell
 
 
 def test_levels_give_different_predictions(model):
@@ -85,3 +88,61 @@ def test_stopping_does_not_change_predictions():
     off = make_model(gradient_stopping=False)  # same seed, same weights
     graph = graph_of(on, [skewed_cell(3)])
     torch.testing.assert_close(on(graph).energy, off(graph).energy, atol=0, rtol=0)
+
+
+# ---- Δ-learning (residual_levels): each level is the one below plus its own correction ----------
+
+
+def test_residual_levels_add_the_upper_heads_correction():
+    independent = make_model(residual_levels=False)
+    residual = make_model(residual_levels=True)
+    residual.load_state_dict(independent.state_dict())  # its upper heads start at zero
+    graph = graph_of(residual, [skewed_cell(4), cluster(4)])
+    e_ind = independent(graph).energy
+    e_res = residual(graph).energy
+    mu_sum = torch.zeros(2, 3, dtype=torch.float64).index_add(
+        0, graph.batch, residual.reference_energies[:, graph.species].T
+    )
+    learned_ind, learned_res = e_ind - mu_sum, e_res - mu_sum
+    # the learned part of level f is the sum of the independent model's learned parts up to f
+    torch.testing.assert_close(learned_res, learned_ind.cumsum(dim=1), atol=1e-12, rtol=0)
+
+
+def test_residual_top_level_starts_as_the_level_below():
+    model = make_model(residual_levels=True)  # corrections are zero-initialised
+    graph = graph_of(model, [skewed_cell(5)])
+    energy = model(graph).energy[0]
+    shift = (model.reference_energies[2] - model.reference_energies[1])[graph.species].sum()
+    torch.testing.assert_close(energy[2] - energy[1], shift, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("symbol", ["O", "Ti"])
+def test_residual_isolated_atom_energy_is_the_reference(symbol):
+    model = make_model(residual_levels=True)
+    model.load_state_dict(make_model().state_dict())  # non-zero corrections
+    graph = graph_of(model, [Atoms(symbol, positions=[[0.0, 0.0, 0.0]])])
+    index = model.config.species.index(symbol)
+    torch.testing.assert_close(
+        model(graph).energy[0], model.reference_energies[:, index], atol=1e-12, rtol=0
+    )
+
+
+def test_residual_gradient_stopping_still_protects_the_top_level():
+    model = make_model(n_conditioned_blocks=2, gradient_stopping=True, residual_levels=True)
+    model.load_state_dict(make_model(n_conditioned_blocks=2).state_dict())  # non-zero corrections
+    model.train()
+    top = model.config.n_levels - 1
+    _low_level_loss(model, with_forces=True).backward()
+    for p in model.conditioning_parameters() + model.level_parameters(top):
+        assert p.grad is None or torch.all(p.grad == 0), "low-level loss reached the top level"
+    # the level-1 loss reaches level 0's heads: level 1 is level 0 plus a correction
+    assert all(p.grad is not None and p.grad.abs().max() > 0 for p in model.level_parameters(0))
+
+
+def test_residual_top_level_obeys_the_physics():
+    model = make_model(residual_levels=True)
+    model.load_state_dict(make_model().state_dict())  # non-zero corrections
+    assert_forces_match_finite_differences(
+        energy_and_forces(model, 2), cluster(6), delta=1e-5, atol=1e-7
+    )
+    assert_equivariant_forces(energy_and_forces(model, 2), skewed_cell(6), seed=6)

@@ -38,6 +38,7 @@ def fit_reference_energies(
     *,
     shifts: np.ndarray | None = None,
     rcond: float | None = None,
+    difference: bool = False,
 ) -> np.ndarray:
     """μ: (L, n_species) eV/atom, least squares per level.
 
@@ -53,11 +54,15 @@ def fit_reference_energies(
       labelled level (HSE06 on a few oxides) then inherits what the abundant level learned,
       moved by the physics of the elements, in the directions its labels leave free, instead
       of the level's average (``benchmarks/validator_sparse_top.py``). Where the labels fix
-      every μ the prior changes nothing. (Fitting the level-to-level difference instead of the
-      level's own energies did better on sparse stand-in labels but worse on Track M, where
-      each level's head learns its own remainder: not taken.)
+      every μ the prior changes nothing.
     * otherwise the level's average energy per atom, so an unseen element at level f gets that
       rather than 0.
+
+    difference: fit each other level's μ as the anchor's plus a least-squares fit of the
+    level-to-anchor energy difference on the structures labelled at both (the prior's shift
+    where those leave it free); a level sharing no structure with the anchor is fitted on its
+    own energies as above. The form that matches Δ-learning heads
+    (``ModelConfig.residual_levels``), which learn the same difference.
     """
     composition = np.asarray(composition, dtype=float)
     energy = np.asarray(energy, dtype=float)
@@ -76,10 +81,17 @@ def fit_reference_energies(
             continue
         A, y = composition[rows], energy[rows, f]
         prior = _prior(mu[anchor], shifts, f, anchor) if f != anchor else None
-        if prior is None:
-            prior = np.full(n_species, y.sum() / A.sum())  # average energy per atom
+        shared = rows & np.isfinite(energy[:, anchor])
+        if difference and f != anchor and shared.any():
+            A, y = composition[shared], energy[shared, f] - energy[shared, anchor]
+            base = mu[anchor]
+            prior = (prior - base) if prior is not None else np.full(n_species, y.sum() / A.sum())
+        else:
+            base = np.zeros(n_species)
+            if prior is None:
+                prior = np.full(n_species, y.sum() / A.sum())  # average energy per atom
         solution, *_ = np.linalg.lstsq(A, y - A @ prior, rcond=rcond)
-        mu[f] = solution + prior
+        mu[f] = base + solution + prior
     return mu
 
 
@@ -104,6 +116,7 @@ def fit_energy_scales(
     *,
     force_rms: np.ndarray | None = None,
     floor: float = 1e-2,
+    residual: bool = False,
 ) -> np.ndarray:
     """(L,) eV: the scale of each level's per-atom network output.
 
@@ -111,14 +124,27 @@ def fit_energy_scales(
     NequIP convention), else the RMS per-atom energy residual after the references; at least
     ``floor``; 1.0 for a level without labels. Every level then trains on O(1) targets.
     force_rms: (L,) with NaN where a level has no forces.
+    residual: Δ-learning (``ModelConfig.residual_levels``): a level above the lowest scales its
+    correction to the level below, so its energy residual is taken relative to that level's on
+    the structures labelled at both (``force_rms`` should then hold the RMS force *difference*),
+    and a level without labels gets ``floor`` (its head starts silent instead of adding O(1)
+    noise to every level above it).
     """
     scales = np.ones(energy.shape[1])
     n_atoms = composition.sum(axis=1)
+    residuals = (energy - composition @ mu.T) / n_atoms[:, None]
     for f in range(energy.shape[1]):
         rows = np.isfinite(energy[:, f])
+        target = residuals[:, f]
+        if residual and f > 0:
+            if not rows.any():
+                scales[f] = floor
+                continue
+            if (rows & np.isfinite(energy[:, f - 1])).any():
+                rows = rows & np.isfinite(energy[:, f - 1])
+                target = residuals[:, f] - residuals[:, f - 1]
         if force_rms is not None and np.isfinite(force_rms[f]) and force_rms[f] > 0:
             scales[f] = max(float(force_rms[f]), floor)
         elif rows.any():
-            residual = (energy[rows, f] - composition[rows] @ mu[f]) / n_atoms[rows]
-            scales[f] = max(float(np.sqrt(np.mean(residual**2))), floor)
+            scales[f] = max(float(np.sqrt(np.mean(target[rows] ** 2))), floor)
     return scales

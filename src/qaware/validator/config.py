@@ -32,6 +32,11 @@ class ModelConfig:
                           FiLM generators), so lower-level losses move only the backbone and their
                           own embedding and heads, never anything the top level depends on beyond
                           the backbone (see :mod:`qaware.validator.model`).
+    residual_levels:      Δ-learning: each level above the lowest predicts a correction to the
+                          level below it (E_f = E_{f−1} + ΔE_f) instead of its energy, so a sparsely
+                          labelled top level learns only the (small, smooth) difference and uses
+                          what the lower levels learned; the predicted divergence D is then the
+                          output of the upper heads themselves. Off by default.
     avg_num_neighbours:   message normalisation; set from the training data before training.
     seed:                 weight initialisation.
     """
@@ -51,6 +56,7 @@ class ModelConfig:
     n_heads: int = 4
     head_hidden: int = 16
     gradient_stopping: bool = True
+    residual_levels: bool = False
     avg_num_neighbours: float = 20.0
     seed: int = 0
 

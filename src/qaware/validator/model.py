@@ -22,6 +22,12 @@ Per-atom energy of atom i at level f and head k:
 features of an isolated atom of that element (computed in the same pass) and μ_f the per-level
 per-element reference energies fitted by least squares before training. An isolated atom's
 energy is therefore exactly μ_f(Z). E_f = Σ_i mean_k ε_ifk; its spread over k is the uncertainty.
+
+With ``residual_levels`` (Δ-learning) the learned parts accumulate up the ladder:
+``ε_ifk = Σ_{g≤f} s_g · (head_gk(h_ig) − head_gk(h_g^iso(Z_i))) + μ_f(Z_i)``, so level f's heads
+learn only the correction to level f−1 (isolated atoms still give exactly μ_f). A level's loss
+then also trains the heads of the levels below it (they are part of its prediction); the
+gradient-stopping contract above is unchanged, because no lower level depends on an upper head.
 """
 
 from __future__ import annotations
@@ -133,6 +139,10 @@ class MFENNP(nn.Module):
         self.heads = nn.ModuleList(
             [EnsembleHead(c.readout_hidden, c.head_hidden, c.n_heads) for _ in range(n_levels)]
         )
+        if c.residual_levels:  # corrections start at zero: an upper level starts as the one below
+            with torch.no_grad():
+                for head in self.heads[1:]:
+                    head.w2.zero_()
         self.register_buffer("reference_energies", torch.zeros(n_levels, n_species))
         self.register_buffer("energy_scale", torch.ones(n_levels))
         self.register_buffer("std_scale", torch.ones(n_levels))
@@ -220,10 +230,12 @@ class MFENNP(nn.Module):
             self.readout_film(scalars, *self._film(self.readout_film))
         )
         raw = torch.stack([head(scalars[f]) for f, head in enumerate(self.heads)])  # (L, M, K)
-        learned = raw[:, :n_atoms] - raw[:, n_atoms + graph.species]
-        per_atom = learned * self.energy_scale[:, None, None] + self.reference_energies[
-            :, graph.species
-        ].unsqueeze(-1)
+        learned = (raw[:, :n_atoms] - raw[:, n_atoms + graph.species]) * self.energy_scale[
+            :, None, None
+        ]
+        if self.config.residual_levels:
+            learned = learned.cumsum(dim=0)  # level f = level f−1 + its own correction
+        per_atom = learned + self.reference_energies[:, graph.species].unsqueeze(-1)
         n_structures = graph.n_structures
         energy_heads = torch.zeros(
             n_structures, n_levels, self.config.n_heads, dtype=h.dtype, device=h.device

@@ -70,6 +70,9 @@ class ModelSection(_Section):
     n_heads: int = Field(4, ge=1)
     head_hidden: int = Field(16, ge=1)
     gradient_stopping: bool = True
+    residual_levels: bool = Field(
+        False, description="Δ-learning: each level predicts a correction to the level below."
+    )
     seed: int = 0
 
     def to_model_config(self, levels: tuple[str, ...], species: tuple[str, ...]) -> ModelConfig:

@@ -161,17 +161,35 @@ def initialise_model(
     model = MFENNP(config)
     comp = composition_matrix([s.graph.species for s in samples], len(config.species))
     energy = np.stack([s.labels.energy for s in samples])
-    mu = fit_reference_energies(comp, energy, shifts=level_shifts(config, references))
+    mu = fit_reference_energies(
+        comp,
+        energy,
+        shifts=level_shifts(config, references),
+        difference=config.residual_levels,
+    )
     force_rms = np.full(config.n_levels, np.nan)
     for f in range(config.n_levels):
-        forces = [F for s in samples if (F := s.labels.forces[f]) is not None]
-        if forces:
-            force_rms[f] = float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
-    scales = fit_energy_scales(comp, energy, mu, force_rms=force_rms)
+        forces = [_force_target(s.labels.forces, f, config.residual_levels) for s in samples]
+        if found := [F for F in forces if F is not None]:
+            force_rms[f] = float(np.sqrt(np.mean(np.concatenate(found) ** 2)))
+    scales = fit_energy_scales(
+        comp, energy, mu, force_rms=force_rms, residual=config.residual_levels
+    )
     with torch.no_grad():
         model.reference_energies.copy_(torch.as_tensor(mu))
         model.energy_scale.copy_(torch.as_tensor(scales))
     return model
+
+
+def _force_target(
+    forces: Sequence[np.ndarray | None], level: int, residual: bool
+) -> np.ndarray | None:
+    """What level ``level``'s heads learn of a structure's forces: the forces, or under
+    Δ-learning (above the lowest level) their difference to the level below; None if unknown."""
+    if not residual or level == 0:
+        return forces[level]
+    upper, lower = forces[level], forces[level - 1]
+    return None if upper is None or lower is None else upper - lower
 
 
 def level_shifts(

@@ -84,6 +84,21 @@ def test_energy_scale_prefers_forces():
     assert scales[1] == pytest.approx(1e-2)  # one structure: residual 0
 
 
+def test_residual_scales_measure_the_correction_to_the_level_below():
+    """Δ-learning: level 1's scale is the RMS of its residual minus level 0's on shared rows;
+    an unlabelled level gets the floor so its head starts silent."""
+    comp = np.array([[1.0], [1.0], [1.0]])
+    energy = np.array([[-1.0, -1.1, np.nan], [-2.0, -2.1, np.nan], [-3.0, np.nan, np.nan]])
+    mu = np.array([[-2.0], [-1.6], [-1.0]])
+    plain = fit_energy_scales(comp, energy, mu)
+    residual = fit_energy_scales(comp, energy, mu, residual=True)
+    assert plain[1] == pytest.approx(0.5)  # residuals ±0.5 about μ_1
+    # level 1 − level 0 residuals: (0.5 − 1.0, −0.5 − 0.0) → RMS 0.5; level 2 unlabelled
+    assert residual[0] == pytest.approx(plain[0])
+    assert residual[1] == pytest.approx(np.sqrt((0.5**2 + 0.5**2) / 2))
+    assert plain[2] == 1.0 and residual[2] == pytest.approx(1e-2)
+
+
 def test_a_sparse_level_inherits_the_anchor_shifted_by_the_element_references():
     """Top level labelled on two structures only: its μ is the anchor's plus each element's
     reference shift in the directions the two labels leave free; exact when that holds."""
@@ -127,3 +142,31 @@ def test_an_element_without_a_reference_shift_gets_the_mean_shift():
 def test_anchor_level_is_the_best_labelled_one():
     energy = np.array([[np.nan, 1.0, 1.0], [np.nan, 1.0, np.nan], [1.0, 1.0, 1.0]])
     assert anchor_level(energy) == 1
+
+
+def test_difference_fit_recovers_the_shift_where_the_direct_fit_overfits():
+    """Top level on 5 structures of 4 elements with structure-dependent noise that both levels
+    share (a smooth level-to-level difference): fitting the difference recovers μ_low + shift
+    exactly; fitting the top energies alone absorbs the shared noise into μ."""
+    rng = np.random.default_rng(3)
+    mu_low = rng.normal(-4, 2, 4)
+    shift = np.array([-1.5, -0.3, -2.0, -0.8])
+    comp = rng.integers(1, 5, (30, 4)).astype(float)
+    interaction = rng.normal(0, 1.0, 30)  # what μ cannot hold, the same at both levels
+    energy = np.stack([comp @ mu_low, comp @ (mu_low + shift)], axis=1) + interaction[:, None]
+    energy[5:, 1] = np.nan
+    references = np.stack([np.zeros(4), shift])
+    mu_diff = fit_reference_energies(comp, energy, shifts=references, difference=True)
+    np.testing.assert_allclose(mu_diff[1] - mu_diff[0], shift, atol=1e-9)
+    mu_direct = fit_reference_energies(comp, energy, shifts=references)
+    assert np.abs((mu_direct[1] - mu_direct[0]) - shift).max() > 0.05
+    # the anchor level is fitted the same way either way
+    np.testing.assert_allclose(mu_diff[0], mu_direct[0], atol=1e-12)
+
+
+def test_difference_fit_without_shared_structures_falls_back_to_the_direct_fit():
+    comp = np.array([[1.0, 1.0], [2.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+    energy = np.array([[-5.0, np.nan], [-8.0, np.nan], [np.nan, -7.0], [np.nan, -9.5]])
+    np.testing.assert_allclose(
+        fit_reference_energies(comp, energy, difference=True), fit_reference_energies(comp, energy)
+    )
