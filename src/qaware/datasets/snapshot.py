@@ -21,7 +21,7 @@ from pathlib import Path
 
 __all__ = ["restore_run", "snapshot_run"]
 
-_SKIP = ("campaign.db*", "*.tmp", "jobs", "executor")
+_SKIP = ("campaign.db*", "*.tmp", "jobs", "executor", "report")  # report: `qaware report RUN`
 _DB, _GZ = "campaign.db", "campaign.db.gz"
 
 
