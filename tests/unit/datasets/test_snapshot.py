@@ -21,6 +21,8 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
     src.mkdir()
     (src / "jobs").mkdir()
     (src / "jobs" / "big.pkl").write_bytes(b"x" * 1000)
+    (src / "report").mkdir()  # rebuilt by `qaware report`, not committed
+    (src / "report" / "report.html").write_text("<html></html>")
     (src / "events.jsonl").write_text('{"a": 1}\n{"b": 2}\n{"c": 3')  # a line being written
     with CampaignStore(src / "campaign.db", campaign="c") as store:
         store.add_candidates(_cells(7), cycle=0, hashes=[f"h{i}" for i in range(7)])
@@ -33,6 +35,7 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
     first = (dst / "campaign.db.gz").read_bytes()
     assert (dst / "events.jsonl").read_text() == '{"a": 1}\n{"b": 2}\n'
     assert not (dst / "jobs").exists() and not (dst / "stale.txt").exists()
+    assert not (dst / "report").exists()
     assert not dst.with_name("run.tmp").exists()
     restored = restore_run(dst, tmp_path / "again")
     with CampaignStore(restored / "campaign.db", campaign="c") as copy:
