@@ -1,6 +1,6 @@
 """MF-ENNP with a sparsely labelled top level: the element-reference prior of μ (issue 6).
 
-    OMP_NUM_THREADS=1 python benchmarks/validator_sparse_top.py      # ~2 min on one core
+    OMP_NUM_THREADS=1 python benchmarks/validator_sparse_top.py      # ~3 min on one core
 
 A campaign starts where the top level has few labels (the live GPAW campaign's HSE06 head had
 seven binary oxides). The per-level per-element offsets μ that MF-ENNP fits by least squares
@@ -15,15 +15,16 @@ labels leave free) is what ``MFValidator.fit`` and ``qaware train-validator`` no
   other than X3=O3, low level on all of them, top level on a random 3 %, 10 % or 100 % of them;
   tested on the X3=O3 family (never trained on): top-level e_form MAE, MAE and R² of the
   predicted D = e_form(low) − e_form(top). Quick-start architecture, 25 epochs, seeds 0–2.
-  Variants: ``no_prior`` (the old μ rule) and ``prior``. Two other forms were tried in
-  development, on the X3=O2S family and on Track M, not on X3=O3, and not taken: a ridge
-  towards the prior (hurt D with every structure labelled) and fitting the level-to-level
-  difference (better on sparse stand-in labels, worse on Track M's CCSD(T)).
+  Variants: ``no_prior`` (the old μ rule), ``prior`` (independent heads) and ``residual``
+  (the prior with Δ-learning heads, ``ModelConfig.residual_levels``: the top level predicts a
+  correction to the low level, its μ fitted on the level-to-level difference). Developed on the
+  X3=O2S family, not on X3=O3; a ridge towards the prior was tried there and not taken (it hurt
+  D with every structure labelled).
 * **Real-DFT part** (the same file's GPAW PBE and HSE06 columns): the live GPAW campaign's
   validator recipe (``campaign_live_gpaw.train_validator``: every compound outside the
-  campaign's pool, PBE on the perovskites, both levels on the binary oxides), with and without
-  the prior; predicted vs GPAW HSE06 e_form of the data set's HSE06 perovskites (a handful:
-  a check, not statistics).
+  campaign's pool, PBE on the perovskites, both levels on the binary oxides), in each variant;
+  predicted vs GPAW HSE06 e_form of the data set's HSE06 perovskites (a handful: a check, not
+  statistics).
 
 Writes ``benchmarks/results/validator_sparse_top.json``.
 """

@@ -1,6 +1,6 @@
 """MF-ENNP on the live Track M data (PySCF molecules): accuracy, divergence, calibration.
 
-    OMP_NUM_THREADS=1 python benchmarks/validator_track_m.py          # ~10 min on one core
+    OMP_NUM_THREADS=1 python benchmarks/validator_track_m.py          # ~35 min on one core
 
 Data: ``data/track_m/track_m.extxyz`` (issue 5; PySCF def2-SVP labels, forces at the DFT
 levels). The ladder is every level of the data set with at least ``--min-labels`` ok results,

@@ -135,8 +135,27 @@ def test_residual_gradient_stopping_still_protects_the_top_level():
     _low_level_loss(model, with_forces=True).backward()
     for p in model.conditioning_parameters() + model.level_parameters(top):
         assert p.grad is None or torch.all(p.grad == 0), "low-level loss reached the top level"
-    # the level-1 loss reaches level 0's heads: level 1 is level 0 plus a correction
     assert all(p.grad is not None and p.grad.abs().max() > 0 for p in model.level_parameters(0))
+
+
+@pytest.mark.parametrize("with_forces", [False, True])
+def test_residual_upper_loss_never_moves_the_heads_below(with_forces):
+    """Δ-learning proper: level 1's loss trains its own correction, not level 0's heads (which
+    level 1 adds as constants), so a sparse energy-only upper level cannot bend level 0."""
+    model = make_model(n_conditioned_blocks=2, residual_levels=True)
+    model.load_state_dict(make_model(n_conditioned_blocks=2).state_dict())
+    model.train()
+    graph = graph_of(model, [skewed_cell(7), cluster(7)])
+    out = model.compute(graph, level=1, forces=with_forces, create_graph=True)
+    loss = (out.energy_heads[:, 1] + 1.0).pow(2).mean()
+    if with_forces:
+        assert out.forces is not None
+        loss = loss + out.forces.pow(2).mean()
+    loss.backward()
+    for p in model.heads[0].parameters():
+        assert p.grad is None or torch.all(p.grad == 0), "level 1's loss moved level 0's heads"
+    assert all(p.grad is not None and p.grad.abs().max() > 0 for p in model.heads[1].parameters())
+    assert any(p.grad is not None and p.grad.abs().max() > 0 for p in model.backbone_parameters())
 
 
 def test_residual_top_level_obeys_the_physics():

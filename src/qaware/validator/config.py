@@ -33,10 +33,11 @@ class ModelConfig:
                           own embedding and heads, never anything the top level depends on beyond
                           the backbone (see :mod:`qaware.validator.model`).
     residual_levels:      Δ-learning: each level above the lowest predicts a correction to the
-                          level below it (E_f = E_{f−1} + ΔE_f) instead of its energy, so a sparsely
-                          labelled top level learns only the (small, smooth) difference and uses
-                          what the lower levels learned; the predicted divergence D is then the
-                          output of the upper heads themselves. Off by default.
+                          level below it (E_f = E_{f−1} + ΔE_f) instead of its energy, so a
+                          sparsely labelled top level learns only the (small, smooth) difference
+                          and uses what the lower levels learned; the predicted divergence D is
+                          then what the upper heads learn (``benchmarks/validator_sparse_top.py``,
+                          ``validator_track_m.py``). Off by default (see the README on when).
     avg_num_neighbours:   message normalisation; set from the training data before training.
     seed:                 weight initialisation.
     """

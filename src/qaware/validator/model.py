@@ -25,9 +25,11 @@ energy is therefore exactly μ_f(Z). E_f = Σ_i mean_k ε_ifk; its spread over k
 
 With ``residual_levels`` (Δ-learning) the learned parts accumulate up the ladder:
 ``ε_ifk = Σ_{g≤f} s_g · (head_gk(h_ig) − head_gk(h_g^iso(Z_i))) + μ_f(Z_i)``, so level f's heads
-learn only the correction to level f−1 (isolated atoms still give exactly μ_f). A level's loss
-then also trains the heads of the levels below it (they are part of its prediction); the
-gradient-stopping contract above is unchanged, because no lower level depends on an upper head.
+learn only the correction to level f−1 (isolated atoms still give exactly μ_f). The lower
+levels' heads enter level f as constants: a level's loss trains its own heads (and, as before,
+the backbone and its embedding), never the heads of the levels below, so a sparse energy-only top
+level cannot bend the low level's potential energy surface; the gradient-stopping contract above
+is unchanged, because no lower level depends on an upper head.
 """
 
 from __future__ import annotations
@@ -79,9 +81,11 @@ class EnsembleHead(nn.Module):
         self.b1 = nn.Parameter(0.1 * torch.randn(n_heads, hidden))
         self.w2 = nn.Parameter(torch.randn(n_heads, hidden) / math.sqrt(hidden))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = torch.nn.functional.silu(torch.einsum("mi,kih->mkh", x, self.w1) + self.b1)
-        return torch.einsum("mkh,kh->mk", hidden, self.w2)
+    def forward(self, x: torch.Tensor, *, detach: bool = False) -> torch.Tensor:
+        """detach: use the weights as constants (gradients still reach ``x``)."""
+        w1, b1, w2 = (p.detach() if detach else p for p in (self.w1, self.b1, self.w2))
+        hidden = torch.nn.functional.silu(torch.einsum("mi,kih->mkh", x, w1) + b1)
+        return torch.einsum("mkh,kh->mk", hidden, w2)
 
 
 class MFENNP(nn.Module):
@@ -230,11 +234,14 @@ class MFENNP(nn.Module):
             self.readout_film(scalars, *self._film(self.readout_film))
         )
         raw = torch.stack([head(scalars[f]) for f, head in enumerate(self.heads)])  # (L, M, K)
-        learned = (raw[:, :n_atoms] - raw[:, n_atoms + graph.species]) * self.energy_scale[
-            :, None, None
-        ]
-        if self.config.residual_levels:
-            learned = learned.cumsum(dim=0)  # level f = level f−1 + its own correction
+        learned = self._learned(raw, graph.species, n_atoms)
+        if self.config.residual_levels and n_levels > 1:
+            # level f = level f−1 (its heads as constants) + level f's own correction
+            frozen = torch.stack(
+                [self.heads[f](scalars[f], detach=True) for f in range(n_levels - 1)]
+            )
+            below = self._learned(frozen, graph.species, n_atoms, levels=n_levels - 1)
+            learned = torch.cat([learned[:1], learned[1:] + below.cumsum(dim=0)])
         per_atom = learned + self.reference_energies[:, graph.species].unsqueeze(-1)
         n_structures = graph.n_structures
         energy_heads = torch.zeros(
@@ -252,6 +259,14 @@ class MFENNP(nn.Module):
             floor = self.std_floor * graph.n_atoms.to(h.dtype)[:, None]  # (M, L) eV
             std = torch.sqrt(std**2 + floor**2)
         return ModelOutput(energy_heads.mean(-1), energy_heads, std, embedding)
+
+    def _learned(
+        self, raw: torch.Tensor, species: torch.Tensor, n_atoms: int, levels: int | None = None
+    ) -> torch.Tensor:
+        """(L', N, K) eV: head outputs of the atoms minus those of their isolated atoms, times
+        each level's scale (the first ``levels`` levels)."""
+        scale = self.energy_scale[: raw.shape[0] if levels is None else levels]
+        return (raw[:, :n_atoms] - raw[:, n_atoms + species]) * scale[:, None, None]
 
     def compute(
         self,
