@@ -25,11 +25,12 @@ energy is therefore exactly μ_f(Z). E_f = Σ_i mean_k ε_ifk; its spread over k
 
 With ``residual_levels`` (Δ-learning) the learned parts accumulate up the ladder:
 ``ε_ifk = Σ_{g≤f} s_g · (head_gk(h_ig) − head_gk(h_g^iso(Z_i))) + μ_f(Z_i)``, so level f's heads
-learn only the correction to level f−1 (isolated atoms still give exactly μ_f). The lower
-levels' heads enter level f as constants: a level's loss trains its own heads (and, as before,
-the backbone and its embedding), never the heads of the levels below, so a sparse energy-only top
-level cannot bend the low level's potential energy surface; the gradient-stopping contract above
-is unchanged, because no lower level depends on an upper head.
+learn only the correction to level f−1 (isolated atoms still give exactly μ_f). In training the
+levels below enter level f as a function of the positions whose parameters are all constants
+(a second, parameter-detached pass): level f's loss trains its own correction and what only it
+uses, never the backbone, embeddings or heads through the levels below, so a sparse energy-only
+top level cannot bend the low level's potential energy surface
+(``benchmarks/validator_residual_relax.py``). The gradient-stopping contract above is unchanged.
 """
 
 from __future__ import annotations
@@ -191,9 +192,12 @@ class MFENNP(nn.Module):
         graph: AtomicGraph,
         positions: torch.Tensor | None = None,
         cell: torch.Tensor | None = None,
+        *,
+        parts_only: bool = False,
     ) -> ModelOutput:
         """Energies of every level (no derivatives); ``positions``/``cell`` override the graph's
-        (strained copies for stress)."""
+        (strained copies for stress). parts_only: return each level's own learned per-atom part
+        (L, N, K) instead (internal, for Δ-learning)."""
         n_levels = self.config.n_levels
         n_atoms, n_species = graph.species.shape[0], len(self.config.species)
         vectors = graph.edge_vectors(positions, cell)
@@ -235,12 +239,12 @@ class MFENNP(nn.Module):
         )
         raw = torch.stack([head(scalars[f]) for f, head in enumerate(self.heads)])  # (L, M, K)
         learned = self._learned(raw, graph.species, n_atoms)
+        if parts_only:
+            return learned  # type: ignore[return-value]
         if self.config.residual_levels and n_levels > 1:
-            # level f = level f−1 (its heads as constants) + level f's own correction
-            frozen = torch.stack(
-                [self.heads[f](scalars[f], detach=True) for f in range(n_levels - 1)]
-            )
-            below = self._learned(frozen, graph.species, n_atoms, levels=n_levels - 1)
+            # level f = the levels below (a function of the positions whose parameters are
+            # constants here) + level f's own correction
+            below = self._levels_below(graph, positions, cell, learned)
             learned = torch.cat([learned[:1], learned[1:] + below.cumsum(dim=0)])
         per_atom = learned + self.reference_energies[:, graph.species].unsqueeze(-1)
         n_structures = graph.n_structures
@@ -259,6 +263,25 @@ class MFENNP(nn.Module):
             floor = self.std_floor * graph.n_atoms.to(h.dtype)[:, None]  # (M, L) eV
             std = torch.sqrt(std**2 + floor**2)
         return ModelOutput(energy_heads.mean(-1), energy_heads, std, embedding)
+
+    def _levels_below(
+        self,
+        graph: AtomicGraph,
+        positions: torch.Tensor | None,
+        cell: torch.Tensor | None,
+        learned: torch.Tensor,
+    ) -> torch.Tensor:
+        """(L−1, N, K): the learned parts of every level but the top, as the upper levels add
+        them. While training they are recomputed with every parameter detached, so an upper
+        level's loss cannot move anything a lower level's prediction depends on; elsewhere no
+        parameter gradient is taken and the same values are reused."""
+        if not (self.training and torch.is_grad_enabled()):
+            return learned[:-1]
+        constants = {name: p.detach() for name, p in self.named_parameters()}
+        parts = torch.func.functional_call(
+            self, constants, (graph, positions, cell), {"parts_only": True}
+        )
+        return parts[:-1]
 
     def _learned(
         self, raw: torch.Tensor, species: torch.Tensor, n_atoms: int, levels: int | None = None
