@@ -165,3 +165,30 @@ def test_residual_top_level_obeys_the_physics():
         energy_and_forces(model, 2), cluster(6), delta=1e-5, atol=1e-7
     )
     assert_equivariant_forces(energy_and_forces(model, 2), skewed_cell(6), seed=6)
+
+
+def test_residual_upper_gradient_is_that_of_its_own_correction_alone():
+    """In training, level 1's energy gradient equals the gradient of (its own learned part +
+    the level-0 part as a number): nothing reaches level 0's prediction through level 1."""
+    model = make_model(n_conditioned_blocks=2, residual_levels=True)
+    model.load_state_dict(make_model(n_conditioned_blocks=2).state_dict())
+    model.train()
+    graph = graph_of(model, [skewed_cell(8), cluster(8)])
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def grads(loss):
+        return [
+            torch.zeros_like(p) if g is None else g
+            for p, g in zip(
+                params, torch.autograd.grad(loss, params, allow_unused=True), strict=True
+            )
+        ]
+
+    energy = model(graph).energy[:, 1]
+    parts = model(graph, parts_only=True)  # (L, N, K): each level's own learned part
+    mu = model.reference_energies[1, graph.species]
+    own = (parts[1] + parts[0].detach()).mean(dim=-1) + mu
+    reference = torch.zeros(2, dtype=own.dtype).index_add(0, graph.batch, own)
+    torch.testing.assert_close(energy, reference, atol=1e-12, rtol=0)
+    for got, want in zip(grads(energy.pow(2).sum()), grads(reference.pow(2).sum()), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
