@@ -32,12 +32,14 @@ class ModelConfig:
                           FiLM generators), so lower-level losses move only the backbone and their
                           own embedding and heads, never anything the top level depends on beyond
                           the backbone (see :mod:`qaware.validator.model`).
-    residual_levels:      Δ-learning: each level above the lowest predicts a correction to the
-                          level below it (E_f = E_{f−1} + ΔE_f) instead of its energy, so a
-                          sparsely labelled top level learns only the (small, smooth) difference
-                          and uses what the lower levels learned; the predicted divergence D is
-                          then what the upper heads learn (``benchmarks/validator_sparse_top.py``,
-                          ``validator_track_m.py``). Off by default (see the README on when).
+    residual_levels:      Δ-learning (default): each level above the lowest predicts a
+                          correction to the level below it (E_f = E_{f−1} + ΔE_f) instead of its
+                          energy, so a sparsely labelled top level learns only the (small,
+                          smooth) difference and uses what the lower levels learned; the
+                          predicted divergence D is then what the upper heads learn
+                          (``benchmarks/validator_sparse_top.py``, ``validator_track_m.py``).
+                          False: independent heads per level. A checkpoint saved before the
+                          option existed loads as False, which is what it was trained as.
     avg_num_neighbours:   message normalisation; set from the training data before training.
     seed:                 weight initialisation.
     """
@@ -57,7 +59,7 @@ class ModelConfig:
     n_heads: int = 4
     head_hidden: int = 16
     gradient_stopping: bool = True
-    residual_levels: bool = False
+    residual_levels: bool = True
     avg_num_neighbours: float = 20.0
     seed: int = 0
 
@@ -101,4 +103,5 @@ class ModelConfig:
         values: dict[str, Any] = {
             k: (tuple(v) if k in ("levels", "species") else v) for k, v in d.items()
         }
+        values.setdefault("residual_levels", False)  # saved before Δ-learning: independent heads
         return cls(**values)

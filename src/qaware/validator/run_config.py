@@ -71,7 +71,7 @@ class ModelSection(_Section):
     head_hidden: int = Field(16, ge=1)
     gradient_stopping: bool = True
     residual_levels: bool = Field(
-        False, description="Δ-learning: each level predicts a correction to the level below."
+        True, description="Δ-learning: each level predicts a correction to the level below."
     )
     seed: int = 0
 

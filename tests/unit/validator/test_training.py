@@ -9,6 +9,7 @@ import torch
 from qaware.errors import ConfigError
 from qaware.fidelity import Fidelity, FidelityLadder
 from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
+from qaware.validator.config import ModelConfig
 from qaware.validator.data import collate_labels
 from qaware.validator.graph import collate
 from qaware.validator.loss import LossWeights, multi_fidelity_loss
@@ -171,3 +172,12 @@ def test_training_on_low_level_data_only_leaves_the_top_level_untouched(structur
         torch.equal(p.detach(), b)
         for p, b in zip(model.backbone_parameters(), backbone, strict=True)
     )
+
+
+def test_a_checkpoint_saved_before_delta_learning_loads_with_independent_heads():
+    config = small_config()
+    assert config.residual_levels, "new models learn level-to-level corrections by default"
+    legacy = config.to_dict()
+    del legacy["residual_levels"]  # what a checkpoint written before the option holds
+    assert ModelConfig.from_dict(legacy).residual_levels is False
+    assert ModelConfig.from_dict(config.to_dict()) == config
