@@ -82,11 +82,9 @@ class EnsembleHead(nn.Module):
         self.b1 = nn.Parameter(0.1 * torch.randn(n_heads, hidden))
         self.w2 = nn.Parameter(torch.randn(n_heads, hidden) / math.sqrt(hidden))
 
-    def forward(self, x: torch.Tensor, *, detach: bool = False) -> torch.Tensor:
-        """detach: use the weights as constants (gradients still reach ``x``)."""
-        w1, b1, w2 = (p.detach() if detach else p for p in (self.w1, self.b1, self.w2))
-        hidden = torch.nn.functional.silu(torch.einsum("mi,kih->mkh", x, w1) + b1)
-        return torch.einsum("mkh,kh->mk", hidden, w2)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = torch.nn.functional.silu(torch.einsum("mi,kih->mkh", x, self.w1) + self.b1)
+        return torch.einsum("mkh,kh->mk", hidden, self.w2)
 
 
 class MFENNP(nn.Module):
@@ -283,13 +281,10 @@ class MFENNP(nn.Module):
         )
         return parts[:-1]
 
-    def _learned(
-        self, raw: torch.Tensor, species: torch.Tensor, n_atoms: int, levels: int | None = None
-    ) -> torch.Tensor:
-        """(L', N, K) eV: head outputs of the atoms minus those of their isolated atoms, times
-        each level's scale (the first ``levels`` levels)."""
-        scale = self.energy_scale[: raw.shape[0] if levels is None else levels]
-        return (raw[:, :n_atoms] - raw[:, n_atoms + species]) * scale[:, None, None]
+    def _learned(self, raw: torch.Tensor, species: torch.Tensor, n_atoms: int) -> torch.Tensor:
+        """(L, N, K) eV: head outputs of the atoms minus those of their isolated atoms, times
+        each level's scale."""
+        return (raw[:, :n_atoms] - raw[:, n_atoms + species]) * self.energy_scale[:, None, None]
 
     def compute(
         self,
