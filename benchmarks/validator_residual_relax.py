@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.optimize import BFGS
@@ -31,6 +30,7 @@ from ase.optimize import BFGS
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import RESULTS, Recorder
 from qaware.fidelity import Fidelity, FidelityLadder
+from qaware.testing import emt_two_level_cells
 from qaware.validator import ModelConfig
 from qaware.validator.calculator import QawareCalculator
 from qaware.validator.train import TrainConfig, initialise_model, prepare_samples, train
@@ -40,32 +40,12 @@ SEEDS = tuple(range(6))
 BROKEN_EV_PER_A = 1.0  # EMT force after relaxation above which the low level's minimum is wrong
 
 
-def cells(n: int = 24, seed: int = 5) -> list[Atoms]:
-    """Rattled 4-atom Cu / CuAl cells: EMT labels on all, the made-up TOP on every third."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        atoms = bulk("Cu", "fcc", a=3.6 + 0.05 * rng.normal(), cubic=True)
-        if i % 2:
-            atoms.symbols[[0, 3]] = "Al"
-        atoms.rattle(0.05, seed=seed * 1000 + i)
-        atoms.calc = EMT()
-        energy = atoms.get_potential_energy()
-        atoms.info.update(energy_EMT=energy, stress_EMT=atoms.get_stress())
-        atoms.arrays["forces_EMT"] = atoms.get_forces()
-        atoms.calc = None
-        if i % 3 == 0:
-            atoms.info["energy_TOP"] = 1.05 * energy + 0.2 * int((atoms.symbols == "Al").sum())
-        out.append(atoms)
-    return out
-
-
 def relax_check(residual: bool, seed: int) -> dict[str, Any]:
     base = ModelConfig(levels=LADDER.names, species=("Cu", "Al"), cutoff=4.0, channels=8,
                        n_layers=2, radial_hidden=16, readout_hidden=8, head_hidden=8,
                        fidelity_dim=4, seed=seed)  # fmt: skip
     config = replace(base, residual_levels=residual)
-    samples = prepare_samples(cells(), config)
+    samples = prepare_samples(emt_two_level_cells(24, seed=5), config)
     model = initialise_model(config, samples).double()
     torch.manual_seed(0)
     result = train(model, samples, LADDER, TrainConfig(epochs=20, learning_rate=1e-2))

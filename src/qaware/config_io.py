@@ -35,19 +35,23 @@ def load_config(path: str | Path) -> QawareConfig:
     return validate_yaml(read_yaml_text(path, "config file"), QawareConfig, source=str(path))
 
 
+def config_sha256(config: QawareConfig) -> str:
+    """sha256 of ``config`` as this qaware reads it (every field, defaults filled in)."""
+    from qaware._canonical import canonical_sha256
+
+    return canonical_sha256(config.model_dump(mode="json"))
+
+
 def differs_from_recorded(config: QawareConfig, run_dir: str | Path) -> bool:
     """Whether ``config`` differs from the one recorded in ``run_dir/config.yaml``, both read by
     this qaware: a field added to qaware after the run was recorded takes its default on both
     sides, so upgrading qaware does not orphan a run (the recorded hash would). A recorded
     config this qaware cannot read counts as different."""
-    from qaware._canonical import canonical_sha256
-
     try:
         recorded = load_config(Path(run_dir) / "config.yaml")
     except ConfigError:
         return True
-    mine = canonical_sha256(config.model_dump(mode="json"))
-    return canonical_sha256(recorded.model_dump(mode="json")) != mine
+    return config_sha256(recorded) != config_sha256(config)
 
 
 def read_yaml_text(path: str | Path, what: str) -> str:

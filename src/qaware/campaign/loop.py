@@ -87,14 +87,14 @@ def resume_campaign(
     config: a new configuration; refused if it differs from the recorded one unless
     ``allow_config_change`` (the change is logged in events.jsonl).
     """
-    from qaware.config_io import differs_from_recorded, load_config
+    from qaware.config_io import config_sha256, load_config
     from qaware.store import RunDirectory
 
     run = RunDirectory.open(run_dir)
     recorded = load_config(Path(run_dir) / "config.yaml")
     if config is None:
         config = recorded
-    elif differs_from_recorded(config, run_dir):
+    elif config_sha256(config) != config_sha256(recorded):  # both as this qaware reads them
         if not allow_config_change:
             raise RunDirectoryError(
                 f"{run_dir}: the configuration differs from the recorded one "
