@@ -144,8 +144,14 @@ class Table:
     source: dict[str, str]
 
     @property
-    def perovskite(self) -> np.ndarray:
+    def candidate(self) -> np.ndarray:
+        """Rows that may be pooled and are trained on: the perovskites."""
         return np.char.startswith(self.tags.astype(str), FAMILY_PREFIX)
+
+    @property
+    def known_phase(self) -> np.ndarray:
+        """Rows whose top level is known from the start: the hull's element cells and oxides."""
+        return np.isin(self.tags, [TAG_ELEMENT, TAG_OXIDE])
 
     def e_hull(self, level: str) -> np.ndarray:
         return self.e_form[level] - self.hull_energy[level]
@@ -191,7 +197,7 @@ def load_table(levels: tuple[str, ...], path: Path | None = None) -> Table:
 
 def folds(table: Table, split: str) -> list[tuple[str, np.ndarray]]:
     """(family, pool mask): perovskites of one anion family with both levels, or every family."""
-    complete = table.perovskite & np.isfinite(table.e_form[table.levels[-1]])
+    complete = table.candidate & np.isfinite(table.e_form[table.levels[-1]])
     families = sorted({t for t, c in zip(table.tags, complete, strict=True) if c})
     if split != "lofo":
         families = [split]
@@ -202,6 +208,9 @@ def folds(table: Table, split: str) -> list[tuple[str, np.ndarray]]:
 class StructureFold:
     """One fold and seed, shaped like campaign_track_r.Fold for its ``run_campaign``."""
 
+    VARIANTS: tuple[str, ...] = ("full", "low_only")  # validators built per fold and seed
+    RESIDUAL: bool = False  # Δ-learning heads (the quick-start architecture has none)
+
     def __init__(self, track: HullTrack, table: Table, pool: np.ndarray, seed: int, s: Settings):
         self.track, self.table, self.seed, self.settings = track, table, seed, s
         self.atoms = table.frames
@@ -209,12 +218,12 @@ class StructureFold:
         self.truth = {lv: table.e_hull(lv) for lv in track.levels}
         self.pool = np.flatnonzero(pool)
         history = np.flatnonzero(~pool)
-        known_phases = np.flatnonzero(np.isin(table.tags, [TAG_ELEMENT, TAG_OXIDE]))
+        known_phases = np.flatnonzero(table.known_phase)
         candidates = np.array(
-            [i for i in history if table.perovskite[i] and np.isfinite(self.truth[top][i])], int
+            [i for i in history if table.candidate[i] and np.isfinite(self.truth[top][i])], int
         )
         rng = np.random.default_rng([seed, 7])
-        n_seed = min(len(candidates), max(2, round(s.seed_fraction * table.perovskite.sum())))
+        n_seed = min(len(candidates), max(2, round(s.seed_fraction * table.candidate.sum())))
         self.seed_rows = np.sort(rng.choice(candidates, n_seed, replace=False))
         self.budget = max(1, round(s.budget_fraction * len(self.pool)))
         self.batch = math.ceil(self.budget / s.n_cycles)
@@ -227,7 +236,7 @@ class StructureFold:
             self.call(self.start, low, i)
         self.positive = track.hit(self.truth[low][self.pool], self.truth[top][self.pool])
         self.true_error = self.truth[low][self.pool] - self.truth[top][self.pool]
-        self.validators = {v: self.new_validator(v) for v in ("full", "low_only")}
+        self.validators = {v: self.new_validator(v) for v in self.VARIANTS}
         self.pred0 = self.predict(self.validators["full"], self.start)
 
     def _replay(self, level: str) -> ReplayOracle:
@@ -260,7 +269,7 @@ class StructureFold:
             mu = self.table.references[lv].mu
             col: list[float | None] = []
             for a, k, v, h, train in zip(self.atoms, state.known[lv], state.values[lv],
-                                         self.table.hull_energy[lv], self.table.perovskite,
+                                         self.table.hull_energy[lv], self.table.candidate,
                                          strict=True):  # fmt: skip
                 if not (k and train):
                     col.append(None)
@@ -277,10 +286,11 @@ class StructureFold:
         from qaware.validator.train import TrainConfig
 
         lv = self.track.levels
-        names = lv if variant == "full" else (lv[0],)
+        names = {"full": lv, "direct": (lv[0], lv[-1]), "low_only": (lv[0],)}[variant]
         ladder = FidelityLadder(tuple(Fidelity(n) for n in names))
         species = tuple(sorted({s for a in self.atoms for s in a.get_chemical_symbols()}))
-        config = replace(quickstart_model_config(species, self.seed), levels=names)
+        config = replace(quickstart_model_config(species, self.seed), levels=names,
+                         residual_levels=self.RESIDUAL)  # fmt: skip
         train = TrainConfig(epochs=self.settings.epochs, batch_size=16, learning_rate=5e-3,
                             patience=10, seed=self.seed)  # fmt: skip
         v = MFValidator(ladder, {n: self.table.references[n] for n in names},
@@ -348,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     table = load_table(levels, args.data)
     chosen = folds(table, args.split)
     if not chosen:
-        n = int((table.perovskite & np.isfinite(table.e_form[levels[-1]])).sum())
+        n = int((table.candidate & np.isfinite(table.e_form[levels[-1]])).sum())
         raise SystemExit(
             f"campaign_track_x: ladder {args.ladder}: {n} perovskites have both {levels}; a "
             f"fold needs {MIN_POOL} of one family. Rerun when data/track_x holds them."
