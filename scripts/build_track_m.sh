@@ -4,7 +4,8 @@
 # recomputed. Order: the cheap families at all four def2-SVP levels (spec_light.yaml, same
 # store as spec.yaml), the def2-TZVP subset (spec_tzvp.yaml: where def2-SVP CCSD(T) passed so
 # far), CCSD(T)/def2-SVP on the dioxides (spec_ccsdt_dioxide.yaml, same store), the def2-TZVP
-# subset again (what passed since), then everything (spec.yaml).
+# subset again (what passed since), r2SCAN and HSE06 on the dioxides (spec_dioxide_dft.yaml),
+# then everything (spec.yaml).
 #
 #   BUILD_NICE=19 setsid nohup scripts/build_track_m.sh >> data/track_m/build.log 2>&1 &
 #   WORKERS=2 scripts/build_track_m.sh          # two calls at once (default 1)
@@ -105,6 +106,9 @@ if honours_info_multiplicity; then
   qaware build-dataset "$D/spec_tzvp.yaml" --workers "$WORKERS"
   qaware build-dataset "$D/spec_ccsdt_dioxide.yaml" --workers "$WORKERS"
   qaware build-dataset "$D/spec_tzvp.yaml" --workers "$WORKERS"
+  # r2SCAN and HSE06 on the dioxides before the clusters (spec.yaml is level-major: it would
+  # run PBE on the clusters first), so every dioxide has all four levels within ~2 CPU hours
+  qaware build-dataset "$D/spec_dioxide_dft.yaml" --workers "$WORKERS"
   qaware build-dataset "$D/spec.yaml" --workers "$WORKERS"
 else
   qaware build-dataset "$D/spec_tzvp.yaml" --workers "$WORKERS"
