@@ -63,7 +63,13 @@ from ase import Atoms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import RESULTS, Recorder
-from qaware.acquisition import acquisition_scores, nearest_distance, select_batch
+from qaware.acquisition import (
+    acquisition_scores,
+    feasibility,
+    feasibility_weighted,
+    nearest_distance,
+    select_batch,
+)
 from qaware.campaign.stopping import stop_reason
 from qaware.composition_validator import CompositionValidator
 from qaware.fidelity import Fidelity, FidelityLadder
@@ -95,6 +101,7 @@ STRATEGIES: Final = (
     "qaware[low_only]",
 )
 MODEL_FREE: Final = frozenset({"perfect", "random", "dft_only", "screen_true"})
+FEASIBLE: Final = "+feasible"
 
 
 @dataclass(frozen=True)
@@ -298,6 +305,11 @@ def run_campaign(fold: Fold, strategy: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     track, pool, state = fold.track, fold.pool, fold.start.copy()
     low, top = track.levels[0], track.levels[-1]
+    # "<strategy>+feasible": rank × P(the top call succeeds), learned per reduced formula
+    feasible = strategy.endswith(FEASIBLE)
+    strategy = strategy.removesuffix(FEASIBLE)
+    groups = [fold.atoms[int(i)].get_chemical_formula(empirical=True) for i in pool]
+    tried_ok: list[bool] = []
     variant = strategy[strategy.index("[") + 1 : -1] if "[" in strategy else "full"
     validator = copy.deepcopy(fold.validators[variant])
     rng = np.random.default_rng([fold.seed, 11])
@@ -340,6 +352,9 @@ def run_campaign(fold: Fold, strategy: str) -> dict[str, Any]:
                 diversity=pred["diversity"],
                 kind=kind,  # type: ignore[arg-type]
             )
+        if feasible:
+            tried = [groups[j] for j in picked]
+            score = feasibility_weighted(score, feasibility(groups, tried, tried_ok))
         k = min(fold.batch, fold.budget - len(picked))
         picks = select_batch(score, k, exclude=picked)
         if not picks:
@@ -354,12 +369,13 @@ def run_campaign(fold: Fold, strategy: str) -> dict[str, Any]:
                 state.known[top][i] and track.hit(state.values[low][i], state.values[top][i])
             )
             picked.append(j)
+            tried_ok.append(bool(state.known[top][i]))
             hits.append(hit)
             n_hits += hit
             d_eval.append(float(state.values[low][i] - pred["top"][j]))
         per_cycle.append(n_hits)
     return {
-        "strategy": strategy,
+        "strategy": strategy + (FEASIBLE if feasible else ""),
         "picked": picked,
         "hits": hits,
         "cost": cost,

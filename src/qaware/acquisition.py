@@ -13,6 +13,11 @@ that decides hits.
 
 Strategies (for the baselines, selectable by name): ``random``, ``dft_only`` (most stable by
 the low level first), ``uncertainty`` (U), ``divergence`` (D) and ``qaware`` (S).
+
+* ``feasibility``: P(a top-level call on x succeeds), learned from the calls already made
+  (failed, timed out or gated by a sanity gate): with coupled-cluster truth most 3d-metal oxides
+  fail the T1/D1 gate, and a failed call is spent (``campaign_track_m.json``).
+  ``feasibility_weighted`` ranks by rank(score) × P(ok), an expected value per call.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ __all__ = [
     "Strategy",
     "acquisition_scores",
     "divergence",
+    "feasibility",
+    "feasibility_weighted",
     "nearest_distance",
     "rank_normalise",
     "select_batch",
@@ -145,6 +152,47 @@ def acquisition_scores(
         u = uncertainty_score(sigma_top, diversity)
         return weight_divergence * rank_normalise(d) + weight_uncertainty * u
     raise ValueError(f"acquisition: unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+
+
+def feasibility(
+    groups: Sequence[str],
+    tried_groups: Sequence[str],
+    tried_ok: Sequence[bool],
+    *,
+    prior_strength: float = 1.0,
+) -> np.ndarray:
+    """P(ok) per candidate, (n,): the posterior mean success rate of the candidate's group.
+
+    groups: what failures share, one per candidate (a reduced formula: the geometries of one
+    molecule pass or fail a T1/D1 gate together); tried_groups, tried_ok: the calls made so far.
+    Beta-Bernoulli with the prior centred on the rate of every call so far,
+    p0 = (ok + 1) / (n + 2), and weight ``prior_strength``:
+    P(ok | group) = (ok_g + m·p0) / (n_g + m). An untried group gets p0.
+    """
+    if prior_strength <= 0:
+        raise ValueError(f"feasibility: prior_strength must be > 0, got {prior_strength}")
+    if len(tried_groups) != len(tried_ok):
+        raise ValueError(
+            f"feasibility: {len(tried_groups)} tried groups but {len(tried_ok)} outcomes"
+        )
+    ok = np.asarray(tried_ok, dtype=bool)
+    p0 = (ok.sum() + 1.0) / (ok.size + 2.0)
+    n_g: dict[str, int] = {}
+    ok_g: dict[str, int] = {}
+    for g, success in zip(tried_groups, ok, strict=True):
+        n_g[g] = n_g.get(g, 0) + 1
+        ok_g[g] = ok_g.get(g, 0) + int(success)
+    m = prior_strength
+    return np.array([(ok_g.get(g, 0) + m * p0) / (n_g.get(g, 0) + m) for g in groups], float)
+
+
+def feasibility_weighted(scores: np.ndarray, p_ok: np.ndarray) -> np.ndarray:
+    """rank(score) × P(ok), (n,): an expected value per call. Ranks (in [0, 1]) rather than the
+    raw score, which may be negative (``dft_only``, signed D); NaN scores stay NaN."""
+    scores, p_ok = np.asarray(scores, dtype=float), np.asarray(p_ok, dtype=float)
+    if scores.shape != p_ok.shape:
+        raise ValueError(f"feasibility_weighted: shapes {scores.shape} and {p_ok.shape} differ")
+    return np.where(np.isnan(scores), np.nan, rank_normalise(scores) * p_ok)
 
 
 def select_batch(

@@ -261,6 +261,12 @@ class AcquisitionSettings(_Section):
     min_diversity: float = Field(
         0.0, ge=0, description="Minimum embedding distance between two picks of a batch."
     )
+    feasibility: bool = Field(
+        False,
+        description="Rank by rank(S) × P(the top-level call succeeds), P learned per reduced "
+        "formula from the failed, timed-out and gated calls so far (acquisition.feasibility). "
+        "For ladders whose top level often fails its gates (CCSD(T) on 3d-metal oxides).",
+    )
 
     @model_validator(mode="after")
     def _weights_not_both_zero(self) -> AcquisitionSettings:

@@ -167,3 +167,14 @@ class FaultyEMT(EMT):
         super().calculate(atoms, properties, system_changes)
         if fault == "nan":
             self.results["energy"] = float("nan")
+
+
+class GatedEMT(EMT):
+    """EMT that refuses every compound holding Pd or Pt, the way a sanity gate refuses a whole
+    family of molecules (test-only; raises in-process, no isolation needed)."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):  # type: ignore[no-untyped-def]
+        symbols = set((atoms if atoms is not None else self.atoms).get_chemical_symbols())
+        if len(symbols) > 1 and symbols & {"Pd", "Pt"}:
+            raise RuntimeError("gated: Pd/Pt compounds fail the test's gate")
+        super().calculate(atoms, properties, system_changes)

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import ase.io
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -262,3 +263,40 @@ def test_reference_structures_replace_the_built_in_cells(tmp_path):
     with pytest.raises(ConfigError, match=r"bad\.extxyz, structure 0: has \['Al', 'Ni'\]"):
         run_campaign(bad, base_dir=tmp_path)
     assert not (tmp_path / "run_bad").exists()  # found before the run directory is made
+
+
+def test_feasibility_term_scores_rank_times_p_ok_after_gated_calls(tmp_path, monkeypatch):
+    """acquisition.feasibility: true on a top level that refuses Pd/Pt compounds: after the
+    first refusals, every score is rank(S) × P(ok) with P(ok) from the store's outcomes."""
+    from qaware.acquisition import feasibility
+
+    monkeypatch.syspath_prepend(str(HERE))
+    path = write_campaign_inputs(
+        tmp_path, budget=8, cycles=3, top_calculator="campaign_fixtures:GatedEMT"
+    )
+    pool = ase.io.read(tmp_path / "pool.extxyz", ":")
+    twins = [a.copy() for a in pool]  # a second geometry of every cell: groups recur
+    for a in twins:
+        a.positions += 0.02
+        a.rattle(0.01, seed=3)
+    ase.io.write(tmp_path / "pool.extxyz", pool + twins)
+    cfg = load_config(path)
+    cfg.oracles[1].isolate = False
+    cfg.acquisition.strategy, cfg.acquisition.feasibility = "random", True
+    run_campaign(cfg, base_dir=tmp_path)
+    with RunDirectory.open(tmp_path / "run").store() as store:
+        rows = list(store.candidates())
+    last = max(c.key_value_pairs.get("scored_cycle", 0) for c in rows)
+    tried = [c for c in rows if c.key_value_pairs.get("selected_cycle", last) < last]
+    assert any(c.status == "quarantined" for c in tried), "the seed should hit the gate early"
+    scored = [c for c in rows if c.key_value_pairs.get("scored_cycle") == last]
+    p = feasibility(
+        [c.atoms.get_chemical_formula(empirical=True) for c in scored],
+        [c.atoms.get_chemical_formula(empirical=True) for c in tried],
+        [c.status == "done" for c in tried],
+    )
+    ranks = [c.key_value_pairs["score"] / pi for c, pi in zip(scored, p, strict=True)]
+    assert min(ranks) == pytest.approx(0.0) and max(ranks) == pytest.approx(1.0)
+    failed = {c.atoms.get_chemical_formula(empirical=True) for c in tried if c.status != "done"}
+    again = [c.atoms.get_chemical_formula(empirical=True) in failed for c in scored]
+    assert any(again) and max(p[again]) < min(p[np.logical_not(again)])

@@ -8,6 +8,8 @@ import pytest
 from qaware.acquisition import (
     acquisition_scores,
     divergence,
+    feasibility,
+    feasibility_weighted,
     nearest_distance,
     rank_normalise,
     select_batch,
@@ -87,3 +89,29 @@ def test_select_batch_exclusion_diversity_and_short_pool() -> None:
     assert select_batch(np.array([1.0, 1.0, 1.0]), 2) == [0, 1]
     with pytest.raises(ValueError, match="k must be"):
         select_batch(scores, -1)
+
+
+def test_feasibility_is_the_shrunk_success_rate_of_each_group_by_hand() -> None:
+    # nothing tried: every group gets p0 = (0 + 1) / (0 + 2)
+    np.testing.assert_allclose(feasibility(["A", "B"], [], []), [0.5, 0.5])
+    # A: 1 of 2 ok, B: 0 of 2; p0 = (1 + 1) / (4 + 2) = 1/3, m = 1
+    tried, ok = ["A", "A", "B", "B"], [True, False, False, False]
+    p = feasibility(["A", "B", "C"], tried, ok)
+    np.testing.assert_allclose(p, [(1 + 1 / 3) / 3, (0 + 1 / 3) / 3, 1 / 3])
+    # a stronger prior pulls every group towards p0
+    p4 = feasibility(["A", "B"], tried, ok, prior_strength=4.0)
+    np.testing.assert_allclose(p4, [(1 + 4 / 3) / 6, (4 / 3) / 6])
+    with pytest.raises(ValueError, match="prior_strength"):
+        feasibility(["A"], tried, ok, prior_strength=0.0)
+    with pytest.raises(ValueError, match="outcomes"):
+        feasibility(["A"], tried, ok[:3])
+
+
+def test_feasibility_weighted_ranks_times_p_ok_and_keeps_nan() -> None:
+    scores = np.array([3.0, -1.0, 2.0, np.nan])  # ranks 1, 0, 0.5 (NaN: never picked)
+    out = feasibility_weighted(scores, np.array([1.0, 1.0, 0.1, 1.0]))
+    np.testing.assert_allclose(out[:3], [1.0, 0.0, 0.05])
+    assert np.isnan(out[3])
+    assert select_batch(feasibility_weighted(scores, np.array([0.2, 1.0, 1.0, 1.0])), 1) == [2]
+    with pytest.raises(ValueError, match="shapes"):
+        feasibility_weighted(scores, np.ones(2))

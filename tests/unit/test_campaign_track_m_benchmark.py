@@ -104,3 +104,18 @@ def test_missing_levels_and_small_families_are_clear_stops(bench, data_file, tmp
     small = bench.load_table(data_file, LEVELS)
     small.tags[np.flatnonzero(small.tags == "dioxide")[:10]] = "cluster"
     assert [name for name, _ in bench.folds(small, "lofo")] == ["monoxide"]
+
+
+def test_feasible_strategies_learn_a_formulas_gate_from_its_first_refusals(bench, table):
+    """Pd and Pt molecules are all gated: with '+feasible', a formula refused once is ranked
+    down, so random+feasible spends fewer calls on refused formulas than random."""
+    name, pool = bench.folds(table, "monoxide")[0]
+    settings = bench.Settings(epochs=1, refit_epochs=1, budget_fraction=0.5, n_cycles=6)
+    track = bench.MarginTrack("t", LEVELS, (1.0, 1.0), margin=0.5)
+    strategies = ("random", "random+feasible")
+    unit = bench.run_fold(track, table, name, pool, 0, settings, strategies)
+    rows = np.flatnonzero(pool)
+    gated = np.isnan(table.e_form["TOP"][rows])
+    spent = {s: int(gated[c["picked"]].sum()) for s, c in unit["campaigns"].items()}
+    assert unit["campaigns"]["random+feasible"]["strategy"] == "random+feasible"
+    assert spent["random+feasible"] < spent["random"], spent

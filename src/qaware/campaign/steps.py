@@ -12,11 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qaware.acquisition import acquisition_scores, divergence, nearest_distance, select_batch
+from qaware.acquisition import (
+    acquisition_scores,
+    divergence,
+    feasibility,
+    feasibility_weighted,
+    nearest_distance,
+    select_batch,
+)
 from qaware.campaign.analysis import hull_entries_e_above
 from qaware.campaign.components import generation_conditions
 from qaware.campaign.context import CampaignContext
@@ -25,6 +32,9 @@ from qaware.campaign.novelty import is_unique
 from qaware.campaign.stopping import retrain_due
 from qaware.metrics.discovery import divergence_r2
 from qaware.store import CallStatus, CandidateStatus
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 __all__ = ["STEP_FUNCTIONS", "analyze", "evaluate", "generate", "retrain", "score", "select"]
 
@@ -93,6 +103,8 @@ def score(ctx: CampaignContext) -> None:
         weight_uncertainty=acq.weight_uncertainty,
         rng=np.random.default_rng(ctx.seed("score")),
     )
+    if acq.feasibility:
+        scores = feasibility_weighted(scores, _feasibility(ctx, structures))
     e_hull = hull_entries_e_above(
         ctx._hull_entries(), structures, e_top, ctx.top, ctx._top_settings()
     )
@@ -124,6 +136,17 @@ def score(ctx: CampaignContext) -> None:
     ctx.state.summary(cycle).scored = len(pool)
     log.info("cycle %d: scored %d candidates (%d within the stability window)", cycle,
              len(pool), sum(f["eligible"] for f in fields))  # fmt: skip
+
+
+def _feasibility(ctx: CampaignContext, structures: list[Atoms]) -> np.ndarray:
+    """P(ok) of a top-level call per structure, from the candidates labelled (done) and given up
+    on (quarantined: failed, timed out or gated) so far, grouped by reduced formula."""
+    tried = [*ctx.store.candidates(status=S.DONE), *ctx.store.candidates(status=S.QUARANTINED)]
+    return feasibility(
+        [a.get_chemical_formula(empirical=True) for a in structures],
+        [c.atoms.get_chemical_formula(empirical=True) for c in tried],
+        [c.status == S.DONE for c in tried],
+    )
 
 
 def select(ctx: CampaignContext) -> None:
