@@ -43,9 +43,7 @@ validator, MF-ENNP) on the PySCF molecules of ``data/track_m`` (issue 5):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -54,6 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import campaign_track_x
+from _partial import PartialUnits
 from _provenance import RESULTS, Recorder
 from campaign_track_r import summarise
 from campaign_track_x import Settings, StructureFold, Table
@@ -210,25 +209,15 @@ def main(argv: list[str] | None = None) -> None:
         )
     rec = Recorder("campaign_track_m", seeds={"campaign_seeds": args.seeds},
                    data_files=[table.source["path"]])  # fmt: skip
-    partial = args.output.with_suffix(".partial.jsonl")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    done: dict[str, dict[str, Any]] = {}
-    if partial.exists():  # resume: a (fold, seed) unit already computed is kept
-        for line in partial.read_text().splitlines():
-            unit = json.loads(line)
-            done[unit["key"]] = unit
+    partial = PartialUnits(args.output)  # resume: a (fold, seed) unit is kept
     track = MarginTrack(f"svp:wrong>{MARGIN}", LEVELS, COSTS)
     units = []
     for fold_name, pool in chosen:
         for seed in range(args.seeds):
             key = f"{track.name}|{fold_name}|{seed}|{settings.digest()}"
-            if key not in done:
-                print(f"{time.strftime('%H:%M:%S')} {key} pool {int(pool.sum())}", flush=True)
-                unit = run_fold(track, table, fold_name, pool, seed, settings) | {"key": key}
-                done[key] = unit
-                with partial.open("a") as fh:
-                    fh.write(json.dumps(unit) + "\n")
-            units.append(done[key])
+            fold_args = (track, table, fold_name, pool, seed, settings)
+            unit = partial.get(key, run_fold, *fold_args, note=f"pool {int(pool.sum())}")
+            units.append(unit)
     summary = summarise(units, STRATEGIES)
     for u in units:  # what the pools hold at the top level: ok (truth) vs gated
         if u["seed"] == units[0]["seed"]:

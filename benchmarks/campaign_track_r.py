@@ -62,6 +62,7 @@ import numpy as np
 from ase import Atoms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _partial import PartialUnits
 from _provenance import RESULTS, Recorder
 from qaware.acquisition import (
     acquisition_scores,
@@ -575,13 +576,7 @@ def main(argv: list[str] | None = None) -> None:
         seeds={"campaign_seeds": args.seeds},
         data_files=[tables[t].source for t in sorted(tables)],
     )
-    partial = args.output.with_suffix(".partial.jsonl")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    done: dict[str, dict[str, Any]] = {}
-    if partial.exists():  # resume: a (track, fold, seed) unit already computed is kept
-        for line in partial.read_text().splitlines():
-            u = json.loads(line)
-            done[u["key"]] = u
+    partial = PartialUnits(args.output)  # resume: a (track, fold, seed) unit is kept
     results: dict[str, Any] = {"settings": asdict(settings), "splits": {}}
     for track_name, split in splits:
         track, table = TRACKS[track_name], tables[track_name]
@@ -589,14 +584,9 @@ def main(argv: list[str] | None = None) -> None:
         for fold_name, pool in folds(table, split):
             for seed in range(args.seeds):
                 key = f"{track_name}|{fold_name}|{seed}|{settings.digest()}"
-                if key not in done:
-                    print(f"{time.strftime('%H:%M:%S')} {key} pool {int(pool.sum())}", flush=True)
-                    done[key] = run_fold(track, table, fold_name, pool, seed, settings) | {
-                        "key": key
-                    }
-                    with partial.open("a") as fh:
-                        fh.write(json.dumps(done[key]) + "\n")
-                units.append(done[key])
+                fold_args = (track, table, fold_name, pool, seed, settings)
+                unit = partial.get(key, run_fold, *fold_args, note=f"pool {int(pool.sum())}")
+                units.append(unit)
         results["splits"][f"{track_name}:{split}"] = summarise(units, STRATEGIES)
         results["notes"] = NOTES
         results["tracks"] = {t: asdict(TRACKS[t]) | {"n_rows": len(tables[t])} for t in tables}

@@ -50,7 +50,6 @@ import hashlib
 import json
 import math
 import sys
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -61,6 +60,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import campaign_track_r
+from _partial import PartialUnits
 from _provenance import RESULTS, Recorder
 from campaign_track_r import State, summarise
 from qaware.acquisition import nearest_distance
@@ -365,13 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     rec = Recorder("campaign_track_x", seeds={"campaign_seeds": args.seeds},
                    data_files=[table.source["path"]])  # fmt: skip
-    partial = args.output.with_suffix(".partial.jsonl")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    done: dict[str, dict[str, Any]] = {}
-    if partial.exists():  # resume: a (ladder, hit rule, fold, seed) unit already computed is kept
-        for line in partial.read_text().splitlines():
-            unit = json.loads(line)
-            done[unit["key"]] = unit
+    partial = PartialUnits(args.output)  # resume: a (ladder, hit rule, fold, seed) unit is kept
     results: dict[str, Any] = {"settings": asdict(settings), "ladder": args.ladder, "tracks": {}}
     for rule in args.hits.split(","):
         track = HullTrack(f"{args.ladder}:{rule}", levels, costs, hit_rule=rule)
@@ -379,13 +373,9 @@ def main(argv: list[str] | None = None) -> None:
         for fold_name, pool in chosen:
             for seed in range(args.seeds):
                 key = f"{track.name}|{fold_name}|{seed}|{settings.digest()}"
-                if key not in done:
-                    print(f"{time.strftime('%H:%M:%S')} {key} pool {int(pool.sum())}", flush=True)
-                    unit = run_fold(track, table, fold_name, pool, seed, settings) | {"key": key}
-                    done[key] = unit
-                    with partial.open("a") as fh:
-                        fh.write(json.dumps(unit) + "\n")
-                units.append(done[key])
+                fold_args = (track, table, fold_name, pool, seed, settings)
+                unit = partial.get(key, run_fold, *fold_args, note=f"pool {int(pool.sum())}")
+                units.append(unit)
         results["tracks"][f"{track.name}:{args.split}"] = summarise(units, STRATEGIES)
     results["notes"] = NOTES
     # one write at the end: a write per rule made the second one see the first as uncommitted
