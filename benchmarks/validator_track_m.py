@@ -2,6 +2,9 @@
 
     OMP_NUM_THREADS=1 python benchmarks/validator_track_m.py          # ~35 min on one core
 
+The same benchmark runs on the Track X crystals (GPAW PBE -> HSE06) through
+``benchmarks/validator_track_x.py`` (:data:`TRACK_X`): a data set is a :class:`LiveData`.
+
 Data: ``data/track_m/track_m.extxyz`` (issue 5; PySCF def2-SVP labels, forces at the DFT
 levels). The ladder is every level of the data set with at least ``--min-labels`` ok results,
 in the data set's order (PBE, r2SCAN, HSE06, CCSD(T)): a partial build gives a shorter ladder,
@@ -37,7 +40,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from ase import Atoms
 from train_quickstart_validator import quickstart_model_config
 
 from _provenance import REPO, RESULTS, Recorder
@@ -59,27 +64,72 @@ from qaware.validator.train import prepare_samples
 from qaware.validator.uncertainty import held_out_errors
 from qaware.validator.workflow import train_on_frames
 
-DATA = REPO / "data" / "track_m"
-LEVELS = ("PBE/def2-SVP", "r2SCAN/def2-SVP", "HSE06/def2-SVP", "CCSD(T)/def2-SVP")
-REFERENCE_TAG = "atom"
+REFERENCES = "atoms"  # the family of the reference frames that train: never held out
 
 
-def labelled(frames: list, levels: tuple[str, ...]) -> list:
-    """Frames with an ok energy at one of ``levels`` or more, tagged by family (formula)."""
+def _formula(atoms: Atoms) -> str:
+    return str(atoms.info["formula"])
+
+
+def _tag(atoms: Atoms) -> str:
+    return str(atoms.info["tag"])
+
+
+@dataclass(frozen=True)
+class LiveData:
+    """A data set this benchmark runs on: where, which levels (cheapest first), which frames
+    are the formation-energy references and whether they train, and what a family is."""
+
+    name: str
+    folder: Path
+    levels: tuple[str, ...]
+    reference_tags: tuple[str, ...]
+    train_references: bool
+    family: Callable[[Atoms], str]
+    family_note: str
+
+
+TRACK_M = LiveData(
+    "track_m",
+    REPO / "data" / "track_m",
+    ("PBE/def2-SVP", "r2SCAN/def2-SVP", "HSE06/def2-SVP", "CCSD(T)/def2-SVP"),
+    ("atom",),
+    True,
+    _formula,
+    "molecule families (formula); isolated atoms always train (references)",
+)
+TRACK_X = LiveData(  # element cells are references only (validator_reference_cells.json)
+    "track_x",
+    REPO / "data" / "track_x",
+    ("PBE", "HSE06"),
+    ("ref:element",),
+    False,
+    _tag,
+    "structure families (anion set X3 of the perovskites; the binary oxides one family); "
+    "element cells are references, not trained on",
+)
+LEVELS = TRACK_M.levels
+
+
+def labelled(frames: list, data: LiveData = TRACK_M) -> list:
+    """Frames with an ok energy at one of ``data.levels`` or more, tagged by family; the
+    reference frames form the family ``REFERENCES`` when they train, else are left out."""
     out = []
     for atoms in frames:
-        if any(f"energy_{level_key(x)}" in atoms.info for x in levels):
+        if any(f"energy_{level_key(x)}" in atoms.info for x in data.levels):
+            reference = atoms.info.get("tag") in data.reference_tags
+            if reference and not data.train_references:
+                continue
             a = atoms.copy()
-            tag = a.info["tag"]
-            a.info["family"] = "atoms" if tag == REFERENCE_TAG else str(a.info["formula"])
+            a.info["family"] = REFERENCES if reference else data.family(a)
             out.append(a)
     return out
 
 
-def ladder_of(frames: list, min_labels: int) -> FidelityLadder:
+def ladder_of(frames: list, min_labels: int, levels: tuple[str, ...]) -> FidelityLadder:
     """Every level with ≥ ``min_labels`` ok energies; loss weight doubles up the ladder."""
-    counts = {x: sum(f"energy_{level_key(x)}" in a.info for a in frames) for x in LEVELS}
-    levels = [x for x in LEVELS if counts[x] >= min_labels]
+    counts = {x: sum(f"energy_{level_key(x)}" in a.info for a in frames) for x in levels}
+    levels = tuple(x for x in levels if counts[x] >= min_labels)
     if len(levels) < 2:
         raise SystemExit(f"fewer than two levels with >= {min_labels} labels: {counts}")
     return FidelityLadder(
@@ -88,8 +138,8 @@ def ladder_of(frames: list, min_labels: int) -> FidelityLadder:
 
 
 def folds_of(frames: list, k: int, seed: int) -> list[list[str]]:
-    """Families (not the atoms) dealt into ``k`` folds in a seeded order."""
-    families = sorted({a.info["family"] for a in frames} - {"atoms"})
+    """Families (not the references) dealt into ``k`` folds in a seeded order."""
+    families = sorted({a.info["family"] for a in frames} - {REFERENCES})
     order = np.random.default_rng(seed).permutation(len(families))
     return [[families[i] for i in order[j::k]] for j in range(k)]
 
@@ -106,19 +156,20 @@ def validation_of(frames: list, fold: list[str], min_frames: int) -> list[str]:
 
 
 def per_frame(frames: list) -> list:
-    """Copies in which every non-atom frame is a family of its own (the random-frame split)."""
+    """Copies in which every non-reference frame is a family of its own (random-frame split)."""
     out = []
     for i, atoms in enumerate(frames):
         a = atoms.copy()
-        if a.info["family"] != "atoms":
+        if a.info["family"] != REFERENCES:
             a.info["family"] = f"frame {i}"
         out.append(a)
     return out
 
 
-def only_levels(frames: list, keep: tuple[str, ...]) -> list:
-    """Copies of ``frames`` carrying only the labels of ``keep`` (frames left bare dropped)."""
-    drop = [level_key(x) for x in LEVELS if x not in keep]
+def only_levels(frames: list, keep: tuple[str, ...], levels: tuple[str, ...]) -> list:
+    """Copies of ``frames`` carrying only the labels of ``keep`` out of ``levels`` (frames left
+    bare dropped)."""
+    drop = [level_key(x) for x in levels if x not in keep]
     out = []
     for atoms in frames:
         a = atoms.copy()
@@ -130,13 +181,26 @@ def only_levels(frames: list, keep: tuple[str, ...]) -> list:
     return out
 
 
+def referenced(frames: list, refs: dict) -> list:
+    """The frames whose elements have a reference at every level of ``refs``: only they have a
+    formation energy at every level (the validator predicts every level; Track X's HSE06
+    element cells cover the HSE06 subset's elements, not every perovskite's)."""
+    return [a for a in frames
+            if all(set(a.get_chemical_symbols()) <= set(r.mu) for r in refs.values())]  # fmt: skip
+
+
 def true_e_form(frames: list, level: str, refs: dict) -> np.ndarray:
     """Referenced e_form per atom at ``level`` (NaN where unlabelled)."""
     key = f"energy_{level_key(level)}"
     energy = np.array([a.info.get(key, np.nan) for a in frames], dtype=float)
-    elements = sorted({s for a in frames for s in a.get_chemical_symbols()})
-    comp = np.array([[a.get_chemical_symbols().count(e) for e in elements] for a in frames])
-    return formation_energies_per_atom(energy, comp, elements, refs[level], level=level)
+    out = np.full(len(frames), np.nan)
+    ok = np.flatnonzero(np.isfinite(energy))  # only these need a reference for every element
+    if ok.size:
+        sub = [frames[i] for i in ok]
+        elements = sorted({s for a in sub for s in a.get_chemical_symbols()})
+        comp = np.array([[a.get_chemical_symbols().count(e) for e in elements] for a in sub])
+        out[ok] = formation_energies_per_atom(energy[ok], comp, elements, refs[level], level=level)
+    return out
 
 
 def train_fold(frames, ladder, refs, species, test, validation, args, residual=False) -> Any:
@@ -168,11 +232,12 @@ def fold_predictions(trained, frames: list, ladder: FidelityLadder) -> dict[str,
             "top_std_cal": calibrated_std(s, c, f)}  # fmt: skip
 
 
-def lsq_fold(frames: list, ladder: FidelityLadder, refs: dict, test: list[int]) -> dict:
-    """Per-level least-squares element energies on the non-test frames, e_form on the test."""
+def lsq_fold(frames: list, ladder: FidelityLadder, refs: dict, test, held_out=None) -> dict:
+    """Per-level least-squares element energies on the frames outside ``held_out`` (default:
+    ``test``), e_form on ``test``."""
     elements = sorted({s for a in frames for s in a.get_chemical_symbols()})
     comp = np.array([[a.get_chemical_symbols().count(e) for e in elements] for a in frames], float)
-    train = np.setdiff1d(np.arange(len(frames)), test)
+    train = np.setdiff1d(np.arange(len(frames)), test if held_out is None else held_out)
     out = {}
     for level in ladder.names:
         energy = np.array([a.info.get(f"energy_{level_key(level)}", np.nan) for a in frames])
@@ -205,52 +270,68 @@ def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, to
     }  # fmt: skip
 
 
-def cross_validate(frames, ladder, refs, species, true, args) -> dict[str, Any]:
+def covered(frames: list, held_out: list[str]) -> np.ndarray:
+    """Rows a fold can use: the training families' frames, and held-out frames whose elements
+    all occur in training (an element never trained on has no learned energy; on Track M the
+    isolated atoms train, so this keeps every row)."""
+    train = [a for a in frames if a.info["family"] not in held_out]
+    seen = {s for a in train for s in a.get_chemical_symbols()}
+    return np.array([i for i, a in enumerate(frames)
+                     if a.info["family"] not in held_out
+                     or set(a.get_chemical_symbols()) <= seen], dtype=int)  # fmt: skip
+
+
+def cross_validate(everything, ladder, refs, species, true, args) -> dict[str, Any]:
     """Grouped K-fold over ``info["family"]``: every model per fold, scores pooled."""
     low, top = ladder.names[0], ladder.names[-1]
-    folds = folds_of(frames, args.folds, args.seed)
+    folds = folds_of(everything, args.folds, args.seed)
 
-    n = len(frames)
+    n = len(everything)
     names = ("full", "residual", "low_only", "lsq") + (("direct",) if len(ladder) > 2 else ())
     pred = {m: {x: np.full(n, np.nan) for x in ladder.names} for m in names}
     calib: dict[str, list] = {k: [] for k in ("err", "std", "std_cal")}
     calib.update({f"residual_{k}": [] for k in ("err", "std", "std_cal")})
     fold_log = []
     for j, test in enumerate(folds):
-        validation = validation_of(frames, folds[(j + 1) % len(folds)], 12)
+        validation = validation_of(everything, folds[(j + 1) % len(folds)], 12)
+        kept = covered(everything, test + validation)
+        frames = [everything[i] for i in kept]  # indices below are into frames; kept maps back
         full = train_fold(frames, ladder, refs, species, test, validation, args)
         fp = fold_predictions(full, frames, ladder)
+        at = kept[fp["index"]]
         for x in ladder.names:
-            pred["full"][x][fp["index"]] = fp["e_form"][x]
+            pred["full"][x][at] = fp["e_form"][x]
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[key].append(fp[name])
         res = train_fold(frames, ladder, refs, species, test, validation, args, residual=True)
         rp = fold_predictions(res, frames, ladder)
         for x in ladder.names:
-            pred["residual"][x][rp["index"]] = rp["e_form"][x]
+            pred["residual"][x][kept[rp["index"]]] = rp["e_form"][x]
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[f"residual_{key}"].append(rp[name])
-        low_frames = only_levels(frames, (low,))
+        low_frames = only_levels(frames, (low,), ladder.names)
         keep = [i for i, a in enumerate(frames) if f"energy_{level_key(low)}" in a.info]
         lo = train_fold(low_frames, FidelityLadder((ladder[0],)), refs, species, test, validation,
                         args)  # fmt: skip
         lo_pred = lo.validator.predict([low_frames[i] for i in lo.split.test]).e_form_per_atom
-        index = [keep[i] for i in lo.split.test]
+        index = kept[[keep[i] for i in lo.split.test]]
         for x in ladder.names:
             pred["low_only"][x][index] = lo_pred[low]  # the low level stands in for every level
         if "direct" in pred:  # bottom and top only: the same frames minus the middle labels
             ends = (low, top)
             two = FidelityLadder((ladder[0], ladder[-1]))
-            dr = train_fold(only_levels(frames, ends), two, refs, species, test, validation, args)
+            ends_only = only_levels(frames, ends, ladder.names)
+            dr = train_fold(ends_only, two, refs, species, test, validation, args)
             dp = dr.validator.predict([frames[i] for i in fp["index"]]).e_form_per_atom
             for x in ends:
-                pred["direct"][x][fp["index"]] = dp[x]
-        for x, v in lsq_fold(frames, ladder, refs, fp["index"]).items():
-            pred["lsq"][x][fp["index"]] = v
+                pred["direct"][x][at] = dp[x]
+        held_out = np.flatnonzero([a.info["family"] in test for a in everything])
+        for x, v in lsq_fold(everything, ladder, refs, at, held_out).items():
+            pred["lsq"][x][at] = v
         fold_log.append({"test_families": test, "validation_families": validation,
                          "epochs_full": len(full.result.history),
-                         "epochs_low_only": len(lo.result.history)})  # fmt: skip
-        at = fp["index"]
+                         "epochs_low_only": len(lo.result.history),
+                         "rows_left_out_unseen_elements": n - len(kept)})  # fmt: skip
         fold_score = score({x: pred["full"][x][at] for x in ladder.names},
                            {x: true[x][at] for x in ladder.names}, low, top)  # fmt: skip
         print(f"fold {j}: {test} {fold_score}", flush=True)
@@ -268,43 +349,48 @@ def cross_validate(frames, ladder, refs, species, true, args) -> dict[str, Any]:
             "n_families": sum(map(len, folds))}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--min-labels", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "validator_track_m.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / f"validator_{data.name}.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    path = dataset_file(DATA, "track_m")
-    rec = Recorder("validator_track_m", seeds={"split_and_train": args.seed}, data_files=[path])
+    path = dataset_file(data.folder, data.name)
+    rec = Recorder(f"validator_{data.name}", seeds={"split_and_train": args.seed},
+                   data_files=[path])  # fmt: skip
 
     raw = read_dataset(path)
-    frames = labelled(raw, LEVELS)
-    ladder = ladder_of(frames, args.min_labels)
-    low, top = ladder.names[0], ladder.names[-1]
+    frames = labelled(raw, data)
     refs = {  # the data set keys its levels by level_key; the validator by level name
-        x: replace(elemental_references(raw, level_key(x), (REFERENCE_TAG,)), level=x)
-        for x in ladder.names
+        x: replace(elemental_references(raw, level_key(x), data.reference_tags), level=x)
+        for x in data.levels
     }
-    frames = only_levels(frames, ladder.names)
+    ladder = ladder_of(frames, args.min_labels, data.levels)
+    frames = referenced(frames, {x: refs[x] for x in ladder.names})
+    ladder = ladder_of(frames, args.min_labels, data.levels)  # recounted on what is left
+    low, top = ladder.names[0], ladder.names[-1]
+    refs = {x: refs[x] for x in ladder.names}
+    frames = only_levels(frames, ladder.names, data.levels)
     species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
     true = {x: true_e_form(frames, x, refs) for x in ladder.names}
     by_family = cross_validate(frames, ladder, refs, species, true, args)
     by_frame = cross_validate(per_frame(frames), ladder, refs, species, true, args)
     models = by_family["models"]
-    counts = {x: int(sum(f"energy_{level_key(x)}" in a.info for a in frames)) for x in LEVELS}
+    counts = {x: int(sum(f"energy_{level_key(x)}" in a.info for a in frames)) for x in data.levels}
     results = {
         "data": {
             "file": str(path.relative_to(REPO)),
             "ok_labels_per_level": counts,
             "ladder": list(ladder.names),
             "note": "partial build: the ladder is the levels with enough labels; top = "
-            f"{top}, not CCSD(T), until the build reaches it" if top != LEVELS[-1] else "",
+            f"{top}, not {data.levels[-1]}, until the build reaches it"
+            if top != data.levels[-1] else "",
             "frames": len(frames),
-            "split": f"grouped {args.folds}-fold over {by_family['n_families']} molecule "
-            "families (formula); isolated atoms always train (references)",
+            "split": f"grouped {args.folds}-fold over {by_family['n_families']} "
+            + data.family_note,
         },
         "headline": {
             "low": low, "top": top,

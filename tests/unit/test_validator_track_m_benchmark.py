@@ -30,7 +30,7 @@ def frames(bench):
         for k in range(3):
             out.append(_frame(formula, "monoxide", {PBE: -3.0 - k, R2: -3.2 - k}))
     out.append(_frame("Ni2O2", "cluster", {PBE: -9.0}))  # PBE only
-    return bench.labelled(out, bench.LEVELS)
+    return bench.labelled(out, bench.TRACK_M)
 
 
 def test_families_are_formulas_and_atoms_one_family(frames):
@@ -59,13 +59,13 @@ def test_per_frame_split_gives_every_molecule_frame_its_own_family(bench, frames
 
 
 def test_ladder_keeps_the_levels_with_enough_labels_in_order(bench, frames):
-    assert bench.ladder_of(frames, 10).names == (PBE, R2)
+    assert bench.ladder_of(frames, 10, bench.LEVELS).names == (PBE, R2)
     with pytest.raises(SystemExit, match="fewer than two levels"):
-        bench.ladder_of(frames, 100)
+        bench.ladder_of(frames, 100, bench.LEVELS)
 
 
 def test_only_levels_drops_the_other_labels_and_bare_frames(bench, frames):
-    kept = bench.only_levels(frames, (R2,))
+    kept = bench.only_levels(frames, (R2,), bench.LEVELS)
     assert len(kept) == len(frames) - 1  # the PBE-only cluster has nothing left
     assert all("energy_PBE_def2_SVP" not in a.info for a in kept)
     assert "energy_PBE_def2_SVP" in frames[0].info
@@ -86,3 +86,33 @@ def test_a_fold_without_top_labels_has_no_d_score(bench):
     scored = bench.score({PBE: true[PBE] + 0.1, CC: true[PBE]}, true, PBE, CC)
     assert scored["D"] == {"n": 0, "r2": None}
     assert scored["e_form_mae_eV_per_atom"][PBE] == pytest.approx(0.1)
+
+
+def test_track_x_families_are_tags_and_element_cells_do_not_train(bench):
+    """Track X: a perovskite's family is its anion set, the oxides are one family, and the
+    element cells (the references) are left out of the frames."""
+    out = [_frame(el, "ref:element", {"PBE": -1.0}) for el in ("Sr", "Ti", "O")]
+    out.append(_frame("TiO2", "ref:oxide", {"PBE": -3.0, "HSE06": -3.5}))
+    out += [_frame("SrTiO3", "X3=O3", {"PBE": -9.0}), _frame("SrTiO2N", "X3=O2N", {"PBE": -8.0})]
+    frames = bench.labelled(out, bench.TRACK_X)
+    assert [a.info["family"] for a in frames] == ["ref:oxide", "X3=O3", "X3=O2N"]
+    assert bench.folds_of(frames, 3, seed=0)  # no reference family to hold back
+
+
+def test_only_structures_referenced_at_every_level_and_covered_elements_take_part(bench):
+    from qaware.thermo import ElementalReferences
+
+    refs = {
+        "PBE": ElementalReferences("PBE", "h1", {"Sr": -1.0, "Ti": -2.0, "O": -3.0}),
+        "HSE06": ElementalReferences("HSE06", "h2", {"Ti": -2.5, "O": -3.5}),  # no Sr cell
+    }
+    out = [_frame("TiO2", "ref:oxide", {"PBE": -9.0, "HSE06": -10.0}),
+           _frame("SrTiO3", "X3=O3", {"PBE": -20.0, "HSE06": -22.0})]  # fmt: skip
+    assert [a.get_chemical_formula() for a in bench.referenced(out, refs)] == ["O2Ti"]
+    assert len(bench.referenced(out, {"PBE": refs["PBE"]})) == 2
+    for a, family in zip(out, ("A", "B"), strict=True):
+        a.info["family"] = family
+    out.append(_frame("TiO", "x", {"PBE": -5.0}))
+    out[-1].info["family"] = "C"
+    # holding out B (Sr) and C (Ti, O): Sr occurs in no training family, Ti and O do
+    assert bench.covered(out, ["B", "C"]).tolist() == [0, 2]
