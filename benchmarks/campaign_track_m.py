@@ -28,7 +28,7 @@ validator, MF-ENNP) on the PySCF molecules of ``data/track_m`` (issue 5):
   the history with every label they have (seed fraction 1); ``lofo`` runs each family with at
   least 20 pooled molecules. Budget 10 % of the pool, 5 cycles, PBE bought for the pool.
 * **Validator**: :class:`qaware.validator.MFValidator` with Δ-learning heads (the package
-  default; ``validator_track_m.json``: family-split R²(D) 0.63 with them, −5.0 without).
+  default; ``validator_track_m.json``: family-split R²(D) 0.43 with them, −7.5 without).
   Variants ``full`` (four levels), ``direct`` (PBE and CCSD(T) only: the "direct PBE->top"
   ablation) and ``low_only`` (the "PBE-only validator": D = 0). A replay has no generator, so
   the "no descriptor conditioning" ablation does not apply (``campaign_conditioning.json``).
@@ -97,7 +97,7 @@ class MarginTrack:
         return np.asarray(values, dtype=float)
 
     def hit(self, low: Any, top: Any) -> Any:
-        """|low − top| > margin (NaN, an ungated top level unknown, is never a hit)."""
+        """|low − top| > margin; NaN (a gated or missing top level) is never a hit."""
         return np.abs(np.asarray(low, dtype=float) - np.asarray(top, dtype=float)) > self.margin
 
 

@@ -8,9 +8,9 @@ more family); the element cells are the formation-energy references and are not 
 (``validator_reference_cells.json``). Only structures whose elements have an element cell at
 every level of the ladder take part (Track X's HSE06 element cells cover the HSE06 subset's
 elements, not every perovskite's), and a held-out structure with an element no training family
-holds is left out of that fold (the JSON counts them). The ladder is
-every level with ``--min-labels`` labels or more: until the HSE06 perovskites are built the run
-stops with that message. Writes ``benchmarks/results/validator_track_x.json``.
+holds is left out of that fold (the JSON counts them). The ladder is every level with
+``--min-labels`` labels or more: until the HSE06 perovskites are built the run stops with that
+message. Writes ``benchmarks/results/validator_track_x.json``.
 """
 
 from __future__ import annotations
