@@ -83,7 +83,7 @@ class FidelityLadder(Sequence[Fidelity]):
     def __iter__(self) -> Iterator[Fidelity]:
         return iter(self.levels)
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         if isinstance(key, str):
             return self.levels[self.rank(key)]
         return self.levels[key]

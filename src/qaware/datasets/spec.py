@@ -166,7 +166,7 @@ class DatasetSpec(_Model):
         description="false: a staging spec that only fills the store <output>/run/ (its pairs "
         "are exported by the full spec sharing that store); no extxyz or README is written.",
     )
-    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     seed: int | None = Field(
         None, description="Passed to recipes that take a 'seed' (null: their own default)."
     )

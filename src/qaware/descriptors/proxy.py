@@ -157,6 +157,7 @@ class DescriptorProxy(nn.Module):
         self.config = cfg = config or ProxyConfig()
         self.out_dim = out_dim
         self.embed = nn.Embedding(_MAX_Z + 1, cfg.hidden)
+        self.element_table: torch.Tensor
         if cfg.element_features:
             self.register_buffer("element_table", _element_table())
             self.element_in = nn.Linear(self.element_table.shape[1], cfg.hidden)

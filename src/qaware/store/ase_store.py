@@ -319,6 +319,10 @@ class CampaignStore:
                 attempt = int(row.attempt) + (row.status == CallStatus.FAILED)
                 atoms = row.toatoms()
             else:
+                if candidate_id is None:
+                    raise StoreError(
+                        f"{self}: no call row {oracle_key} and no candidate to make one from"
+                    )
                 cand = self._candidate_row(db, candidate_id)
                 shash, level, call_id, attempt = kv.read_hash(cand.shash), result.level, None, 1
                 atoms = cand.toatoms()

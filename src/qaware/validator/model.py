@@ -145,6 +145,7 @@ class MFENNP(nn.Module):
         if c.residual_levels:  # corrections start at zero: an upper level starts as the one below
             with torch.no_grad():
                 for head in self.heads[1:]:
+                    assert isinstance(head, EnsembleHead)
                     head.w2.zero_()
         self.register_buffer("reference_energies", torch.zeros(n_levels, n_species))
         self.register_buffer("energy_scale", torch.ones(n_levels))

@@ -145,6 +145,8 @@ def test_mismatched_results_are_refused(store, nacl):
         store.record_result(cid, okey, good_result(len(nacl) + 1))
     (rec,) = store.calls()
     assert (rec.status, rec.attempt) == (CallStatus.SUBMITTED, 1)
+    with pytest.raises(StoreError, match="no candidate to make one from"):
+        store.record_result(None, "no-such-key", good_result(len(nacl)))
 
 
 def test_call_queries_and_campaign_scope(store, store_url, nacl):
