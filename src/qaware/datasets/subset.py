@@ -38,7 +38,10 @@ def select_subset(
     if subset.sources is not None:
         chosen = [i for i in chosen if structures[i].info.get("source") in subset.sources]
     if subset.tags is not None:
-        chosen = [i for i in chosen if structures[i].info.get("tag") in subset.tags]
+        tags = subset.tags
+        chosen = [i for i in chosen if structures[i].info.get("tag") in tags]
+        if subset.by_tag:  # stable: spec order within a tag
+            chosen.sort(key=lambda i: tags.index(structures[i].info["tag"]))
     for key, allowed in (subset.info or {}).items():
         chosen = [i for i in chosen if _info_matches(structures[i].info, key, allowed)]
     if subset.passed is not None:

@@ -245,3 +245,15 @@ def test_passed_structures_counts_finished_results_not_submitted_rows(tmp_path):
     ]
     calls = {r.oracle_key: r for r in rows}
     assert passed_structures(spec, tmp_path, spec.oracles[1], hashes, calls) == {0, 2}
+
+
+def test_subset_by_tag_orders_by_the_tags_list_and_keeps_spec_order_within_a_tag():
+    from qaware.datasets import Subset
+
+    structures = [bulk("Cu", "fcc", a=3.6 + 0.01 * i) for i in range(6)]
+    for atoms, tag in zip(structures, ("B", "A", "B", "C", "A", "B"), strict=True):
+        atoms.info["tag"] = tag
+    assert select_subset(structures, Subset(tags=["A", "B"])) == [0, 1, 2, 4, 5]  # spec order
+    assert select_subset(structures, Subset(tags=["A", "B"], by_tag=True)) == [1, 4, 0, 2, 5]
+    assert select_subset(structures, Subset(tags=["B", "A"], by_tag=True, first=4)) == [0, 2, 5, 1]
+    assert select_subset(structures, Subset(by_tag=True)) == list(range(6))  # no tags: no order
