@@ -5,8 +5,8 @@
 # spec_refs (both stand-ins for all, PBE on the small element cells and the oxides),
 # spec_pbe_hse06set (PBE on the 120 perovskites that get HSE06, so PBE-HSE06 pairs come first),
 # spec_hse06_refs (HSE06 on Zn, Ti, Sc: the references most perovskites need),
-# spec_hse06_compounds (HSE06 on the oxides and perovskites: what the validator and replay
-# benchmarks wait for), spec_pbe (PBE on the other perovskites), spec_hse06 (the other element
+# spec_hse06_compounds (HSE06 on the oxides, then the perovskites one anion family at a time:
+# what the validator and replay benchmarks wait for), spec_pbe (PBE on the other perovskites), spec_hse06 (the other element
 # cells: hybrid metals are the slowest cells), spec_big (PBE on S8, alpha-B, alpha-Mn), then spec.yaml
 # finds every pair stored and exports the data set (README.md, track_x.extxyz.gz).
 #
