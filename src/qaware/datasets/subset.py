@@ -132,7 +132,8 @@ def describe_subsets(
         if sub is None:
             continue
         n = sum(1 for _, level in status if level == o.level)
-        rules = [f"{k} {v}" for k, v in sub.model_dump(exclude={"passed"}).items() if v is not None]
+        dump = sub.model_dump(exclude={"passed"}, exclude_defaults=True)  # by_tag: False is quiet
+        rules = [f"{k} {v}" for k, v in dump.items() if v is not None]
         if sub.passed is not None:
             where = f" of {sub.passed.spec.name}" if sub.passed.spec is not None else ""
             rules.append(
