@@ -52,7 +52,7 @@ ATOM_MULTIPLICITY: Final[Mapping[str, int]] = MappingProxyType(
 MOLECULE_MULTIPLICITY: Final[Mapping[str, int]] = MappingProxyType(
     {
         "H2": 1, "N2": 1, "O2": 3, "F2": 1, "Cl2": 1, "CO": 1, "NO": 2, "OH": 2, "HF": 1,
-        "H2O": 1, "CO2": 1, "NH3": 1, "CH4": 1, "O3": 1,
+        "H2O": 1, "CO2": 1, "NH3": 1, "CH4": 1, "O3": 1, "SiO2": 1,
         "MgO": 1, "CaO": 1, "SrO": 1, "BaO": 1, "AlO": 2, "SiO": 1,
         "ScO": 2, "TiO": 3, "VO": 4, "CrO": 5, "MnO": 6, "FeO": 5, "CoO": 4, "NiO": 3,
         "CuO": 2, "ZnO": 1, "TiO2": 1,

@@ -41,7 +41,7 @@ def test_every_family_present_in_cheap_first_order(structures: list[Atoms]) -> N
     formulas = {a.info["formula"] for a in structures}
     for metal in track_m.METALS:
         assert {metal, f"{metal}O", f"{metal}O2", f"{metal}2O2", f"{metal}2O3"} <= formulas
-    assert {"O2", "H2O", "CO", "CO2", "MgO", "CaO", "SiO", "AlO"} <= formulas
+    assert {"O2", "H2O", "CO", "CO2", "O3", "SiO2", "MgO", "CaO", "SiO", "AlO"} <= formulas
 
 
 def test_same_seed_same_structures_other_seed_moves_only_rattled(
@@ -80,6 +80,7 @@ def test_multiplicity_is_allowed_and_matches_the_spin_tables(structures: list[At
         by_formula[atoms.info["formula"]].add(atoms.info["multiplicity"])
     assert all(len(ms) == 1 for ms in by_formula.values())  # one spin surface per species
     assert by_formula["O2"] == {3} and by_formula["FeO"] == {5} and by_formula["Fe2O2"] == {9}
+    assert by_formula["O3"] == by_formula["SiO2"] == {1}  # closed-shell singlets
 
 
 def test_monoxide_scans_bracket_the_experimental_bond(structures: list[Atoms]) -> None:
@@ -89,9 +90,19 @@ def test_monoxide_scans_bracket_the_experimental_bond(structures: list[Atoms]) -
             float(a.get_distance(0, 1))
             for a in sorted(scan, key=lambda a: a.info["geometry_index"])
         ]
-        assert len(r) == 8 and np.all(np.diff(r) > 0)
-        assert r[0] == pytest.approx(0.92 * r_e) and r[-1] == pytest.approx(1.15 * r_e)
+        assert len(r) == 13 and np.all(np.diff(r) > 0)
+        assert r[0] == pytest.approx(0.88 * r_e) and r[-1] == pytest.approx(1.25 * r_e)
         assert min(r) < r_e < max(r)
+
+
+def test_triatomic_references_keep_their_geometry(structures: list[Atoms]) -> None:
+    for formula, (outer, centre, r, angle) in track_m.TRIATOMIC_REFERENCES.items():
+        scan = [a for a in structures if a.info["formula"] == formula]
+        assert len(scan) == 8 and all(a.info["tag"] == "reference" for a in scan)
+        (eq,) = [a for a in scan if a.info["scan"] == "stretch" and a.info["geometry_index"] == 1]
+        assert eq.get_chemical_symbols() == [centre, outer, outer]
+        assert eq.get_distance(0, 1) == pytest.approx(r) == eq.get_distance(0, 2)
+        assert eq.get_angle(1, 0, 2) == pytest.approx(angle)
 
 
 def test_scan_coordinate_increases_with_geometry_index(structures: list[Atoms]) -> None:

@@ -11,9 +11,9 @@ Families (``info["tag"]``), in the order returned (cheap first, so a partial bui
 
 * ``atom``: Sc–Zn and the main-group elements of the references (O, H, C, Mg, Ca, Al, Si),
   each at its ground-state multiplicity (:data:`qaware.oracles.spin.ATOM_MULTIPLICITY`).
-* ``reference``: O2 (triplet), H2, CO, MgO, CaO, SiO, AlO (6-point bond scans), H2O and CO2
-  (stretch, bend and asymmetric-stretch scans).
-* ``monoxide``: ScO–ZnO, 8-point bond scans r_e × 0.92 … 1.15 (experimental r_e).
+* ``reference``: O2 (triplet), H2, CO, MgO, CaO, SiO, AlO (6-point bond scans), H2O, CO2, O3
+  and SiO2 (stretch, bend and asymmetric-stretch scans).
+* ``monoxide``: ScO–ZnO, 13-point bond scans r_e × 0.88 … 1.25 (experimental r_e).
 * ``dioxide``: O–M–O (dioxo isomer), symmetric-stretch scan, bend and asymmetric points.
 * ``cluster``: M2O2 planar rhombi (breathing scan + rattled copies) and M2O3 "kites" (the
   rhombus with one terminal O on a metal, plus rattled copies).
@@ -50,6 +50,7 @@ __all__ = [
     "METALS",
     "MONOXIDE_BOND",
     "TAGS",
+    "TRIATOMIC_REFERENCES",
     "structures",
 ]
 
@@ -64,7 +65,12 @@ MONOXIDE_BOND: Final = MappingProxyType(
 """Experimental r_e (Å) of the ground-state 3d-metal monoxides (Huber & Herzberg 1979;
 Merer 1989; ZnO from its microwave spectrum)."""
 
-MONOXIDE_SCALES: Final[tuple[float, ...]] = (0.92, 0.95, 0.98, 1.00, 1.02, 1.05, 1.09, 1.15)
+MONOXIDE_SCALES: Final[tuple[float, ...]] = (
+    0.88, 0.90, 0.92, 0.95, 0.98, 1.00, 1.02, 1.05, 1.09, 1.12, 1.15, 1.20, 1.25
+)  # fmt: skip
+"""Bond lengths of the monoxide scans, in units of r_e. 0.88, 0.90, 1.12, 1.20 and 1.25 were
+added on 2026-11-27 (data/track_m/PROBE.md §7): the stretched points are where static
+correlation, and so the PBE error and the T1/D1 gates, grow."""
 
 DIOXIDE_GEOMETRY: Final = MappingProxyType(
     {"Sc": (1.78, 125.0), "Ti": (1.65, 112.0), "V": (1.61, 118.0), "Cr": (1.59, 128.0),
@@ -80,6 +86,15 @@ DIATOMIC_REFERENCES: Final = MappingProxyType(
      "AlO": 1.618}
 )  # fmt: skip
 """Experimental r_e (Å) of the main-group diatomic references (Huber & Herzberg 1979)."""
+
+TRIATOMIC_REFERENCES: Final = MappingProxyType(
+    {"H2O": ("H", "O", 0.9572, 104.52), "CO2": ("O", "C", 1.1600, 180.0),
+     "O3": ("O", "O", 1.2716, 116.78), "SiO2": ("O", "Si", 1.51, 180.0)}
+)  # fmt: skip
+"""(outer, centre, r (Å), angle (degrees)) of the symmetric main-group triatomics: experimental
+r_e and angle of H2O, CO2 and O3 (Herzberg; Tanaka & Morino 1970), the linear ab initio
+equilibrium of SiO2 (no gas-phase structure; CCSD(T) studies give 1.51–1.52 Å). O3 (a classic
+multireference case) and SiO2 were added on 2026-11-27 (PROBE.md §7)."""
 
 REFERENCE_SCALES: Final[tuple[float, ...]] = (0.94, 0.97, 1.00, 1.03, 1.06, 1.10)
 
@@ -116,7 +131,7 @@ def structures(seed: int = 20261125, families: Sequence[str] | None = None) -> l
     families: tags to keep (None: all), e.g. ``["atom", "reference", "monoxide"]`` for a
               cheap stage or the def2-TZVP subset; the kept structures are identical to the
               same ones in the full list.
-    Returns 335 non-periodic ``ase.Atoms`` (all families) with the ``info`` keys of the module
+    Returns 401 non-periodic ``ase.Atoms`` (all families) with the ``info`` keys of the module
     docstring, families in the order of :data:`TAGS`.
     """
     unknown = set(families or ()) - set(TAGS)
@@ -139,8 +154,8 @@ def _references(rng: np.random.Generator) -> Iterator[Atoms]:
         for k, s in enumerate(REFERENCE_SCALES):
             atoms = _diatomic(a, b, r_e * s)
             yield _label(atoms, "reference", "stretch", k, r_e * s, formula=formula)
-    yield from _triatomic_scans("H", "O", 0.9572, 104.52, "reference")
-    yield from _triatomic_scans("O", "C", 1.1600, 180.0, "reference")
+    for formula, (outer, centre, r, angle) in TRIATOMIC_REFERENCES.items():
+        yield from _triatomic_scans(outer, centre, r, angle, "reference", formula)
 
 
 def _monoxides(rng: np.random.Generator) -> Iterator[Atoms]:
@@ -182,17 +197,20 @@ def _triatomic(outer: str, center: str, r1: float, r2: float, angle: float) -> A
     return Atoms([center, outer, outer], positions=[[0.0, 0.0, 0.0], p1, p2])
 
 
-def _triatomic_scans(outer: str, center: str, r: float, angle: float, tag: str) -> Iterator[Atoms]:
+def _triatomic_scans(
+    outer: str, center: str, r: float, angle: float, tag: str, formula: str = ""
+) -> Iterator[Atoms]:
     """Symmetric stretch (4 points), bend (2, toward smaller angles for linear molecules) and
     asymmetric stretch (2) around (r, angle): 8 structures."""
     for k, s in enumerate((0.96, 1.00, 1.04, 1.08)):
-        yield _label(_triatomic(outer, center, r * s, r * s, angle), tag, "stretch", k, r * s)
+        atoms = _triatomic(outer, center, r * s, r * s, angle)
+        yield _label(atoms, tag, "stretch", k, r * s, formula)
     bends = (angle - 30.0, angle - 15.0) if angle >= 179.0 else (angle - 15.0, angle + 15.0)
     for k, a in enumerate(bends):
-        yield _label(_triatomic(outer, center, r, r, a), tag, "bend", k, a)
+        yield _label(_triatomic(outer, center, r, r, a), tag, "bend", k, a, formula)
     for k, d in enumerate((0.03, 0.06)):
         atoms = _triatomic(outer, center, r * (1 - d), r * (1 + d), angle)
-        yield _label(atoms, tag, "asymmetric", k, 2 * d * r)
+        yield _label(atoms, tag, "asymmetric", k, 2 * d * r, formula)
 
 
 def _rhombus(metal: str, r: float, o_m_o: float = 95.0) -> Atoms:
