@@ -1,11 +1,12 @@
 """A consistent copy of a live run directory, for committing a data set while its build runs.
 
 The build may keep writing the source meanwhile: the SQLite store is copied with the backup API
-(one consistent state, never a half-written page), vacuumed and stored gzipped as
-``campaign.db.gz`` (a store of a few thousand results is ~5 MB raw, ~1.8 MB gzipped; the gzip
-header carries no time, so the same store gives the same bytes); ``events.jsonl`` is cut to
-whole lines; executor job folders are left out. The copy replaces ``dst`` only once complete.
-:func:`restore_run` turns a snapshot back into a run directory a build resumes from.
+(one consistent state, never a half-written page) and written as text that git keeps as deltas
+(``store/``, :mod:`qaware.datasets.store_text`: the Track X store is ~2 MB packed once, then
+a few kB per new result; the gzipped database of earlier snapshots cost ~2 MB every time);
+``events.jsonl`` is cut to whole lines; executor job folders are left out. The copy replaces
+``dst`` only once complete. :func:`restore_run` turns a snapshot back into a run directory a
+build resumes from (a ``store/`` folder, or the ``campaign.db.gz`` of an older snapshot).
 
     python -m qaware.datasets.snapshot data/track_x/run data/track_x/snapshot/run
     python -m qaware.datasets.snapshot --restore data/track_x/snapshot/run data/track_x/run
@@ -19,10 +20,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from qaware.datasets.store_text import dump_store, load_store
+
 __all__ = ["restore_run", "snapshot_run"]
 
-_SKIP = ("campaign.db*", "*.tmp", "jobs", "executor", "report")  # report: `qaware report RUN`
-_DB, _GZ = "campaign.db", "campaign.db.gz"
+_SKIP = ("campaign.db*", "*.tmp", "jobs", "executor", "report", "store")  # report: `qaware report`
+_DB, _GZ, _TEXT = "campaign.db", "campaign.db.gz", "store"
 
 
 def snapshot_run(src: str | Path, dst: str | Path) -> Path:
@@ -35,14 +38,7 @@ def snapshot_run(src: str | Path, dst: str | Path) -> Path:
     shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(*_SKIP))
     with sqlite3.connect(src / _DB) as a, sqlite3.connect(tmp / _DB) as b:
         a.backup(b)
-    with sqlite3.connect(tmp / _DB) as b:
-        b.execute("VACUUM")
-    with (
-        open(tmp / _DB, "rb") as raw,
-        open(tmp / _GZ, "wb") as out,
-        gzip.GzipFile("", "wb", 9, out, mtime=0) as gz,
-    ):
-        shutil.copyfileobj(raw, gz)
+    dump_store(tmp / _DB, tmp / _TEXT)
     (tmp / _DB).unlink()
     events = tmp / "events.jsonl"
     if events.exists():
@@ -55,17 +51,21 @@ def snapshot_run(src: str | Path, dst: str | Path) -> Path:
 
 def restore_run(snapshot: str | Path, dst: str | Path) -> Path:
     """A run directory at ``dst`` (must not exist) from ``snapshot``: files copied, the store
-    decompressed, the empty folders git does not keep made again."""
+    rebuilt, the empty folders git does not keep made again."""
     snapshot, dst = Path(snapshot), Path(dst)
-    if not (snapshot / _GZ).is_file():
-        raise FileNotFoundError(f"{snapshot}: no campaign.db.gz to restore")
+    text, gz = (snapshot / _TEXT).is_dir(), (snapshot / _GZ).is_file()
+    if not (text or gz):
+        raise FileNotFoundError(f"{snapshot}: no store/ (or campaign.db.gz) to restore")
     if dst.exists():
         raise FileExistsError(f"{dst} exists: a live run is never overwritten")
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(snapshot, tmp, ignore=shutil.ignore_patterns(_GZ))
-    with gzip.open(snapshot / _GZ, "rb") as gz, open(tmp / _DB, "wb") as out:
-        shutil.copyfileobj(gz, out)
+    shutil.copytree(snapshot, tmp, ignore=shutil.ignore_patterns(_GZ, _TEXT))
+    if text:
+        load_store(snapshot / _TEXT, tmp / _DB)
+    else:  # a snapshot from before the text format
+        with gzip.open(snapshot / _GZ, "rb") as raw, open(tmp / _DB, "wb") as out:
+            shutil.copyfileobj(raw, out)
     for folder in ("models", "cycles"):
         (tmp / folder).mkdir(exist_ok=True)
     tmp.rename(dst)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -31,8 +35,8 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
         dst.mkdir()
         (dst / "stale.txt").write_text("from an older snapshot")
         assert snapshot_run(src, dst) == dst
-    assert not (dst / "campaign.db").exists()  # committed gzipped only
-    first = (dst / "campaign.db.gz").read_bytes()
+    assert not (dst / "campaign.db").exists()  # committed as text only
+    first = _files(dst / "store")
     assert (dst / "events.jsonl").read_text() == '{"a": 1}\n{"b": 2}\n'
     assert not (dst / "jobs").exists() and not (dst / "stale.txt").exists()
     assert not (dst / "report").exists()
@@ -42,13 +46,30 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
         assert sorted(c.structure_hash for c in copy.candidates()) == [f"h{i}" for i in range(7)]
     assert (restored / "models").is_dir() and (restored / "events.jsonl").exists()
     snapshot_run(src, dst)
-    assert (dst / "campaign.db.gz").read_bytes() == first  # same store, same bytes
+    assert _files(dst / "store") == first  # same store, same bytes
     with pytest.raises(FileExistsError, match="never overwritten"):
         restore_run(dst, restored)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_gzipped_snapshot_of_the_earlier_format_still_restores(tmp_path):
+    src, old = tmp_path / "run", tmp_path / "old"
+    src.mkdir()
+    with CampaignStore(src / "campaign.db", campaign="c") as store:
+        store.add_candidates(_cells(3), cycle=0, hashes=["a", "b", "c"])
+    old.mkdir()
+    with open(src / "campaign.db", "rb") as raw, gzip.open(old / "campaign.db.gz", "wb") as gz:
+        shutil.copyfileobj(raw, gz)
+    restored = restore_run(old, tmp_path / "again")
+    with CampaignStore(restored / "campaign.db", campaign="c") as copy:
+        assert sorted(c.structure_hash for c in copy.candidates()) == ["a", "b", "c"]
 
 
 def test_a_folder_without_a_store_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no campaign\.db"):
         snapshot_run(tmp_path, tmp_path / "out")
-    with pytest.raises(FileNotFoundError, match=r"no campaign\.db\.gz"):
+    with pytest.raises(FileNotFoundError, match=r"no store/"):
         restore_run(tmp_path, tmp_path / "out")
