@@ -51,7 +51,7 @@ export_snapshot() {
 
 # A fresh checkout has no live run/ (it is not committed): start from the committed snapshot.
 for out in "$D" "$D/tzvp"; do
-  if [[ ! -e "$out/run" && -e "$out/snapshot/run/campaign.db.gz" ]]; then
+  if [[ ! -e "$out/run" && -d "$out/snapshot/run" ]]; then
     python -m qaware.datasets.snapshot --restore "$out/snapshot/run" "$out/run"
     echo "build_track_m: restored $out/run from $out/snapshot/run" >&2
   fi
@@ -69,7 +69,7 @@ if [[ -n "${SNAPSHOT:-}" ]]; then
   done
   export_snapshot spec.yaml . track_m "its last step"
   # The def2-TZVP subset's export ($D/tzvp/README.md, $D/tzvp/track_m_tzvp.extxyz), the same way.
-  if [[ -e "$D/tzvp/snapshot/run/campaign.db.gz" ]]; then
+  if [[ -d "$D/tzvp/snapshot/run" ]]; then
     export_snapshot spec_tzvp.yaml tzvp track_m_tzvp "its step"
   fi
   exit 0
