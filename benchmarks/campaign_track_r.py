@@ -59,11 +59,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from ase import Atoms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _partial import PartialUnits
 from _provenance import RESULTS, Recorder
+from _track_r_report import NOTES, markdown, summarise
+from _track_r_tables import TRACKS, Track, composition_atoms, folds, load_table
 from qaware.acquisition import (
     acquisition_scores,
     feasibility,
@@ -74,20 +75,14 @@ from qaware.acquisition import (
 from qaware.campaign.stopping import stop_reason
 from qaware.composition_validator import CompositionValidator
 from qaware.fidelity import Fidelity, FidelityLadder
-from qaware.metrics.discovery import classification, divergence_r2
 from qaware.oracles.replay import ReplayOracle
-from qaware.oracles.replay_tables import (
-    ReplayTable,
-    load_band_gaps,
-    load_formation_enthalpies,
-)
+from qaware.oracles.replay_tables import ReplayTable
 
 OUTPUT: Final = RESULTS / "campaign_track_r.json"
 PARTIAL: Final = RESULTS / "campaign_track_r.partial.jsonl"
 N_CYCLES: Final = 5
 BUDGET_FRACTION: Final = 0.10
 SEED_FRACTION: Final = 0.05
-MIN_FAMILY: Final = 20
 STRATEGIES: Final = (
     "perfect",
     "random",
@@ -103,80 +98,6 @@ STRATEGIES: Final = (
 )
 MODEL_FREE: Final = frozenset({"perfect", "random", "dft_only", "screen_true"})
 FEASIBLE: Final = "+feasible"
-
-
-@dataclass(frozen=True)
-class Track:
-    """A replayed ladder: level names (cheapest first), cost per call, and the hit rule."""
-
-    name: str
-    quantity: str
-    levels: tuple[str, ...]
-    costs: tuple[float, ...]
-    window: tuple[float, float] | None = None  # band gaps: the target window, eV
-    margin: float = 0.1  # energies: a hit is low − top > margin, eV/atom
-
-    def objective(self, values: np.ndarray) -> np.ndarray:
-        """Lower is better: e_form (eV/atom), or a gap's distance to the window (eV)."""
-        if self.window is None:
-            return np.asarray(values, dtype=float)
-        lo, hi = self.window
-        return np.maximum(0.0, np.maximum(lo - values, values - hi))
-
-    def hit(self, low: np.ndarray, top: np.ndarray) -> np.ndarray:
-        if self.window is None:
-            return (np.asarray(low) - np.asarray(top)) > self.margin
-        return self.objective(np.asarray(top)) == 0.0
-
-
-TRACKS: Final = {
-    "formation_enthalpy": Track(
-        "formation_enthalpy",
-        "formation_energy_per_atom",
-        ("GGA(+U)@MP", "r2SCAN@MP", "experiment"),
-        (1.0, 3.0, 100.0),
-    ),
-    "band_gap": Track(
-        "band_gap",
-        "band_gap",
-        ("PBE@Borlido2019", "SCAN@Borlido2019", "HSE06@Borlido2019", "experiment"),
-        (1.0, 3.0, 30.0, 100.0),
-        window=(1.1, 1.8),
-    ),
-}
-
-
-def load_table(track: Track) -> ReplayTable:
-    """The track's rows with every level (gaps: polymorph duplicates dropped)."""
-    table = load_formation_enthalpies() if track.name == "formation_enthalpy" else load_band_gaps()
-    keep = table.complete(track.levels)
-    if track.quantity == "band_gap":
-        keys = np.array(table.keys)
-        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        keep &= counts[inverse] == 1
-    return table.subset(keep)
-
-
-def folds(table: ReplayTable, split: str) -> list[tuple[str, np.ndarray]]:
-    """(name, pool mask) per fold: one family, or leave-one-family-out with small ones merged."""
-    fam = np.array(table.families)
-    if split != "lofo":
-        return [(split, fam == split)]
-    names, counts = np.unique(fam, return_counts=True)
-    big = [str(f) for f, c in zip(names, counts, strict=True) if c >= MIN_FAMILY]
-    out = [(f, fam == f) for f in big]
-    small = ~np.isin(fam, big)
-    if small.any():
-        out.append(("+".join(sorted(set(fam[small]))), small))
-    return out
-
-
-def composition_atoms(counts: dict[str, float]) -> Atoms:
-    """An ase.Atoms with the smallest integer multiple of a composition (positions unused)."""
-    for m in range(1, 1001):
-        if all(abs(n * m - round(n * m)) < 1e-6 * m for n in counts.values()):
-            return Atoms("".join(f"{el}{round(n * m)}" for el, n in sorted(counts.items())))
-    raise ValueError(f"composition {counts} is not rational")
 
 
 @dataclass(frozen=True)
@@ -419,142 +340,6 @@ def run_fold(
     }
 
 
-def _metrics(units: list[dict[str, Any]], strategy: str) -> dict[str, float]:
-    """One seed's campaign metrics for ``strategy``, pooled over the folds of a split."""
-    sel, pos, d_eval, e_eval, d_pool, e_pool = [], [], [], [], [], []
-    hits = calls = 0
-    cost = wall = oracle = 0.0
-    for u in units:
-        c, err = u["campaigns"][strategy], np.array(u["true_error"])
-        mask = np.zeros(u["n_pool"], bool)
-        mask[c["picked"]] = True
-        sel.append(mask)
-        pos.append(np.array(u["positive"], bool))
-        d_eval += c["d_eval"]
-        e_eval += err[c["picked"]].tolist()
-        d_pool += c["d_pool"]
-        e_pool += err.tolist()
-        hits, calls = hits + sum(c["hits"]), calls + len(c["picked"])
-        cost, wall, oracle = cost + c["cost"], wall + c["wall_s"], oracle + c["oracle_s"]
-    cls = classification(np.concatenate(sel), np.concatenate(pos))
-    de, ee, dp, ep = (np.array(x) for x in (d_eval, e_eval, d_pool, e_pool))
-    return {
-        "hits": hits,
-        "calls": calls,
-        "hits_per_call": hits / calls if calls else 0.0,
-        "cost": cost,
-        "hits_per_1000_cost": 1000 * hits / cost,
-        "precision": cls.precision,
-        "recall": cls.recall,
-        "f1": cls.f1,
-        "daf": cls.daf,
-        "r2_signed_evaluated": divergence_r2(de, ee),
-        "r2_abs_evaluated": divergence_r2(abs(de), abs(ee)),
-        "r2_signed_pool": divergence_r2(dp, ep),
-        "r2_abs_pool": divergence_r2(abs(dp), abs(ep)),
-        "wall_s": wall,
-        "oracle_s": oracle,
-    }
-
-
-def summarise(units: list[dict[str, Any]], strategies: tuple[str, ...]) -> dict[str, Any]:
-    """Mean ± std over seeds per strategy, and the ratios the targets are stated in."""
-    seeds = sorted({u["seed"] for u in units})
-    first = [u for u in units if u["seed"] == seeds[0]]
-    out: dict[str, Any] = {
-        "folds": {
-            u["fold"]: {k: u[k] for k in ("n_pool", "budget", "batch", "n_seed_rows")}
-            | {"n_positive": int(sum(u["positive"]))}
-            for u in first
-        },
-        "seeds": seeds,
-        "strategies": {},
-    }
-    per_seed = {
-        s: [_metrics([u for u in units if u["seed"] == k], s) for k in seeds] for s in strategies
-    }
-    for s, rows in per_seed.items():
-        out["strategies"][s] = {
-            key: {
-                "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None,
-                "std": float(np.nanstd(v)) if np.isfinite(v).any() else None,
-            }
-            for key in rows[0]
-            for v in [np.array([r[key] for r in rows], float)]
-        }
-    hpc = {s: out["strategies"][s]["hits_per_call"]["mean"] for s in strategies}
-    out["ratios"] = {
-        f"{s}/{b}": (hpc[s] / hpc[b] if hpc[b] else None)
-        for s in ("qaware", "qaware_abs", "divergence_signed", "screen_true")
-        for b in ("dft_only", "random")
-        if s in hpc and b in hpc
-    }
-    campaigns = [c for u in units for c in u["campaigns"].values()]
-    out["time_s"] = {  # summed over folds and seeds, so a resumed run still reports it
-        "compute": sum(u["setup_s"] for u in units) + sum(c["wall_s"] for c in campaigns),
-        "oracle": sum(c["oracle_s"] for c in campaigns),
-    }
-    return out
-
-
-def _cell(stat: dict[str, float | None], digits: int = 3) -> str:
-    m, s = stat["mean"], stat["std"]
-    return "n/a" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def markdown(doc: dict[str, Any]) -> str:
-    """The short result file: one table per track and split, the command and the data sha256."""
-    prov, res = doc["provenance"], doc["results"]
-    lines = [
-        "# Track R replay campaigns (benchmarks/campaign_track_r.py)",
-        "",
-        f"Command: `{prov['command']}` (commit {(prov.get('git') or {}).get('commit', '?')}, "
-        f"this invocation {prov['wall_time_s']:.0f} s wall, {prov['machine']['cpu_model']}, "
-        "no GPU; units already in the .partial.jsonl cache are reused).",
-        "",
-    ]
-    lines += [f"- `{f['path']}` sha256 `{f['sha256']}`" for f in prov["data_files"]]
-    lines += ["", res["notes"], ""]
-    for key, split in res["splits"].items():
-        lines += [
-            f"## {key}",
-            "",
-            "folds: "
-            + ", ".join(
-                f"{n} (pool {f['n_pool']}, hits {f['n_positive']}, budget {f['budget']})"
-                for n, f in split["folds"].items()
-            ),
-            "",
-        ]
-        lines += [
-            "| strategy | hits/call | hits | hits per 1000 cost | F1 | DAF "
-            "| R²(D) eval | R²(D) pool | R²(abs D) eval | R²(abs D) pool | wall s |",
-            "|" + "---|" * 11,
-        ]
-        for s, m in split["strategies"].items():
-            lines.append(
-                f"| {s} | {_cell(m['hits_per_call'])} | {_cell(m['hits'], 1)} | "
-                f"{_cell(m['hits_per_1000_cost'])} | {_cell(m['f1'])} | {_cell(m['daf'], 2)} | "
-                f"{_cell(m['r2_signed_evaluated'], 2)} | {_cell(m['r2_signed_pool'], 2)} | "
-                f"{_cell(m['r2_abs_evaluated'], 2)} | {_cell(m['r2_abs_pool'], 2)} | "
-                f"{_cell(m['wall_s'], 1)} |"
-            )
-        ratios = ", ".join(
-            f"{k} {v:.2f}" if v is not None else f"{k} n/a (the baseline found 0)"
-            for k, v in split["ratios"].items()
-        )
-        t = split["time_s"]
-        lines += [
-            "",
-            f"Ratios of mean hits per top-level call: {ratios}.",
-            "",
-            f"Time (all strategies, folds and seeds): {t['compute']:.0f} s of computing, of which "
-            f"{t['oracle']:.3f} s in replay-oracle calls (table look-ups).",
-            "",
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -594,15 +379,6 @@ def main(argv: list[str] | None = None) -> None:
         doc_path.with_suffix(".md").write_text(markdown(json.loads(doc_path.read_text())))
     print(f"wrote {args.output}")
 
-
-NOTES: Final = (
-    "Hits per top-level (experiment) call, mean ± std over seeds; each fold's budget is 10 % of "
-    "its pool. Cost model: lowest level 1 per call (bought for the whole pool), SCAN-like 3, "
-    "HSE06 30, experiment 100 per selected candidate. R²(D) is the squared Pearson r between the "
-    "validator's signed divergence (low − predicted top) and the true low-level error (low − "
-    "experiment) on the evaluated candidates and on the whole pool; model-free strategies use the "
-    "cycle-0 validator. See the script's docstring for the split, seed set and hit rules."
-)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ killed run resumes without recomputing anything stored. A stored failure (timeou
 as it is; ``--retries 1`` computes it again (e.g. after raising ``--timeout``). The JSON is
 rewritten after every result, so a partial run leaves a valid file.
 
-The set (geometries fixed, not optimised; sources in the constants below):
+The set (geometries fixed, not optimised; sources in the constants of _oracle_costs_set.py):
 
 * molecules, PySCF/def2-SVP at PBE, r2SCAN, HSE06 (UKS/RKS) and CCSD(T) (ROHF-based for open
   shells, frozen core): the diatomics FeO NiO CuO MnO TiO VO CrO ZnO MgO at their experimental
@@ -37,49 +37,39 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import resource
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 from ase import Atoms
-from ase.build import bulk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _oracle_costs_report import (
+    Rows,
+    _fmt,
+    binding_table,
+    call_record,
+    cost_summary,
+    print_summary,
+)
+from _oracle_costs_set import (
+    CRYSTAL_LEVELS,
+    METALS,
+    MOLECULAR_LEVELS,
+    System,
+    make_oracle,
+    systems,
+)
 from _provenance import RESULTS, Recorder
-from qaware.datasets.recipes.track_m import DIATOMIC_REFERENCES, MONOXIDE_BOND
-from qaware.oracles.gates import GateSettings
 from qaware.oracles.result import OracleResult
 
 RUN_DIR: Final = RESULTS / "oracle_costs_run"
 OUTPUT: Final = RESULTS / "oracle_costs.json"
-METALS: Final = ("Fe", "Ni", "Cu", "Mn", "Ti", "V", "Cr", "Zn", "Mg")
-DIATOMIC_R_E: Final = {f"{m}O": MONOXIDE_BOND[m] for m in METALS if m != "Mg"} | {
-    "MgO": DIATOMIC_REFERENCES["MgO"]
-}
-"""Experimental r_e (Å): Huber & Herzberg (1979), Merer (1989), ZnO from its microwave spectrum
-(the table of qaware.datasets.recipes.track_m, so these are Track M's r_e points)."""
-TIO2_GEOMETRY: Final = (1.651, 111.57)
-"""Ti–O (Å) and O–Ti–O (degrees) of TiO2, r0 from its rotational spectrum (Brünken et al.,
-ApJ 676, 1367 (2008))."""
-MG2O2_GEOMETRY: Final = (1.905, 99.7)
-"""Mg–O (Å) and O–Mg–O (degrees) of the planar D2h Mg2O2 rhombus at its PBE/def2-SVP (singlet)
-minimum, found here with ASE's BFGS on the PySCF oracle's forces (fmax < 0.001 eV/Å, from
-1.87 Å / 96°; Mg···Mg 2.455 Å, O···O 2.913 Å). No experimental structure exists."""
-LATTICE: Final = {"Si": 5.431, "MgO": 4.212, "NiO": 4.177, "SrTiO3": 3.905, "SrFeO3": 3.851}
-"""Experimental room-temperature lattice constants (Å): Si, MgO, NiO (rocksalt, ignoring the
-small rhombohedral distortion of AFM NiO), cubic SrTiO3, cubic SrFeO3 (MacChesney et al.,
-J. Chem. Phys. 43, 1907 (1965))."""
-MOLECULAR_LEVELS: Final = ("PBE", "r2SCAN", "HSE06", "CCSD(T)")
-CRYSTAL_LEVELS: Final = ("PBE", "PBE+U", "HSE06")
-BASIS: Final = "def2-SVP"
 Phases = list[tuple[str, list[tuple[str, str]]]]  # [(phase name, [(system, level), ...]), ...]
-Rows = dict[tuple[str, str], dict[str, Any]]  # (system, level) -> call record
 
 
 @dataclass(frozen=True)
@@ -119,86 +109,6 @@ class TimedOracle:
         extra = {"cpu_time_s": round(cpu() - start, 2), "load_1m_end": os.getloadavg()[0]}
         result.diagnostics = {**result.diagnostics, **extra}
         return result
-
-
-# -- the fixed set ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class System:
-    """One structure of the set; ``kind`` in atom, diatomic, molecule, cluster, crystal."""
-
-    name: str
-    kind: str
-    build: Callable[[], Atoms]
-    geometry: str
-
-    @property
-    def periodic(self) -> bool:
-        return self.kind == "crystal"
-
-
-def _diatomic(formula: str, r: float) -> Atoms:
-    return Atoms(formula, positions=[[0, 0, 0], [0, 0, r]])
-
-
-def _bent(metal: str, r: float, angle_deg: float) -> Atoms:
-    """O–M–O with M–O = ``r`` Å and the angle at M, in the xy plane, M at the origin."""
-    h = math.radians(angle_deg) / 2
-    pos = [[0, 0, 0], [r * math.sin(h), r * math.cos(h), 0], [-r * math.sin(h), r * math.cos(h), 0]]
-    return Atoms(f"{metal}O2", positions=pos)
-
-
-def _rhombus(metal: str, r: float, o_m_o_deg: float) -> Atoms:
-    """Planar M2O2 with M–O = ``r`` Å and the O–M–O angle at each metal (metals on x)."""
-    h = math.radians(o_m_o_deg) / 2
-    x, y = r * math.cos(h), r * math.sin(h)
-    return Atoms(f"{metal}2O2", positions=[[x, 0, 0], [-x, 0, 0], [0, y, 0], [0, -y, 0]])
-
-
-def _perovskite(a_site: str, b_site: str, a: float) -> Atoms:
-    frac = [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
-    return Atoms(f"{a_site}{b_site}O3", scaled_positions=frac, cell=np.eye(3) * a, pbc=True)
-
-
-def systems() -> dict[str, System]:
-    """Every structure of the benchmark by name (atoms named by their symbol)."""
-    out: dict[str, System] = {}
-    for el in (*METALS, "O"):
-        out[el] = System(el, "atom", lambda el=el: Atoms(el), "isolated atom")
-    for name, r in DIATOMIC_R_E.items():
-        out[name] = System(name, "diatomic", lambda n=name, r=r: _diatomic(n, r),
-                           f"experimental r_e {r} Å")  # fmt: skip
-    out["TiO2"] = System("TiO2", "molecule", lambda: _bent("Ti", *TIO2_GEOMETRY),
-                         "Ti-O {} Å, O-Ti-O {} deg (exp. r0)".format(*TIO2_GEOMETRY))  # fmt: skip
-    out["Mg2O2"] = System(
-        "Mg2O2",
-        "cluster",
-        lambda: _rhombus("Mg", *MG2O2_GEOMETRY),
-        "D2h rhombus Mg-O {} Å, O-Mg-O {} deg".format(*MG2O2_GEOMETRY),
-    )
-
-    def crystal(name: str, build: Callable[[], Atoms], what: str) -> None:
-        a = LATTICE[name.removesuffix("(s)")]
-        out[name] = System(name, "crystal", build, f"{what}, a = {a} Å (exp.)")
-
-    crystal("Si", lambda: bulk("Si", "diamond", a=LATTICE["Si"]), "diamond, 2-atom cell")
-    for n in ("MgO", "NiO"):
-        crystal(f"{n}(s)", lambda n=n: bulk(n, "rocksalt", a=LATTICE[n]), "rocksalt, 2-atom cell")
-    for n in ("SrTiO3", "SrFeO3"):
-        crystal(n, lambda n=n: _perovskite("Sr", n[2:4], LATTICE[n]), "cubic Pm-3m, 5 atoms")
-    return out
-
-
-def make_oracle(system: System, level: str) -> Any:
-    """The oracle spec of ``level`` for ``system`` (PySCF for molecules, GPAW for crystals)."""
-    if system.periodic:
-        from qaware.oracles.gpaw_periodic import GPAWOracle
-
-        return GPAWOracle(xc=level, threads=1)  # type: ignore[arg-type]
-    from qaware.oracles.pyscf_molecular import PySCFOracle
-
-    gates = GateSettings() if level == "CCSD(T)" else GateSettings(s2_tolerance=None)
-    return PySCFOracle(method=level, basis=BASIS, level_name=f"{level}/{BASIS}", num_threads=1,  # type: ignore[arg-type]
-                       max_memory_mb=6000 if level == "CCSD(T)" else 3000, gates=gates)  # fmt: skip
 
 
 def plan(quick: bool) -> Phases:
@@ -289,122 +199,6 @@ def _short(task: Any) -> str:
     """Short level name (``CCSD(T)``, ``PBE+U``) of a task's oracle."""
     inner = task.oracle.oracle
     return str(getattr(inner, "method", None) or inner.xc)
-
-
-# -- report -------------------------------------------------------------------------------------
-def gate_verdict(diag: dict[str, Any], gates: GateSettings) -> dict[str, Any]:
-    """T1, D1 and <S^2> of a CCSD(T) result next to their limits, and the verdict."""
-    open_shell = bool(diag.get("open_shell"))
-    failed = list(diag.get("gates_failed") or [])
-    return {
-        "t1": diag.get("t1"),
-        "t1_max": gates.t1_max_open_shell if open_shell else gates.t1_max_closed_shell,
-        "d1": diag.get("d1"),
-        "d1_max": gates.d1_max_open_shell if open_shell else gates.d1_max_closed_shell,
-        "s2": diag.get("s2"),
-        "s2_expected": diag.get("s2_expected"),
-        "reference": diag.get("reference"),
-        "verdict": "pass" if not failed else "gated: " + "; ".join(failed),
-    }
-
-
-def call_record(system: System, level: str, result: OracleResult, cached: bool) -> dict[str, Any]:
-    """One (system, level) row of the result file."""
-    diag = result.to_dict()["diagnostics"]
-    row: dict[str, Any] = {
-        "system": system.name, "kind": system.kind, "level": level, "oracle_level": result.level,
-        "code": f"{result.code} {result.code_version}", "ok": result.ok, "reason": result.reason,
-        "energy_ev": result.energy, "wall_time_s": round(result.wall_time_s, 2),
-        "cpu_time_s": diag.pop("cpu_time_s", None), "peak_memory_mb": result.peak_memory_mb,
-        "load_1m_end": diag.pop("load_1m_end", None), "from_store": cached,
-        "atom_configuration": diag.get("atom_configuration"), "diagnostics": diag,
-    }  # fmt: skip
-    if level == "CCSD(T)":
-        row["gates"] = gate_verdict(diag, GateSettings())
-    return row
-
-
-def binding_energy(name: str, level: str, rows: Rows) -> dict[str, Any]:
-    """D_e = sum E(atoms) - E(molecule) (eV) at ``level``; members that failed a gate are named."""
-    from ase.formula import Formula
-
-    members = {name: -1, **Formula(name).count()}
-    total, missing, gated = 0.0, [], []
-    for member, count in members.items():
-        row = rows.get((member, level))
-        if row is None or row["energy_ev"] is None:
-            missing.append(member if row is None else f"{member}: {row['reason']}")
-            continue
-        total += count * row["energy_ev"]
-        if not row["ok"]:
-            gated.append(f"{member}: {row['reason']}")
-    if missing:
-        return {"d_e_ev": None, "missing": missing}
-    return {"d_e_ev": round(total, 4), "all_ok": not gated, "gated": gated}
-
-
-def binding_table(table: dict[str, System], rows: Rows) -> dict[str, Any]:
-    """Per molecule: D_e at every level, PBE - CCSD(T), and the CCSD(T) gate verdicts."""
-    out: dict[str, Any] = {}
-    for name, system in table.items():
-        if system.kind not in ("diatomic", "molecule", "cluster"):
-            continue
-        entry: dict[str, Any] = {lv: binding_energy(name, lv, rows) for lv in MOLECULAR_LEVELS}
-        pbe, cc = entry["PBE"]["d_e_ev"], entry["CCSD(T)"]["d_e_ev"]
-        entry["pbe_minus_ccsd_t_ev"] = None if pbe is None or cc is None else round(pbe - cc, 4)
-        members = [name, *sorted(set(system.build().get_chemical_symbols()))]
-        entry["ccsd_t_gates"] = {m: rows[(m, "CCSD(T)")]["gates"] for m in members
-                                 if (m, "CCSD(T)") in rows}  # fmt: skip
-        out[name] = entry
-    return out
-
-
-def cost_summary(rows: Rows) -> list[dict[str, Any]]:
-    """Per (code, level, kind): calls, ok, wall time min/median/max (s), max peak memory (MB)."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for row in rows.values():
-        groups.setdefault((row["code"].split()[0], row["level"], row["kind"]), []).append(row)
-    out = []
-    for (code, level, kind), members in sorted(groups.items()):
-        walls = [r["wall_time_s"] for r in members]
-        cpus = [r["cpu_time_s"] for r in members if r["cpu_time_s"] is not None]
-        mems = [r["peak_memory_mb"] for r in members if r["peak_memory_mb"] is not None]
-        out.append({"code": code, "level": level, "kind": kind, "calls": len(members),
-                    "ok": sum(r["ok"] for r in members), "wall_s_min": min(walls),
-                    "wall_s_median": round(float(np.median(walls)), 2), "wall_s_max": max(walls),
-                    "cpu_s_median": round(float(np.median(cpus)), 2) if cpus else None,
-                    "cpu_s_max": max(cpus, default=None),
-                    "peak_memory_mb_max": max(mems, default=None)})  # fmt: skip
-    return out
-
-
-def _fmt(value: Any, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def print_summary(rows: Rows, bind: dict[str, Any]) -> None:
-    print(f"\n{'system':8} {'level':8} {'ok':3} {'wall s':>8} {'cpu s':>8} {'MB':>6}  reason")
-    for r in rows.values():
-        print(f"{r['system']:8} {r['level']:8} {'yes' if r['ok'] else 'NO':3} "
-              f"{r['wall_time_s']:8.1f} {_fmt(r['cpu_time_s'], '8.1f'):>8} "
-              f"{_fmt(r['peak_memory_mb'], '6.0f'):>6}  {r['reason']}")  # fmt: skip
-    print(
-        f"\nD_e (eV), def2-SVP; * = a member failed a gate\n{'mol':6} "
-        + " ".join(f"{lv:>8}" for lv in MOLECULAR_LEVELS)
-        + "  PBE-CC   T1     D1   CC verdict"
-    )
-    for name, e in bind.items():
-        cells = []
-        for lv in MOLECULAR_LEVELS:
-            d = e[lv]
-            cells.append(
-                f"{_fmt(d['d_e_ev'], '.3f')}{'' if d.get('all_ok', True) else '*':1}".rjust(8)
-            )
-        g = e["ccsd_t_gates"].get(name, {})
-        print(
-            f"{name:6} {' '.join(cells)} {_fmt(e['pbe_minus_ccsd_t_ev'], '6.3f'):>7} "
-            f"{_fmt(g.get('t1'), '.3f'):>6} {_fmt(g.get('d1'), '.3f'):>6}  {g.get('verdict', '-')}"
-        )
 
 
 # -- main ---------------------------------------------------------------------------------------

@@ -39,21 +39,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import RESULTS, Recorder
+from _scale_backends import _db_bytes, _drop, _pg, _pg_schema, _row_ids, _store_url
+from _scale_records import Meter, read_partial
 
 SCORE_SIZES = (10_000, 100_000, 30_000)  # 10^5 before 3·10^4: two points give a slope
 STORE_SIZES = (10_000, 100_000, 1_000_000)
@@ -92,132 +90,7 @@ BATCH = 10_000
 SEED = 0
 
 
-# ---- the partial file ------------------------------------------------------------------------
-def record_key(rec: dict[str, Any]) -> tuple[str, str, int, str]:
-    return rec["part"], rec["backend"], int(rec["size"]), rec["op"]
-
-
-def read_partial(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
-    """Finished measurements by (part, backend, size, op); a later line replaces an earlier."""
-    out: dict[tuple[str, str, int, str], dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                out[record_key(rec)] = rec
-    return out
-
-
-def append(path: Path, rec: dict[str, Any]) -> None:
-    rec = {**rec, "utc": datetime.now(UTC).isoformat(timespec="seconds"),
-           "load1": round(os.getloadavg()[0], 2)}  # fmt: skip
-    with path.open("a") as f:  # one short line per write: appends from two workers stay whole
-        f.write(json.dumps(rec) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
-
-
-class Meter:
-    """Times one operation and appends its record (seconds, rows, RSS) to the partial file."""
-
-    def __init__(self, partial: Path, part: str, backend: str, size: int) -> None:
-        self.partial, self.base = partial, {"part": part, "backend": backend, "size": size}
-        self.done = {k[3] for k in read_partial(partial) if k[:3] == (part, backend, size)}
-
-    def __call__(
-        self,
-        op: str,
-        fn: Callable[[], Any],
-        rows: Callable[[Any], int],
-        seconds: Callable[[Any], float] | None = None,
-    ) -> Any:
-        """Run ``fn``; ``seconds(out)`` replaces the wall time when the work spans sessions."""
-        rss0, t0 = _rss_mib(), time.perf_counter()
-        out = fn()
-        dt = time.perf_counter() - t0 if seconds is None else seconds(out)
-        rec = {**self.base, "op": op, "seconds": round(dt, 4), "rows": int(rows(out)),
-               "rss_before_mib": rss0, "peak_rss_mib": _peak_rss_mib()}  # fmt: skip
-        append(self.partial, rec)
-        self.done.add(op)
-        return out
-
-
 # ---- store ------------------------------------------------------------------------------------
-def _sqlite_path(workdir: Path, size: int) -> Path:
-    return workdir / f"qaware_scale_{size}.db"
-
-
-def _pg_schema(size: int) -> str:
-    return f"qaware_scale_{size}"
-
-
-def _pg(base: str, sql: str, *params: Any) -> Any:
-    import psycopg2
-
-    con = psycopg2.connect(base)
-    con.autocommit = True
-    try:
-        with con.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone() if cur.description else None
-    finally:
-        con.close()
-
-
-def _store_url(backend: str, size: int, workdir: Path, pg_base: str | None) -> str:
-    if backend == "sqlite":
-        return str(_sqlite_path(workdir, size))
-    assert pg_base, "PostgreSQL needs --postgres-url"
-    sep = "&" if "?" in pg_base else "?"
-    return f"{pg_base}{sep}options={quote(f'-csearch_path={_pg_schema(size)}')}"
-
-
-def _drop(backend: str, size: int, workdir: Path, pg_base: str | None) -> None:
-    if backend == "sqlite":
-        _sqlite_path(workdir, size).unlink(missing_ok=True)
-    else:
-        _pg(pg_base, f"DROP SCHEMA IF EXISTS {_pg_schema(size)} CASCADE")  # type: ignore[arg-type]
-
-
-def _row_ids(backend: str, size: int, workdir: Path, pg_base: str | None) -> list[int]:
-    """Ids of every row, ascending (before the history only candidate rows exist)."""
-    sql = "SELECT id FROM {}systems ORDER BY id"
-    if backend == "sqlite":
-        import sqlite3
-
-        con = sqlite3.connect(_sqlite_path(workdir, size))
-        try:
-            return [int(r[0]) for r in con.execute(sql.format(""))]
-        finally:
-            con.close()
-    import psycopg2
-
-    con = psycopg2.connect(pg_base)
-    try:
-        with con.cursor() as cur:
-            cur.execute(sql.format(f"{_pg_schema(size)}."))
-            return [int(r[0]) for r in cur.fetchall()]
-    finally:
-        con.close()
-
-
-def _db_bytes(backend: str, size: int, workdir: Path, pg_base: str | None) -> int:
-    if backend == "sqlite":
-        return _sqlite_path(workdir, size).stat().st_size
-    sql = ("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
-           "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'")  # fmt: skip
-    return int(_pg(pg_base, sql, _pg_schema(size))[0] or 0)  # type: ignore[arg-type,index]
-
-
 def fill_store(store: Any, size: int, progress: Path, seed: int = SEED) -> float:
     """Insert ``size`` candidate rows in batches of 10,000 (one transaction each); return the
     seconds spent in ``add_candidates`` over all sessions.

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,44 +67,25 @@ from train_quickstart_validator import (
     quickstart_model_config,
 )
 
-from _provenance import REPO, RESULTS, Recorder
+from _provenance import RESULTS, Recorder
+from _validator_data import (
+    DATA,
+    TEST_FAMILY,
+    VALIDATION_FAMILY,
+    _frames_with,
+    _spanning_split,
+    _sparsify_top,
+)
+from _validator_speed import speed
+from _validator_uncertainty import (  # pooled: read by tests/unit/test_validator_benchmark.py
+    _test_ece_by_calibration,
+    deep_ensemble,
+    pooled,  # noqa: F401
+)
 from qaware.datasets.spec import level_key
 from qaware.fidelity import FidelityLadder
 from qaware.validator import TrainConfig
 from qaware.validator.workflow import load_references, train_on_frames
-
-DATA = REPO / "data" / "perov_standin"
-TEST_FAMILY = "X3=ONF"
-VALIDATION_FAMILY = "X3=ON2"
-
-
-def _frames_with(frames: list, keep: tuple[str, ...]) -> list:
-    """Copies of ``frames`` that carry only the labels of levels ``keep``."""
-    drop = [level_key(x) for x in LEVELS if x not in keep]
-    out = []
-    for atoms in frames:
-        a = atoms.copy()
-        for k in drop:
-            for key in (f"energy_{k}", f"stress_{k}"):
-                a.info.pop(key, None)
-            a.arrays.pop(f"forces_{k}", None)
-        out.append(a)
-    return out
-
-
-def _sparsify_top(frames: list, fraction: float, seed: int) -> list:
-    """Drop the top-level labels of all but ``fraction`` of the non-test frames."""
-    rng = np.random.default_rng(seed)
-    k = level_key(LEVELS[-1])
-    out = []
-    for atoms in frames:
-        a = atoms.copy()
-        if a.info["tag"] != TEST_FAMILY and rng.random() >= fraction:
-            a.info.pop(f"energy_{k}", None)
-            a.info.pop(f"stress_{k}", None)
-            a.arrays.pop(f"forces_{k}", None)
-        out.append(a)
-    return out
 
 
 def _train(
@@ -142,23 +122,6 @@ def _train(
     )
 
 
-def _spanning_split(frames: list, share: float, seed: int) -> tuple[list, tuple[str, ...]]:
-    """Copies whose ``info["split"]`` moves a seeded ``share`` of every training family's frames
-    to a held-out group ``held:<family>``; the validation groups are those plus the validation
-    family. Calibration then sees errors of several families, not of one."""
-    rng = np.random.default_rng(seed)
-    out, held = [], set()
-    for atoms in frames:
-        a = atoms.copy()
-        tag = a.info["tag"]
-        a.info["split"] = tag
-        if tag not in (TEST_FAMILY, VALIDATION_FAMILY) and rng.random() < share:
-            a.info["split"] = f"held:{tag}"
-            held.add(a.info["split"])
-        out.append(a)
-    return out, (VALIDATION_FAMILY, *sorted(held))
-
-
 def _summary(trained) -> dict[str, Any]:
     history = trained.result.history
     n_seen = trained.n_train * len(history)
@@ -174,96 +137,6 @@ def _summary(trained) -> dict[str, Any]:
         "n_train": trained.n_train,
         "train_throughput_structures_per_s": n_seen / trained.train_seconds,
     }
-
-
-def _test_ece_by_calibration(trained, frames) -> dict[str, dict[str, Any]]:
-    """Test ECE per level under both calibrations, each fitted on the same validation family:
-    ``one_factor`` (the default) and ``factor_and_floor`` (``fit_std_affine``); and, to read
-    them, per family the energy MAE and the correlation of |error| with the raw σ (how well σ
-    ranks the errors; calibration only rescales it)."""
-    from qaware.validator.calibration import (
-        calibrated_std,
-        fit_std_affine,
-        fit_std_scale,
-        regression_ece,
-    )
-    from qaware.validator.train import prepare_samples
-    from qaware.validator.uncertainty import held_out_errors
-
-    model = trained.validator._require_model()
-    names = model.config.levels
-
-    def errors(indices):
-        return held_out_errors(model, prepare_samples([frames[i] for i in indices], model.config))
-
-    val, test = errors(trained.split.validation), errors(trained.split.test)
-    out: dict[str, dict[str, Any]] = {"one_factor": {}, "factor_and_floor": {}, "families": {}}
-    for f, (e, s) in test.items():
-        if f in val:
-            c = fit_std_scale(*val[f])
-            out["one_factor"][names[f]] = regression_ece(e, c * s)
-            c, floor = fit_std_affine(*val[f])
-            out["factor_and_floor"][names[f]] = regression_ece(e, calibrated_std(s, c, floor))
-            out["families"][names[f]] = {
-                family: {
-                    "energy_mae": float(np.mean(np.abs(err))),
-                    "corr_abs_error_sigma": float(np.corrcoef(np.abs(err), sig)[0, 1]),
-                }
-                for family, (err, sig) in (("validation", val[f]), ("test", (e, s)))
-            }
-    return out
-
-
-def pooled(member_errors: np.ndarray, member_sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ensemble error, σ) from K members' mean-head errors and head stds, both (K, n): the
-    error of the mean, and the std over all K·H heads (mean within-member variance plus the
-    variance of the member means)."""
-    variance = (member_sigma**2).mean(axis=0) + member_errors.var(axis=0)
-    return member_errors.mean(axis=0), np.sqrt(variance)
-
-
-def deep_ensemble(members: list, frames: list) -> dict[str, Any]:
-    """Test MAE and ECE of the mean of ``members`` (trained validators on the same split), σ =
-    std over all heads of all members, one factor per level fitted on the validation family;
-    with, per family, how well σ ranks |error| and the median σ."""
-    from qaware.validator.calibration import fit_std_scale, regression_ece
-    from qaware.validator.train import prepare_samples
-    from qaware.validator.uncertainty import held_out_errors
-
-    split = members[0].split
-    parts: dict[str, list] = {"validation": [], "test": []}
-    for trained in members:
-        model = trained.validator._require_model()
-        for part, indices in (("validation", split.validation), ("test", split.test)):
-            samples = prepare_samples([frames[i] for i in indices], model.config)
-            errors = held_out_errors(model, samples)
-            parts[part].append(errors)
-    names = members[0].validator.ladder.names
-    out: dict[str, Any] = {"members": len(members), "test": {}, "families": {}}
-    for f, level in enumerate(names):
-        stats = {
-            part: pooled(
-                np.array([m[f][0] for m in per_member]), np.array([m[f][1] for m in per_member])
-            )
-            for part, per_member in parts.items()
-        }
-        scale = fit_std_scale(*stats["validation"])
-        e, s = stats["test"]
-        out["test"][level] = {
-            "energy_mae": float(np.mean(np.abs(e))),
-            "ece_uncalibrated": regression_ece(e, s),
-            "ece": regression_ece(e, scale * s),
-            "scale": scale,
-        }
-        out["families"][level] = {
-            part: {
-                "energy_mae": float(np.mean(np.abs(err))),
-                "corr_abs_error_sigma": float(np.corrcoef(np.abs(err), sig)[0, 1]),
-                "median_sigma": float(np.median(sig)),
-            }
-            for part, (err, sig) in stats.items()
-        }
-    return out
 
 
 ROTATIONS: tuple[tuple[str, str], ...] = (
@@ -351,65 +224,6 @@ def _beyond_composition(d_pred: np.ndarray, d_lsq: np.ndarray, d_true: np.ndarra
     """R² of the part of D that composition does not explain: (D_pred − D_lsq) vs
     (D_true − D_lsq). 0: the model adds nothing to composition; 1: it gets the rest right."""
     return _d_metrics(d_pred - d_lsq, d_true - d_lsq)["r2"]
-
-
-def _time_calls(calc_fn, atoms, repeats: int) -> float:
-    calc_fn(atoms)  # warm-up (model load, first graph)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        calc_fn(atoms)
-    return (time.perf_counter() - start) / repeats
-
-
-def speed(validator, repeats: int) -> dict[str, Any]:
-    from ase.build import bulk
-
-    from qaware.oracles.pretrained import _calculator
-
-    cells = {
-        "MgO_64": bulk("MgO", "rocksalt", a=4.21, cubic=True).repeat((2, 2, 2)),
-        "SrTiO3_5": bulk("Ti", "sc", a=3.905),
-    }
-    st = cells["SrTiO3_5"]
-    from ase import Atoms
-
-    cells["SrTiO3_5"] = Atoms(
-        "SrTiO3",
-        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-        cell=st.cell,
-        pbc=True,
-    )
-    from qaware.oracles.pretrained import PretrainedOracle
-
-    oracle = PretrainedOracle("SevenNet-MF-0", modal="R2SCAN", threads=1)
-    seven = _calculator("SevenNet-MF-0", "R2SCAN", "cpu", str(oracle.weights_path))
-    ours = validator.calculator(LEVELS[-1])
-
-    def run_ours(atoms):
-        ours.calculate(atoms, ["energy", "forces"], ["positions", "numbers", "cell", "pbc"])
-
-    def run_seven(atoms):
-        seven.calculate(atoms, ["energy", "forces"], ["positions", "numbers", "cell", "pbc"])
-
-    out = {}
-    for name, atoms in cells.items():
-        t_ours = _time_calls(run_ours, atoms.copy(), repeats)
-        t_seven = _time_calls(run_seven, atoms.copy(), repeats)
-        out[name] = {
-            "n_atoms": len(atoms),
-            "mfennp_ms": 1e3 * t_ours,
-            "sevennet_mf0_ms": 1e3 * t_seven,
-            "speedup": t_seven / t_ours,
-        }
-    # batched scoring throughput (the campaign's predict): candidates per second
-    frames = [cells["SrTiO3_5"].copy() for _ in range(512)]
-    rng = np.random.default_rng(0)
-    for a in frames:
-        a.positions += rng.normal(0, 0.05, a.positions.shape)
-    start = time.perf_counter()
-    validator.predict(frames)
-    out["predict_5_atom_structures_per_s"] = len(frames) / (time.perf_counter() - start)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

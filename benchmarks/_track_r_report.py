@@ -1,0 +1,156 @@
+"""Track R's results: campaign units pooled into metrics per strategy (mean ± std over seeds),
+the notes and the short markdown file; apart from the campaign loop (``campaign_track_r.py``)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+
+from qaware.metrics.discovery import classification, divergence_r2
+
+
+def _metrics(units: list[dict[str, Any]], strategy: str) -> dict[str, float]:
+    """One seed's campaign metrics for ``strategy``, pooled over the folds of a split."""
+    sel, pos, d_eval, e_eval, d_pool, e_pool = [], [], [], [], [], []
+    hits = calls = 0
+    cost = wall = oracle = 0.0
+    for u in units:
+        c, err = u["campaigns"][strategy], np.array(u["true_error"])
+        mask = np.zeros(u["n_pool"], bool)
+        mask[c["picked"]] = True
+        sel.append(mask)
+        pos.append(np.array(u["positive"], bool))
+        d_eval += c["d_eval"]
+        e_eval += err[c["picked"]].tolist()
+        d_pool += c["d_pool"]
+        e_pool += err.tolist()
+        hits, calls = hits + sum(c["hits"]), calls + len(c["picked"])
+        cost, wall, oracle = cost + c["cost"], wall + c["wall_s"], oracle + c["oracle_s"]
+    cls = classification(np.concatenate(sel), np.concatenate(pos))
+    de, ee, dp, ep = (np.array(x) for x in (d_eval, e_eval, d_pool, e_pool))
+    return {
+        "hits": hits,
+        "calls": calls,
+        "hits_per_call": hits / calls if calls else 0.0,
+        "cost": cost,
+        "hits_per_1000_cost": 1000 * hits / cost,
+        "precision": cls.precision,
+        "recall": cls.recall,
+        "f1": cls.f1,
+        "daf": cls.daf,
+        "r2_signed_evaluated": divergence_r2(de, ee),
+        "r2_abs_evaluated": divergence_r2(abs(de), abs(ee)),
+        "r2_signed_pool": divergence_r2(dp, ep),
+        "r2_abs_pool": divergence_r2(abs(dp), abs(ep)),
+        "wall_s": wall,
+        "oracle_s": oracle,
+    }
+
+
+def summarise(units: list[dict[str, Any]], strategies: tuple[str, ...]) -> dict[str, Any]:
+    """Mean ± std over seeds per strategy, and the ratios the targets are stated in."""
+    seeds = sorted({u["seed"] for u in units})
+    first = [u for u in units if u["seed"] == seeds[0]]
+    out: dict[str, Any] = {
+        "folds": {
+            u["fold"]: {k: u[k] for k in ("n_pool", "budget", "batch", "n_seed_rows")}
+            | {"n_positive": int(sum(u["positive"]))}
+            for u in first
+        },
+        "seeds": seeds,
+        "strategies": {},
+    }
+    per_seed = {
+        s: [_metrics([u for u in units if u["seed"] == k], s) for k in seeds] for s in strategies
+    }
+    for s, rows in per_seed.items():
+        out["strategies"][s] = {
+            key: {
+                "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None,
+                "std": float(np.nanstd(v)) if np.isfinite(v).any() else None,
+            }
+            for key in rows[0]
+            for v in [np.array([r[key] for r in rows], float)]
+        }
+    hpc = {s: out["strategies"][s]["hits_per_call"]["mean"] for s in strategies}
+    out["ratios"] = {
+        f"{s}/{b}": (hpc[s] / hpc[b] if hpc[b] else None)
+        for s in ("qaware", "qaware_abs", "divergence_signed", "screen_true")
+        for b in ("dft_only", "random")
+        if s in hpc and b in hpc
+    }
+    campaigns = [c for u in units for c in u["campaigns"].values()]
+    out["time_s"] = {  # summed over folds and seeds, so a resumed run still reports it
+        "compute": sum(u["setup_s"] for u in units) + sum(c["wall_s"] for c in campaigns),
+        "oracle": sum(c["oracle_s"] for c in campaigns),
+    }
+    return out
+
+
+def _cell(stat: dict[str, float | None], digits: int = 3) -> str:
+    m, s = stat["mean"], stat["std"]
+    return "n/a" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The short result file: one table per track and split, the command and the data sha256."""
+    prov, res = doc["provenance"], doc["results"]
+    lines = [
+        "# Track R replay campaigns (benchmarks/campaign_track_r.py)",
+        "",
+        f"Command: `{prov['command']}` (commit {(prov.get('git') or {}).get('commit', '?')}, "
+        f"this invocation {prov['wall_time_s']:.0f} s wall, {prov['machine']['cpu_model']}, "
+        "no GPU; units already in the .partial.jsonl cache are reused).",
+        "",
+    ]
+    lines += [f"- `{f['path']}` sha256 `{f['sha256']}`" for f in prov["data_files"]]
+    lines += ["", res["notes"], ""]
+    for key, split in res["splits"].items():
+        lines += [
+            f"## {key}",
+            "",
+            "folds: "
+            + ", ".join(
+                f"{n} (pool {f['n_pool']}, hits {f['n_positive']}, budget {f['budget']})"
+                for n, f in split["folds"].items()
+            ),
+            "",
+        ]
+        lines += [
+            "| strategy | hits/call | hits | hits per 1000 cost | F1 | DAF "
+            "| R²(D) eval | R²(D) pool | R²(abs D) eval | R²(abs D) pool | wall s |",
+            "|" + "---|" * 11,
+        ]
+        for s, m in split["strategies"].items():
+            lines.append(
+                f"| {s} | {_cell(m['hits_per_call'])} | {_cell(m['hits'], 1)} | "
+                f"{_cell(m['hits_per_1000_cost'])} | {_cell(m['f1'])} | {_cell(m['daf'], 2)} | "
+                f"{_cell(m['r2_signed_evaluated'], 2)} | {_cell(m['r2_signed_pool'], 2)} | "
+                f"{_cell(m['r2_abs_evaluated'], 2)} | {_cell(m['r2_abs_pool'], 2)} | "
+                f"{_cell(m['wall_s'], 1)} |"
+            )
+        ratios = ", ".join(
+            f"{k} {v:.2f}" if v is not None else f"{k} n/a (the baseline found 0)"
+            for k, v in split["ratios"].items()
+        )
+        t = split["time_s"]
+        lines += [
+            "",
+            f"Ratios of mean hits per top-level call: {ratios}.",
+            "",
+            f"Time (all strategies, folds and seeds): {t['compute']:.0f} s of computing, of which "
+            f"{t['oracle']:.3f} s in replay-oracle calls (table look-ups).",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+NOTES: Final = (
+    "Hits per top-level (experiment) call, mean ± std over seeds; each fold's budget is 10 % of "
+    "its pool. Cost model: lowest level 1 per call (bought for the whole pool), SCAN-like 3, "
+    "HSE06 30, experiment 100 per selected candidate. R²(D) is the squared Pearson r between the "
+    "validator's signed divergence (low − predicted top) and the true low-level error (low − "
+    "experiment) on the evaluated candidates and on the whole pool; model-free strategies use the "
+    "cycle-0 validator. See the script's docstring for the split, seed set and hit rules."
+)
