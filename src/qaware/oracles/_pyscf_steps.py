@@ -5,6 +5,7 @@ spin, forces and CCSD(T). Private: :class:`~qaware.oracles.pyscf_molecular.PySCF
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -15,6 +16,7 @@ from qaware.oracles.atom_states import AtomConfiguration, fix_occupation
 from qaware.units import BOHR_ANGSTROM, HARTREE_EV
 
 STABILITY_NOISE_HARTREE: Final[float] = 1e-5  # a lower SCF solution closer than this is noise
+TRIPLES_SKIPPED: Final[str] = "triples_skipped"  # diagnostics: (T) not computed (gated CCSD)
 
 
 def build_molecule(
@@ -195,8 +197,15 @@ def occupied_first(mf: Any) -> Any:
     return out
 
 
-def ccsd_t(mf: Any, frozen_core: bool, conv_tol: float, max_cycle: int) -> dict[str, Any]:
-    """CCSD(T) on a converged RHF/ROHF/UHF; energies in eV. Skips (T) if CCSD did not converge."""
+def ccsd_t(
+    mf: Any,
+    frozen_core: bool,
+    conv_tol: float,
+    max_cycle: int,
+    triples: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any]:
+    """CCSD(T) on a converged RHF/ROHF/UHF; energies in eV. Skips (T) if CCSD did not converge,
+    or if ``triples(ccsd diagnostics)`` says no (then ``TRIPLES_SKIPPED`` is True)."""
     from pyscf import cc
     from pyscf.data.elements import chemcore
 
@@ -214,7 +223,10 @@ def ccsd_t(mf: Any, frozen_core: bool, conv_tol: float, max_cycle: int) -> dict[
         g.D1: d1,
     }
     if solver.converged:
-        out["e_t"] = float(solver.ccsd_t()) * HARTREE_EV
+        if triples is None or triples(out):
+            out["e_t"] = float(solver.ccsd_t()) * HARTREE_EV
+        else:
+            out[TRIPLES_SKIPPED] = True
     return out
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "check_scf_stable",
     "check_spin_contamination",
     "gate_failures",
+    "state_context",
     "t1_d1",
 ]
 
@@ -147,6 +148,13 @@ _GATES = (
     check_spin_contamination,
     check_multireference,
 )
+
+
+def state_context(two_s: int) -> dict[str, Any]:
+    """What the gates need to know of the requested spin state (2S unpaired electrons):
+    whether it is open shell, and the ⟨S²⟩ it should have, S(S+1)."""
+    s = 0.5 * two_s
+    return {OPEN_SHELL: two_s > 0, S2_EXPECTED: s * (s + 1)}
 
 
 def gate_failures(diagnostics: Mapping[str, Any], settings: GateSettings) -> list[str]:

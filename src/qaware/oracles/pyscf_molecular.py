@@ -18,6 +18,9 @@ never raises for a failed calculation. Å in; eV, eV/Å out (diagnostic energies
   When the ROHF T1 exceeds ``uhf_t1_threshold`` (default 0.045, the open-shell T1 gate),
   UHF-CCSD(T) is run too and replaces the ROHF result if it passes every gate (⟨S²⟩ of the
   UHF included); else the ROHF result stands, the UHF one kept in ``diagnostics["uhf_attempt"]``.
+  (T) runs only on a CCSD that passes every gate (``gated_triples=False``): no gate reads (T), so
+  a gated CCSD stays gated, and the skipped (T) (o³v⁴, of the order of the whole CCSD for a 3d
+  cluster) is saved; such results have ``diagnostics["triples_skipped"]`` and no energy.
 * Free neutral d-block atoms (``atom_configurations=True``): the aufbau SCF lands in 3d^(n+1)4s¹ or
   3d^n 4s² depending on the guess (ROHF Fe: 3d⁷4s¹, 2.5 eV above 3d⁶4s²). The atom is computed
   in the aufbau state and in every s/d configuration the multiplicity allows, each held by a
@@ -44,6 +47,7 @@ from qaware.errors import ConfigError, MissingDependencyError
 from qaware.oracles import gates as g
 from qaware.oracles._pyscf_steps import (  # noqa: F401  (semicanonical_uhf: tests)
     STABILITY_NOISE_HARTREE,
+    TRIPLES_SKIPPED,
     build_molecule,
     cc_total_ev,
     ccsd_t,
@@ -68,8 +72,11 @@ _XC: Final[dict[str, str]] = dict(
     PBE="PBE", r2SCAN="R2SCAN", SCAN="SCAN", HSE06="HSE06", PBE0="PBE0"
 )
 _META_GGA: Final[frozenset[str]] = frozenset({"r2SCAN", "SCAN"})
-# Settings that change how fast an answer comes, not the answer: left out of the hash.
-_EXECUTION_ONLY: Final[frozenset[str]] = frozenset({"num_threads", "timeout_s", "max_memory_mb"})
+# Settings that change how fast an answer comes, not the answer (no ok result, no gate verdict):
+# left out of the hash.
+_EXECUTION_ONLY: Final[frozenset[str]] = frozenset(
+    {"num_threads", "timeout_s", "max_memory_mb", "gated_triples"}
+)
 REASON_PERIODIC: Final[str] = "periodic structure: use the GPAW oracle"
 _SAME_STATE_EV: Final[float] = 1e-3
 """Atom configurations closer than this (eV) are one state (a fixed occupation that relaxed
@@ -90,6 +97,8 @@ class PySCFOracle:
     atom_configurations: for a free d-block atom, also compute each s/d configuration the
                    multiplicity allows and keep the lowest energy that passes the gates.
     uhf_t1_threshold: ROHF-CCSD T1 above which UHF-CCSD(T) is tried (None: never).
+    gated_triples: compute (T) even on a CCSD that already fails a gate (to inspect the energy of
+                   a gated result; the verdict is the same).
     descriptors:   compute q (DOS, gap, ELF, polarisability) on SCF levels.
     conv_tol:      SCF energy convergence (Hartree); ``max_cycle`` SCF iterations per stage.
     cc_conv_tol, cc_max_cycle: CCSD convergence (Hartree) and iteration cap.
@@ -111,6 +120,7 @@ class PySCFOracle:
     frozen_core: bool = True
     atom_configurations: bool = True
     uhf_t1_threshold: float | None = 0.045
+    gated_triples: bool = False
     descriptors: bool = False
     conv_tol: float = 1e-9
     max_cycle: int = 100
@@ -237,10 +247,9 @@ class PySCFOracle:
                 f"invalid_spin: multiplicity {multiplicity} impossible with {n_elec} electrons"
             )
         mol = build_molecule(atoms, self.basis, self.charge, multiplicity, self.max_memory_mb)
-        s = 0.5 * (multiplicity - 1)
         diag: dict[str, Any] = {"method": self.method, "basis": self.basis, "charge": self.charge}
         diag.update(multiplicity=multiplicity, spin_source=source, n_basis=int(mol.nao_nr()))
-        diag.update({g.OPEN_SHELL: multiplicity > 1, g.S2_EXPECTED: s * (s + 1)})
+        diag.update(g.state_context(mol.spin))
         configs: tuple[AtomConfiguration, ...] = ()
         if self.atom_configurations and len(atoms) == 1 and self.charge == 0:  # neutral atoms
             n_ecp = int(mol.atom_nelec_core(0)) if mol.has_ecp() else 0
@@ -333,7 +342,16 @@ class PySCFOracle:
         if not scf_diag[g.SCF_CONVERGED]:
             return attempt
         attempt.update({g.S2: spin_square(mf), "e_scf": float(mf.e_tot) * HARTREE_EV})
-        attempt.update(ccsd_t(mf, self.frozen_core, self.cc_conv_tol, self.cc_max_cycle))
+        context = g.state_context(mol.spin)
+
+        def triples(ccsd: dict[str, Any]) -> bool:
+            return self.gated_triples or not g.gate_failures(
+                {**context, **attempt, **ccsd}, self.gates
+            )
+
+        attempt.update(
+            ccsd_t(mf, self.frozen_core, self.cc_conv_tol, self.cc_max_cycle, triples=triples)
+        )
         return attempt
 
     def _ccsd_t(
@@ -374,4 +392,7 @@ class PySCFOracle:
             return self._result("scf_not_converged", diagnostics=diag)
         if not diag[g.CCSD_CONVERGED]:
             return self._result("ccsd_not_converged", diagnostics=diag)
+        if diag.get(TRIPLES_SKIPPED):  # gated before (T): no total energy to report
+            failed = g.gate_failures(diag, self.gates)
+            return self._result(failed[0], diagnostics={**diag, g.GATES_FAILED: failed})
         return self._result(energy=cc_total_ev(diag), diagnostics=diag)
