@@ -129,15 +129,25 @@ def status(
     interval: Annotated[float, typer.Option(help="Seconds between redraws (--watch).")] = 5.0,
 ) -> None:
     """Table of cycles: candidates by state, oracle calls, hits, pending work, and the
-    campaign's progress with an ETA. Read-only: safe while a campaign runs.
+    campaign's progress with an ETA. For a data-set build's run directory: its stage, calls
+    computed of those to compute, pace and ETA, results per level. Read-only: safe while a
+    campaign or build runs.
 
     Example: qaware status runs/quickstart --watch
     """
     import time
 
+    from qaware.report.build_status import build_progress
     from qaware.report.status import campaign_progress
 
     while True:
+        build = build_progress(run_dir) if (run_dir / "events.jsonl").exists() else None
+        if build is not None:  # no campaign to stop: --watch runs until Ctrl-C
+            typer.echo(("\033[2J\033[H" if watch and sys.stdout.isatty() else "") + build)
+            if not watch:
+                return
+            time.sleep(max(0.5, interval))
+            continue
         text = _status_text(run_dir) + "\n" + campaign_progress(run_dir)
         if watch and sys.stdout.isatty():
             typer.echo("\033[2J\033[H" + text)  # clear the screen, cursor home

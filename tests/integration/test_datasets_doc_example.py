@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from qaware.cli import main
 from qaware.datasets import (
     build_dataset,
     dataset_file,
@@ -28,7 +29,7 @@ def _block(text: str, first_line: str) -> str:
     raise AssertionError(f"{PAGE.name}: no code block starting with {first_line!r}")
 
 
-def test_the_documented_toy_builds_resumes_and_loads(tmp_path: Path) -> None:
+def test_the_documented_toy_builds_resumes_and_loads(tmp_path: Path, capsys) -> None:
     text = PAGE.read_text()
     (tmp_path / "recipe.py").write_text(_block(text, "# recipe.py"))
     (tmp_path / "spec.yaml").write_text(_block(text, "# spec.yaml"))
@@ -37,9 +38,14 @@ def test_the_documented_toy_builds_resumes_and_loads(tmp_path: Path) -> None:
     assert first.n_structures == 8
     assert first.counts["EMT"]["ok"] == 8 and first.counts["LJ"]["ok"] == 2
     assert first.counts["EMT"]["computed"] == 8
+    assert main(["status", str(tmp_path / "out" / "run")]) == 0
+    status = capsys.readouterr().out
+    assert "stage toy" in status and "computed 10 of 10" in status and "stage exported" in status
     again = build_dataset(spec, spec_path=tmp_path / "spec.yaml")
     assert again.counts["EMT"]["computed"] == again.counts["LJ"]["computed"] == 0
     assert again.counts["EMT"]["cached"] == 8  # the page's "0 computed now, ... from the store"
+    assert main(["status", str(tmp_path / "out" / "run")]) == 0
+    assert "all pairs served from the store" in capsys.readouterr().out
 
     frames = read_dataset(dataset_file(tmp_path / "out", "toy"))
     assert level_keys(frames) == ["EMT", "LJ"]

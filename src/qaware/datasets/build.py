@@ -309,10 +309,17 @@ def _run_pairs(
         "dataset_build_started",
         payload={"name": spec.name, "structures": len(structures), "pairs": len(tasks)},
     )
-    for task, result, cached in runner.evaluate(tasks):
+    served, computing = 0, False
+    for task, result, cached in runner.evaluate(tasks):  # stored answers come first
         work[task.oracle.level]["cached" if cached else "computed"] += 1
-        if not cached:
-            run.events.append("oracle_result", payload=_event(task, result))
+        if cached:
+            served += 1
+            continue
+        if not computing:  # what `qaware status` counts progress and its ETA against
+            computing = True
+            payload = {"name": spec.name, "to_compute": len(tasks) - served, "served": served}
+            run.events.append("dataset_computing", payload=payload)
+        run.events.append("oracle_result", payload=_event(task, result))
 
 
 def _event(task: Any, result: Any) -> dict[str, Any]:
