@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     rec = Recorder("campaign_track_m", seeds={"campaign_seeds": args.seeds},
                    data_files=[table.source["path"]])  # fmt: skip
-    partial = PartialUnits(args.output)  # resume: a (fold, seed) unit is kept
+    partial = PartialUnits(args.output, inputs=[table.source["path"]])  # resume: same data
     track = MarginTrack(f"svp:wrong>{MARGIN}", LEVELS, COSTS)
     units = []
     for fold_name, pool in chosen:

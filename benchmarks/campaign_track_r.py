@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         seeds={"campaign_seeds": args.seeds},
         data_files=[tables[t].source for t in sorted(tables)],
     )
-    partial = PartialUnits(args.output)  # resume: a (track, fold, seed) unit is kept
+    partial = PartialUnits(args.output, inputs=[tables[t].source for t in sorted(tables)])
     results: dict[str, Any] = {"settings": asdict(settings), "splits": {}}
     for track_name, split in splits:
         track, table = TRACKS[track_name], tables[track_name]

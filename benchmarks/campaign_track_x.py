@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     rec = Recorder("campaign_track_x", seeds={"campaign_seeds": args.seeds},
                    data_files=[table.source["path"]])  # fmt: skip
-    partial = PartialUnits(args.output)  # resume: a (ladder, hit rule, fold, seed) unit is kept
+    partial = PartialUnits(args.output, inputs=[table.source["path"]])  # resume: same data
     results: dict[str, Any] = {"settings": asdict(settings), "ladder": args.ladder, "tracks": {}}
     for rule in args.hits.split(","):
         track = HullTrack(f"{args.ladder}:{rule}", levels, costs, hit_rule=rule)
