@@ -24,7 +24,7 @@ if [[ -n "${BUILD_NICE:-}" && -w /proc/self/autogroup ]]; then
   echo "$BUILD_NICE" > /proc/self/autogroup || true
 fi
 D=data/track_x
-if [[ ! -e "$D/run" && -e "$D/snapshot/run/campaign.db.gz" ]]; then
+if [[ ! -e "$D/run" && -d "$D/snapshot/run" ]]; then
   python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$D/run"
   echo "track_x build: restored $D/run from $D/snapshot/run" >&2
 fi
