@@ -76,7 +76,12 @@ def build_progress(run_dir: str | Path, now: datetime | None = None) -> str | No
     results = [e for e in after if e["event"] == _RESULT]
     exported = any(e["event"] == _EXPORTED for e in after)
     if computing is None and not results:
-        lines.append("  all pairs served from the store" if exported else "  nothing computed yet")
+        lines.append(
+            "  all pairs served from the store"
+            if exported
+            else "  nothing computed yet (the stage's first call runs or the build stopped; "
+            "qaware.log says how many calls it has to compute)"
+        )
     else:
         begun = _time(computing) if computing else _time(start)
         if computing:

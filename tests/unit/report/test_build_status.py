@@ -62,6 +62,9 @@ def test_a_finished_stage_and_one_served_whole_from_the_store(tmp_path):
         (1, "dataset_exported", {"name": "s"}),
     ])  # fmt: skip
     assert "all pairs served from the store" in build_progress(cached)
+    (tmp_path / "c").mkdir()
+    starting = _log(tmp_path / "c", [(0, "dataset_build_started", {"name": "s", "pairs": 1})])
+    assert "nothing computed yet (the stage's first call runs" in build_progress(starting)
 
 
 def test_an_older_build_without_the_to_compute_count_and_a_campaign(tmp_path):
