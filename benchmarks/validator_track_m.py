@@ -51,9 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from train_quickstart_validator import quickstart_model_config
 
-from _live_data import (  # LEVELS, REFERENCES, TRACK_X: read by validator_track_x and tests
+from _live_data import (  # LEVELS, TRACK_X: read by validator_track_x and tests
     LEVELS,  # noqa: F401
-    REFERENCES,  # noqa: F401
+    REFERENCES,
     TRACK_M,
     TRACK_X,  # noqa: F401
     LiveData,
@@ -72,23 +72,30 @@ from qaware.datasets import dataset_file, elemental_references, read_dataset
 from qaware.datasets.spec import level_key
 from qaware.fidelity import FidelityLadder
 from qaware.thermo.formation import formation_energies_per_atom
-from qaware.validator import TrainConfig
+from qaware.validator import ModelConfig, TrainConfig
 from qaware.validator.calibration import calibrated_std, regression_ece
+from qaware.validator.cross_calibration import cross_calibrate
 from qaware.validator.train import prepare_samples
 from qaware.validator.uncertainty import held_out_errors
 from qaware.validator.workflow import train_on_frames
 
 
-def train_fold(frames, ladder, refs, species, test, validation, args, residual=False) -> Any:
-    present = {a.info["family"] for a in frames}  # a level's frames may lack some families
-    test = [f for f in test if f in present]
-    validation = [f for f in validation if f in present]
+def fold_configs(species, ladder, args, residual=False) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training settings of every model of this benchmark."""
     config = TrainConfig(
         epochs=args.epochs, batch_size=8, learning_rate=5e-3, patience=25, seed=args.seed
     )
     mc = replace(
         quickstart_model_config(species, args.seed), levels=ladder.names, residual_levels=residual
     )
+    return mc, config
+
+
+def train_fold(frames, ladder, refs, species, test, validation, args, residual=False) -> Any:
+    present = {a.info["family"] for a in frames}  # a level's frames may lack some families
+    test = [f for f in test if f in present]
+    validation = [f for f in validation if f in present]
+    mc, config = fold_configs(species, ladder, args, residual)
     return train_on_frames(
         frames, ladder, refs, mc, config,
         group_key="family", test_groups=test, validation_groups=validation,
@@ -146,8 +153,26 @@ def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, to
     }  # fmt: skip
 
 
-def cross_validate(everything, ladder, refs, species, true, args) -> dict[str, Any]:
-    """Grouped K-fold over ``info["family"]``: every model per fold, scores pooled."""
+def cross_family(trained, frames, ladder, species, args, pooled: dict) -> dict[str, Any]:
+    """Re-fit ``trained``'s σ factors by :func:`cross_calibrate` on its own training and
+    validation families (never the test ones); append the test families' (error, calibrated
+    σ) per level to ``pooled``; return what was fitted."""
+    model = trained.validator._require_model()
+    outer = [frames[i] for i in sorted(trained.split.train + trained.split.validation)]
+    mc, config = fold_configs(species, ladder, args)
+    fitted = cross_calibrate(trained.validator, outer, mc, config, folds=args.cross_folds,
+                             group_key="family", always_train=[REFERENCES])  # fmt: skip
+    test = [frames[i] for i in trained.split.test]
+    for f, (e, s) in held_out_errors(model, prepare_samples(test, model.config)).items():
+        errors, sigma = pooled.setdefault(ladder.names[f], ([], []))
+        errors.append(e)
+        sigma.append(calibrated_std(s, float(model.std_scale[f]), float(model.std_floor[f])))
+    return fitted.to_dict()
+
+
+def cross_validate(everything, ladder, refs, species, true, args, cross=False) -> dict[str, Any]:
+    """Grouped K-fold over ``info["family"]``: every model per fold, scores pooled. ``cross``:
+    also calibrate the full model across families (:func:`cross_family`)."""
     low, top = ladder.names[0], ladder.names[-1]
     folds = folds_of(everything, args.folds, args.seed)
 
@@ -157,6 +182,8 @@ def cross_validate(everything, ladder, refs, species, true, args) -> dict[str, A
     calib: dict[str, list] = {k: [] for k in ("err", "std", "std_cal")}
     calib.update({f"residual_{k}": [] for k in ("err", "std", "std_cal")})
     fold_log = []
+    cross_log: list[dict] = []
+    cross_errors: dict[str, tuple[list, list]] = {}
     for j, test in enumerate(folds):
         validation = validation_of(everything, folds[(j + 1) % len(folds)], 12)
         kept = covered(everything, test + validation)
@@ -168,6 +195,8 @@ def cross_validate(everything, ladder, refs, species, true, args) -> dict[str, A
             pred["full"][x][at] = fp["e_form"][x]
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[key].append(fp[name])
+        if cross:
+            cross_log.append(cross_family(full, frames, ladder, species, args, cross_errors))
         res = train_fold(frames, ladder, refs, species, test, validation, args, residual=True)
         rp = fold_predictions(res, frames, ladder)
         for x in ladder.names:
@@ -210,6 +239,13 @@ def cross_validate(everything, ladder, refs, species, true, args) -> dict[str, A
         err, std, cal = (np.concatenate(calib[prefix + k]) for k in ("err", "std", "std_cal"))
         models[m]["ece_top_before_calibration"] = regression_ece(err, std)
         models[m]["ece_top_after_calibration"] = regression_ece(err, cal)
+    if cross:
+        models["full"]["cross_family_calibration"] = {
+            "ece_after": {x: regression_ece(np.concatenate(e), np.concatenate(s))
+                          for x, (e, s) in cross_errors.items()},
+            "n": {x: int(sum(map(len, e))) for x, (e, _) in cross_errors.items()},
+            "folds": cross_log,
+        }  # fmt: skip
     return {"models": models, "folds": fold_log,
             "n_families": sum(map(len, folds))}  # fmt: skip
 
@@ -220,6 +256,12 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--min-labels", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cross-folds",
+        type=int,
+        default=4,
+        help="folds of the cross-family calibration of the full model (0: off)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / f"validator_{data.name}.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -241,7 +283,9 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
     frames = only_levels(frames, ladder.names, data.levels)
     species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
     true = {x: true_e_form(frames, x, refs) for x in ladder.names}
-    by_family = cross_validate(frames, ladder, refs, species, true, args)
+    by_family = cross_validate(
+        frames, ladder, refs, species, true, args, cross=args.cross_folds > 1
+    )
     by_frame = cross_validate(per_frame(frames), ladder, refs, species, true, args)
     models = by_family["models"]
     counts = {x: int(sum(f"energy_{level_key(x)}" in a.info for a in frames)) for x in data.levels}
@@ -265,6 +309,8 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
                 x: 1e3 * v for x, v in models["full"]["e_form_mae_eV_per_atom"].items()},
             "ece_top_before_calibration": models["full"]["ece_top_before_calibration"],
             "ece_top_after_calibration": models["full"]["ece_top_after_calibration"],
+            "ece_top_after_cross_family_calibration": models["full"]
+            .get("cross_family_calibration", {}).get("ece_after", {}).get(top),
             "residual": {  # the same with Δ-learning heads
                 "r2_D_vs_true_low_error": models["residual"]["D"]["r2"],
                 "e_form_mae_meV_per_atom": {

@@ -34,8 +34,8 @@ def _tiny_frames(frames) -> list:
     return train + held
 
 
-def _config(tmp: Path, frames, **train) -> Path:
-    ase.io.write(tmp / "tiny.extxyz", _tiny_frames(frames), format="extxyz")
+def _config(tmp: Path, frames, extra: str = "", **train) -> Path:
+    ase.io.write(tmp / "tiny.extxyz", frames, format="extxyz")
     settings = {"epochs": 3, "batch_size": 10, "seed": 0, **train}
     text = f"""
 data: [tiny.extxyz]
@@ -47,7 +47,7 @@ split: {{group_key: part, test_groups: [test], validation_groups: [val]}}
 model: {{channels: 4, n_layers: 1, radial_hidden: 8, n_heads: 3, head_hidden: 8, cutoff: 4.0}}
 train: {json.dumps(settings)}
 output: out/model.pt
-"""
+{extra}"""
     path = tmp / "train.yaml"
     path.write_text(text)
     return path
@@ -56,8 +56,33 @@ output: out/model.pt
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, perov_standin_frames) -> Path:
     tmp = tmp_path_factory.mktemp("validator")
-    assert main(["train-validator", str(_config(tmp, perov_standin_frames))]) == EXIT_OK
+    frames = _tiny_frames(perov_standin_frames)
+    assert main(["train-validator", str(_config(tmp, frames))]) == EXIT_OK
     return tmp
+
+
+def test_train_validator_cross_family_calibration(tmp_path, perov_standin_frames, capsys):
+    """Three training families (the two training tags and the validation part): one model per
+    fold predicts families it never saw, and their errors set the checkpoint's factors."""
+    from qaware.validator import MFValidator
+
+    frames = _tiny_frames(perov_standin_frames)
+    for a in frames:
+        if a.info["part"] == "train":
+            a.info["part"] = f"train {a.info['tag']}"
+    extra = "calibration: {method: cross_family, folds: 3}\n"
+    assert main(["train-validator", str(_config(tmp_path, frames, extra))]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.count("cross-family calibration: model") == 3
+    assert "out-of-family errors" in out
+    validator = MFValidator.load(tmp_path / "out" / "model.pt")
+    assert {c.method for c in validator.calibration.values()} <= {
+        "cross_family",
+        "cross_family (all levels)",
+    }
+    for f, level in enumerate(validator.ladder.names):
+        scale = validator.calibration[level].scale
+        assert float(validator.model.std_scale[f]) == pytest.approx(scale, rel=1e-6)
 
 
 def test_train_validator_writes_a_loadable_calibrated_checkpoint(trained, capsys):
@@ -99,7 +124,7 @@ def test_score_table_has_every_level_and_a_consistent_divergence(trained, tmp_pa
 def test_bad_config_key_and_missing_model_exit_2_naming_the_problem(
     tmp_path, capsys, perov_standin_frames
 ):
-    path = _config(tmp_path, perov_standin_frames)
+    path = _config(tmp_path, _tiny_frames(perov_standin_frames))
     path.write_text(path.read_text().replace("channels:", "chanels:"))
     assert main(["train-validator", str(path)]) == EXIT_BAD_INPUT
     assert "model.chanels" in capsys.readouterr().err

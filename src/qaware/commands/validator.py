@@ -78,6 +78,8 @@ def train_validator(
         log=progress,
         partial_checkpoint=partial,
     )
+    if settings.calibration.method == "cross_family":
+        _cross_calibrate(trained, frames, model_config, train_config, settings)
     sha = trained.validator.save(out)
     for suffix in ("", ".sha256"):
         Path(str(partial) + suffix).unlink(missing_ok=True)
@@ -95,6 +97,46 @@ def train_validator(
     if trained.test is not None:
         typer.echo("test families: " + json.dumps(_summary(trained.test.to_dict())))
     typer.echo(f"wrote {out} (sha256 {sha})")
+
+
+def _cross_calibrate(
+    trained: Any, frames: Sequence[Any], model_config: Any, train_config: Any, settings: Any
+) -> None:
+    """Replace the validation-family σ factors by cross-family ones (train + validation
+    families only) and print them."""
+    from qaware.validator.cross_calibration import cross_calibrate
+
+    def progress(j: int, k: int, fold: list[str]) -> None:
+        typer.echo(f"cross-family calibration: model {j + 1}/{k} without {fold}")
+
+    split = trained.split
+    fitted = cross_calibrate(
+        trained.validator,
+        [frames[i] for i in sorted(split.train + split.validation)],
+        model_config,
+        train_config,
+        folds=settings.calibration.folds,
+        group_key=settings.split.group_key,
+        always_train=settings.calibration.always_train,
+        validation_fraction=settings.split.validation_fraction,
+        progress=progress,
+    )
+    trained.calibration = {k: vars(v) for k, v in trained.validator.calibration.items()}
+    for level, scale in fitted.scales.items():
+        shared = " (all levels' factor: too few labels)" if level in fitted.pooled else ""
+        typer.echo(
+            f"calibration {level}: σ × {scale:.3g} from {fitted.n[level]} out-of-family "
+            f"errors{shared}, ECE {fitted.ece_before[level]:.3f} -> {fitted.ece_after[level]:.3f}"
+        )
+    if trained.test is not None:  # the test metrics were measured with the old factors
+        from qaware.validator.train import prepare_samples
+        from qaware.validator.workflow import held_out_report
+
+        test = [frames[i] for i in split.test]
+        model = trained.validator._require_model()
+        trained.test = held_out_report(
+            trained.validator, test, prepare_samples(test, model.config), forces=False
+        )
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:

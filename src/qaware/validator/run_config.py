@@ -9,6 +9,7 @@ Relative paths are relative to the YAML file. Example (the quick-start model's s
       - {name: GGA+U@SevenNet-MF-0, weight: 0.5, cost: 1, kind: stand-in}
       - {name: r2SCAN@SevenNet-MF-0, weight: 1.0, cost: 3, kind: stand-in}
     split: {group_key: tag, test_groups: [X3=ONF], validation_groups: [X3=ON2]}
+    calibration: {method: validation}     # or {method: cross_family, folds: 4}
     model: {l_max: 1, channels: 8, n_layers: 2, cutoff: 5.0}
     train: {epochs: 60, batch_size: 16, max_seconds: 300, seed: 0}
     output: validator.pt
@@ -50,6 +51,19 @@ class SplitSection(_Section):
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     validation_groups: list[str] | None = Field(
         None, description="Families for validation; null: drawn by validation_fraction."
+    )
+
+
+class CalibrationSection(_Section):
+    """How σ is calibrated: on the validation families (one training), or ``cross_family``:
+    K more models each predicting families it never saw
+    (:mod:`qaware.validator.cross_calibration`; better when families are few or the top
+    level is sparsely labelled, at K extra trainings)."""
+
+    method: Literal["validation", "cross_family"] = "validation"
+    folds: int = Field(4, ge=2, description="cross_family: folds of families.")
+    always_train: list[str] = Field(
+        default_factory=list, description="cross_family: families never held out."
     )
 
 
@@ -117,6 +131,7 @@ class TrainValidatorConfig(_Section):
     references: Path = Field(description="Elemental references JSON, one entry per level.")
     ladder: list[LevelSection] = Field(min_length=1, description="Levels, lowest first.")
     split: SplitSection = Field(default_factory=SplitSection)
+    calibration: CalibrationSection = Field(default_factory=CalibrationSection)
     model: ModelSection = Field(default_factory=ModelSection)
     train: TrainSection = Field(default_factory=TrainSection)
     output: Path = Field(Path("validator.pt"), description="Checkpoint to write.")

@@ -44,6 +44,10 @@ class LevelCalibration:
     observed: tuple[float, ...]
     n: int
     floor: float = 0.0
+    method: str = "validation"
+    """``validation``: fitted on the validation families; ``cross_family``: on out-of-family
+    errors (:mod:`qaware.validator.cross_calibration`), ``cross_family (all levels)`` where
+    the level had too few and took the factor of every level's errors together."""
 
 
 def held_out_errors(
