@@ -96,3 +96,30 @@ def deep_ensemble(members: list, frames: list) -> dict[str, Any]:
             for part, (err, sig) in stats.items()
         }
     return out
+
+
+def cross_family_test_ece(trained, frames, model_config, train_config, folds) -> dict[str, Any]:
+    """Test ECE per level of a copy of ``trained``'s model whose σ factors are refitted by
+    :func:`~qaware.validator.cross_calibration.cross_calibrate` on its training and validation
+    families (``folds`` models, each without some of them); the test family stays unseen."""
+    import copy
+
+    from qaware.validator.calibration import calibrated_std, regression_ece
+    from qaware.validator.cross_calibration import cross_calibrate
+    from qaware.validator.train import prepare_samples
+    from qaware.validator.uncertainty import held_out_errors
+
+    validator = copy.deepcopy(trained.validator)
+    split = trained.split
+    outer = [frames[i] for i in sorted(split.train + split.validation)]
+    fitted = cross_calibrate(
+        validator, outer, model_config, train_config, folds=folds, group_key="tag"
+    )
+    model = validator._require_model()
+    test = prepare_samples([frames[i] for i in split.test], model.config)
+    names = model.config.levels
+    ece = {
+        names[f]: regression_ece(e, calibrated_std(s, float(model.std_scale[f])))
+        for f, (e, s) in held_out_errors(model, test).items()
+    }
+    return {"test_ece": ece, "calibration": fitted.to_dict()}

@@ -79,6 +79,7 @@ from _validator_data import (
 from _validator_speed import speed
 from _validator_uncertainty import (  # pooled: read by tests/unit/test_validator_benchmark.py
     _test_ece_by_calibration,
+    cross_family_test_ece,
     deep_ensemble,
     pooled,  # noqa: F401
 )
@@ -86,6 +87,20 @@ from qaware.datasets.spec import level_key
 from qaware.fidelity import FidelityLadder
 from qaware.validator import TrainConfig
 from qaware.validator.workflow import load_references, train_on_frames
+
+
+def _configs(species, ladder, budget: tuple[int, float | None], seed) -> tuple[Any, TrainConfig]:
+    """Model and training settings shared by every model of this benchmark."""
+    epochs, seconds = budget
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=16,
+        learning_rate=5e-3,
+        patience=10,
+        max_seconds=seconds,
+        seed=seed,
+    )
+    return replace(quickstart_model_config(species, seed), levels=ladder.names), config
 
 
 def _train(
@@ -100,16 +115,7 @@ def _train(
     validation_groups: tuple[str, ...] = (VALIDATION_FAMILY,),
     test_family: str = TEST_FAMILY,
 ) -> Any:
-    epochs, seconds = budget
-    config = TrainConfig(
-        epochs=epochs,
-        batch_size=16,
-        learning_rate=5e-3,
-        patience=10,
-        max_seconds=seconds,
-        seed=seed,
-    )
-    mc = replace(quickstart_model_config(species, seed), levels=ladder.names)
+    mc, config = _configs(species, ladder, budget, seed)
     return train_on_frames(
         frames,
         ladder,
@@ -235,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=5, help="deep-ensemble size")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per cell")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cross-folds", type=int, default=5, help="cross-family calibration")
     parser.add_argument("--out", type=Path, default=RESULTS / "validator.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -262,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     models["full"] = _summary(full)
     models["full"]["test_ece_by_calibration"] = _test_ece_by_calibration(full, frames)
     models["full"]["r2_D_beyond_composition"] = beyond(full.validator)
+    models["full"]["cross_family_calibration"] = cross_family_test_ece(
+        full, frames, *_configs(species, ladder, budget, args.seed), folds=args.cross_folds
+    )
+    print("cross-family", models["full"]["cross_family_calibration"]["test_ece"], flush=True)
     print("full", models["full"]["test"], flush=True)
 
     others = [
@@ -349,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
             "ece_top_factor_and_floor_calibration": models["full"]["test_ece_by_calibration"][
                 "factor_and_floor"
             ].get(top_name),
+            "ece_top_after_cross_family_calibration": models["full"]["cross_family_calibration"][
+                "test_ece"
+            ][top_name],
             "ece_top_after_calibration_spanning_families": models["full_spanning_calibration"][
                 "test"
             ]["ece"][top_name],
