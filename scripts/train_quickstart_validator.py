@@ -9,6 +9,7 @@ so that every element is still seen in training: S occurs only in X3=O2S and F o
 and X3=ONF, so holding out O2S, or O2F together with ONF, would leave an element unfitted.
 
     OMP_NUM_THREADS=1 python scripts/train_quickstart_validator.py            # ~5 min, 1 core
+    python scripts/train_quickstart_validator.py --add-domain   # domain only, weights untouched
 
 Writes the checkpoint (+ .sha256) and validator_quickstart.md (data, command, sha256, held-out
 MAE per level, ECE, D metrics). Same seed, same data, same thread count -> same weights
@@ -82,10 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=270.0, help="training wall-clock cap")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--add-domain",
+        action="store_true",
+        help="train nothing: add the applicability domain of its training families to the "
+        "existing checkpoint --out (for a checkpoint saved before domains existed)",
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
+    if args.add_domain:
+        return add_domain(args)
     from qaware._canonical import file_sha256
     from qaware.validator import TrainConfig
     from qaware.validator.workflow import load_references, train_on_frames
@@ -163,6 +172,45 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+DOMAIN_NOTE = (
+    "**Applicability domain.** The checkpoint holds its training structures' embeddings "
+    "(`qaware.validator.domain`): `qaware score` reports `domain_distance` (> 1: outside the "
+    "training data) and warns."
+)
+
+
+def add_domain(args: argparse.Namespace) -> int:
+    """Fit the domain on the checkpoint's training families (the same split as training), save
+    the checkpoint again and update the sha256 in its model card. Weights are untouched."""
+    import re
+
+    from qaware._canonical import file_sha256
+    from qaware.validator import MFValidator
+    from qaware.validator.workflow import family_split
+
+    frames = labelled_frames(args.data)
+    split = family_split(
+        [a.info["tag"] for a in frames],
+        test_groups=[args.test_family],
+        validation_groups=[args.validation_family],
+    )
+    validator = MFValidator.load(args.out)
+    domain = validator.fit_domain([frames[i] for i in split.train])
+    validator.save(args.out)
+    sha, size = file_sha256(args.out), args.out.stat().st_size
+    md = args.out.with_suffix(".md")
+    text = re.sub(
+        r"\*\*sha256\*\* `[0-9a-f]{64}` \([0-9.]+ MB\)\.",
+        f"**sha256** `{sha}` ({size / 1e6:.2f} MB).",
+        md.read_text(encoding="utf-8"),
+    )
+    if DOMAIN_NOTE not in text:
+        text = text.replace("\n## Held-out family", f"\n{DOMAIN_NOTE}\n\n## Held-out family", 1)
+    md.write_text(text, encoding="utf-8")
+    print(f"domain of {domain.n_train} training structures added; wrote {args.out} ({sha})")
+    return 0
+
+
 def model_card(s: dict, config) -> str:
     test, split = s["test"], s["split"]
     rows = []
@@ -203,6 +251,8 @@ Training: the other families ({split["n_train"]}).
 wall-clock cap {s["train_config"]["max_seconds"]} s).
 
 **sha256** `{s["sha256"]}` ({s["size_bytes"] / 1e6:.2f} MB).
+
+{DOMAIN_NOTE}
 
 ## Held-out family `{split["test_family"]}` ({test.get("n", 0)} structures)
 

@@ -58,12 +58,16 @@ class Prediction:
     e_form_per_atom:      level -> (n,) eV/atom, referenced formation energy (DESIGN.md §3).
     e_form_std_per_atom:  level -> (n,) eV/atom, calibrated 1-σ uncertainty of e_form.
     embedding:            (n, d) invariant structure embedding, used for diversity.
+    domain_distance:      (n,) distance to the nearest training structure in units of the
+                          training cloud's edge (> 1: outside what the validator was trained
+                          on, its numbers are extrapolations); None if it does not know.
     """
 
     energy_per_atom: dict[str, np.ndarray]
     e_form_per_atom: dict[str, np.ndarray]
     e_form_std_per_atom: dict[str, np.ndarray]
     embedding: np.ndarray
+    domain_distance: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.embedding.shape[0])

@@ -9,6 +9,7 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
+from ase.build import bulk
 
 from qaware.cli import EXIT_BAD_INPUT, EXIT_OK, main
 
@@ -115,8 +116,16 @@ def test_score_table_has_every_level_and_a_consistent_divergence(trained, tmp_pa
         assert float(row["sigma_top"]) > 0
         # formation energies are referenced: far from the raw total energy per atom (≈ −7 eV)
         assert abs(low - float(row[f"energy_per_atom[{LOW}]"])) > 1.0
-    # the same table on stdout without -o
+        assert 0.0 <= float(row["domain_distance"]) < 10.0  # the model's own data: near
+    # an element cell the model never saw: scored, but outside its domain, and a warning says so
+    ase.io.write(tmp_path / "metal.extxyz", bulk("Cu", "fcc", a=3.61), format="extxyz")
     capsys.readouterr()
+    metal = ["score", str(tmp_path / "metal.extxyz"), "--model", str(trained / "out/model.pt")]
+    assert main(metal) == EXIT_OK
+    out, err = capsys.readouterr()
+    distance = float(next(csv.DictReader(out.splitlines()))["domain_distance"])
+    assert distance > 1.0 and "outside the validator's training data" in err
+    # the same table on stdout without -o
     assert main(argv) == EXIT_OK
     assert capsys.readouterr().out.splitlines()[0].startswith("source,index,formula")
 

@@ -125,6 +125,8 @@ def score(ctx: CampaignContext) -> None:
                 "scored_cycle": cycle,
             }
         )
+        if pred.domain_distance is not None:  # > 1: outside the validator's training data
+            fields[-1]["pred_domain_distance"] = float(pred.domain_distance[i])
     keep: list[int] = list(range(len(pool)))
     short = ctx.config.acquisition.shortlist
     if short is not None and len(pool) > short:  # writing a row costs ~3 ms: keep the best
@@ -134,8 +136,10 @@ def score(ctx: CampaignContext) -> None:
     ctx.store.update_candidates([pool[i].id for i in keep], S.SCORED,
                                  [fields[i] for i in keep])  # fmt: skip
     ctx.state.summary(cycle).scored = len(pool)
-    log.info("cycle %d: scored %d candidates (%d within the stability window)", cycle,
-             len(pool), sum(f["eligible"] for f in fields))  # fmt: skip
+    outside = 0 if pred.domain_distance is None else int(np.sum(pred.domain_distance > 1.0))
+    log.info("cycle %d: scored %d candidates (%d within the stability window, %d outside the "
+             "validator's training data)", cycle, len(pool), sum(f["eligible"] for f in fields),
+             outside)  # fmt: skip
 
 
 def _feasibility(ctx: CampaignContext, structures: list[Atoms]) -> np.ndarray:

@@ -149,7 +149,9 @@ def score_rows(prediction: Any, levels: Sequence[str]) -> list[dict[str, float]]
 
     Columns per level L: ``energy_per_atom[L]``, ``e_form_per_atom[L]``, ``sigma[L]``; then
     ``D_signed`` = e_form(low) − e_form(top) (positive: the top level finds x more stable),
-    ``D_abs`` = |D_signed|, ``D_rel`` = D_abs / (|e_form(top)| + 0.05), ``sigma_top``.
+    ``D_abs`` = |D_signed|, ``D_rel`` = D_abs / (|e_form(top)| + 0.05), ``sigma_top``,
+    ``domain_distance`` (:mod:`qaware.validator.domain`; > 1: outside the training data,
+    NaN for a checkpoint without a domain).
     """
     low, top = levels[0], levels[-1]
     rows = []
@@ -164,6 +166,8 @@ def score_rows(prediction: Any, levels: Sequence[str]) -> list[dict[str, float]]
         row["D_abs"] = abs(d)
         row["D_rel"] = abs(d) / (abs(row[f"e_form_per_atom[{top}]"]) + D_REL_FLOOR)
         row["sigma_top"] = row[f"sigma[{top}]"]
+        distance = getattr(prediction, "domain_distance", None)
+        row["domain_distance"] = float(distance[i]) if distance is not None else float("nan")
         rows.append(row)
     return rows
 
@@ -200,7 +204,8 @@ def score(
     ] = None,
 ) -> None:
     """Score structures with a trained validator: per-level energies and formation energies
-    per atom (eV/atom), σ per level, and D = e_form(low) − e_form(top) (signed, abs, rel).
+    per atom (eV/atom), σ per level, D = e_form(low) − e_form(top) (signed, abs, rel), and the
+    distance to the training data (> 1: outside it; a warning names how many).
 
     Example: qaware score candidates.extxyz --model validator.pt -o scores.csv
     """
@@ -217,6 +222,15 @@ def score(
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+    outside = [r for r in rows if r["domain_distance"] > 1.0]
+    if outside:
+        worst = max(outside, key=lambda r: r["domain_distance"])
+        typer.echo(
+            f"warning: {len(outside)} of {len(rows)} structures lie outside the validator's "
+            f"training data (domain_distance > 1; farthest: {worst['formula']} at "
+            f"{worst['domain_distance']:.1f}): their energies and σ are extrapolations",
+            err=True,
+        )
     if output is None:
         sys.stdout.write(buffer.getvalue())
     else:

@@ -27,6 +27,7 @@ from qaware.validator.calculator import QawareCalculator
 from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
 from qaware.validator.config import ModelConfig
 from qaware.validator.data import Labels
+from qaware.validator.domain import ApplicabilityDomain, fit_domain
 from qaware.validator.graph import batch_graph
 from qaware.validator.model import MFENNP
 from qaware.validator.train import TrainConfig, TrainResult, initialise_model, prepare_samples
@@ -87,6 +88,7 @@ class MFValidator:
         self.min_calibration = int(min_calibration)
         self.last_fit: TrainResult | None = None
         self.calibration: dict[str, LevelCalibration] = {}
+        self.domain: ApplicabilityDomain | None = None
 
     @property
     def ladder(self) -> FidelityLadder:
@@ -114,7 +116,8 @@ class MFValidator:
                 embedding.append(out.embedding.double().numpy())
         if not structures:
             empty = {name: np.zeros(0) for name in names}
-            return Prediction(empty, dict(empty), dict(empty), np.zeros((0, model.config.channels)))
+            none = np.zeros((0, model.config.channels))
+            return Prediction(empty, dict(empty), dict(empty), none, self._distance(none))
         total, sigma = np.concatenate(energy), np.concatenate(std)
         elements = sorted({s for atoms in structures for s in atoms.get_chemical_symbols()})
         comp = np.array(
@@ -128,7 +131,18 @@ class MFValidator:
                 total[:, f], comp, elements, self.references[name], level=name
             )
             e_std[name] = sigma[:, f]
-        return Prediction(per_atom, e_form, e_std, np.concatenate(embedding))
+        z = np.concatenate(embedding)
+        return Prediction(per_atom, e_form, e_std, z, self._distance(z))
+
+    def _distance(self, embedding: np.ndarray) -> np.ndarray | None:
+        return None if self.domain is None else self.domain.distance(embedding)
+
+    def fit_domain(self, structures: Sequence[Atoms]) -> ApplicabilityDomain:
+        """Set (and return) the applicability domain from the structures the model was
+        trained on (:mod:`qaware.validator.domain`); ``predict`` then reports distances."""
+        domain = fit_domain(self.predict(structures).embedding)
+        self.domain = domain
+        return domain
 
     def calculator(self, fidelity: str | None = None) -> QawareCalculator:
         """An ASE calculator at ``fidelity`` (default top) with this validator's references."""
@@ -172,6 +186,9 @@ class MFValidator:
         held_out = [samples[i] for i in result.val_indices]
         if held_out and len(held_out) >= self.min_calibration:
             self.calibration = calibrate_model(self.model, held_out)
+        trained_on = result.train_indices or list(range(len(structures)))
+        if len(trained_on) >= 2:
+            self.fit_domain([structures[i] for i in trained_on])
 
     def _reference_mu(self) -> dict[str, dict[str, float]]:
         """``{level: {element: eV/atom}}`` of the elemental references (the μ prior)."""
@@ -196,6 +213,8 @@ class MFValidator:
             "elemental_references": {k: v.to_dict() for k, v in self.references.items()},
             "calibration": {k: vars(v) for k, v in self.calibration.items()},
         }
+        if self.domain is not None:
+            meta["domain"] = self.domain.to_dict()
         return save_checkpoint(self._require_model(), path, metadata=meta)
 
     @classmethod
@@ -214,4 +233,6 @@ class MFValidator:
             level: LevelCalibration(**values)
             for level, values in meta.get("calibration", {}).items()
         }
+        if "domain" in meta:
+            validator.domain = ApplicabilityDomain.from_dict(meta["domain"])
         return validator

@@ -354,6 +354,7 @@ def train_on_frames(
     validator = MFValidator(ladder, references, model=model, train_config=train_config)
     validator.calibration = calibration
     validator.last_fit = result
+    validator.fit_domain([frames[i] for i in split.train])
     if checkpoint is not None:
         validator.save(checkpoint)
     test = None

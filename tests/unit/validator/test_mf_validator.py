@@ -108,6 +108,21 @@ def test_save_and_load_give_the_same_predictions(fitted):
     assert loaded.ladder == validator.ladder
 
 
+def test_fit_sets_the_domain_of_its_training_structures_and_save_keeps_it(fitted, tmp_path):
+    validator, structures = fitted
+    assert validator.domain is not None and validator.last_fit is not None
+    assert validator.domain.n_train == len(validator.last_fit.train_indices)
+    trained_on = [structures[i] for i in validator.last_fit.train_indices]
+    assert np.allclose(validator.predict(trained_on).domain_distance, 0.0, atol=1e-6)
+    validator.save(tmp_path / "v.pt")
+    loaded = MFValidator.load(tmp_path / "v.pt")
+    assert np.allclose(
+        loaded.predict(structures).domain_distance,
+        validator.predict(structures).domain_distance,
+        atol=1e-5,
+    )
+
+
 def test_calculator_carries_the_references(fitted):
     validator, structures = fitted
     atoms = structures[0].copy()
