@@ -153,13 +153,15 @@ def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, to
     }  # fmt: skip
 
 
-def cross_family(trained, frames, ladder, species, args, pooled: dict) -> dict[str, Any]:
+def cross_family(
+    trained, frames, ladder, species, args, pooled: dict, residual: bool = False
+) -> dict[str, Any]:
     """Re-fit ``trained``'s σ factors by :func:`cross_calibrate` on its own training and
     validation families (never the test ones); append the test families' (error, calibrated
     σ) per level to ``pooled``; return what was fitted."""
     model = trained.validator._require_model()
     outer = [frames[i] for i in sorted(trained.split.train + trained.split.validation)]
-    mc, config = fold_configs(species, ladder, args)
+    mc, config = fold_configs(species, ladder, args, residual)
     fitted = cross_calibrate(trained.validator, outer, mc, config, folds=args.cross_folds,
                              group_key="family", always_train=[REFERENCES])  # fmt: skip
     test = [frames[i] for i in trained.split.test]
@@ -172,7 +174,7 @@ def cross_family(trained, frames, ladder, species, args, pooled: dict) -> dict[s
 
 def cross_validate(everything, ladder, refs, species, true, args, cross=False) -> dict[str, Any]:
     """Grouped K-fold over ``info["family"]``: every model per fold, scores pooled. ``cross``:
-    also calibrate the full model across families (:func:`cross_family`)."""
+    also calibrate the full and residual models across families (:func:`cross_family`)."""
     low, top = ladder.names[0], ladder.names[-1]
     folds = folds_of(everything, args.folds, args.seed)
 
@@ -184,6 +186,8 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     fold_log = []
     cross_log: list[dict] = []
     cross_errors: dict[str, tuple[list, list]] = {}
+    cross_log_res: list[dict] = []
+    cross_errors_res: dict[str, tuple[list, list]] = {}
     for j, test in enumerate(folds):
         validation = validation_of(everything, folds[(j + 1) % len(folds)], 12)
         kept = covered(everything, test + validation)
@@ -203,6 +207,10 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
             pred["residual"][x][kept[rp["index"]]] = rp["e_form"][x]
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[f"residual_{key}"].append(rp[name])
+        if cross:
+            cross_log_res.append(
+                cross_family(res, frames, ladder, species, args, cross_errors_res, residual=True)
+            )
         low_frames = only_levels(frames, (low,), ladder.names)
         keep = [i for i, a in enumerate(frames) if f"energy_{level_key(low)}" in a.info]
         lo = train_fold(low_frames, FidelityLadder((ladder[0],)), refs, species, test, validation,
@@ -239,13 +247,15 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
         err, std, cal = (np.concatenate(calib[prefix + k]) for k in ("err", "std", "std_cal"))
         models[m]["ece_top_before_calibration"] = regression_ece(err, std)
         models[m]["ece_top_after_calibration"] = regression_ece(err, cal)
-    if cross:
-        models["full"]["cross_family_calibration"] = {
-            "ece_after": {x: regression_ece(np.concatenate(e), np.concatenate(s))
-                          for x, (e, s) in cross_errors.items()},
-            "n": {x: int(sum(map(len, e))) for x, (e, _) in cross_errors.items()},
-            "folds": cross_log,
-        }  # fmt: skip
+    for m, errors, log in (("full", cross_errors, cross_log),
+                           ("residual", cross_errors_res, cross_log_res)):  # fmt: skip
+        if cross:
+            models[m]["cross_family_calibration"] = {
+                "ece_after": {x: regression_ece(np.concatenate(e), np.concatenate(s))
+                              for x, (e, s) in errors.items()},
+                "n": {x: int(sum(map(len, e))) for x, (e, _) in errors.items()},
+                "folds": log,
+            }  # fmt: skip
     return {"models": models, "folds": fold_log,
             "n_families": sum(map(len, folds))}  # fmt: skip
 
@@ -260,7 +270,7 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
         "--cross-folds",
         type=int,
         default=4,
-        help="folds of the cross-family calibration of the full model (0: off)",
+        help="folds of the cross-family calibration of the full and residual models (0: off)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / f"validator_{data.name}.json")
     args = parser.parse_args(argv)
@@ -316,6 +326,8 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
                 "e_form_mae_meV_per_atom": {
                     x: 1e3 * v for x, v in models["residual"]["e_form_mae_eV_per_atom"].items()},
                 "ece_top_after_calibration": models["residual"]["ece_top_after_calibration"],
+                "ece_top_after_cross_family_calibration": models["residual"]
+                .get("cross_family_calibration", {}).get("ece_after", {}).get(top),
             },
             "targets": {"ece_top": 0.05, "r2_D": 0.7},
         },
