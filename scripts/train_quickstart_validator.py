@@ -196,6 +196,8 @@ def add_domain(args: argparse.Namespace) -> int:
     )
     validator = MFValidator.load(args.out)
     domain = validator.fit_domain([frames[i] for i in split.train])
+    if domain is None:
+        raise SystemExit(f"{args.out}: the model's embeddings are not finite")
     validator.save(args.out)
     sha, size = file_sha256(args.out), args.out.stat().st_size
     md = args.out.with_suffix(".md")

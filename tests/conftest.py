@@ -11,6 +11,11 @@ from urllib.parse import quote
 
 import pytest
 
+# One BLAS/OpenMP thread per test process unless the caller says otherwise (scripts/test.sh
+# does): on a busy 2-core machine, torch's default of a thread per core spin-waits, and a
+# 2-second training fixture took 224 s under a plain `pytest` while a benchmark ran.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 POSTGRES_URL_ENV = "QAWARE_TEST_POSTGRES_URL"
 # Seconds a test's child processes get to exit after it ends (a pool shutting down, a killed
 # driver's workers noticing), and the helpers multiprocessing keeps for the whole process.

@@ -229,6 +229,13 @@ def build_dataset(
             "structure and oracle settings are copied instead of computed. Repeatable."
         ),
     ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            help="One more attempt for every failed pair whose retries are spent (a timeout "
+            "on a loaded machine); gated pairs keep their verdict."
+        ),
+    ] = False,
 ) -> None:
     """Label every structure of a data set with every oracle, then export extxyz + README.
 
@@ -255,6 +262,7 @@ def build_dataset(
             export_only=export_only,
             command=command,
             reuse=reuse or (),
+            retry_failed=retry_failed,
         )
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished calls are stored; `{command}` continues", err=True)

@@ -154,6 +154,12 @@ def test_tiny_build_export_and_rerun(tmp_path, capsys, monkeypatch):
     assert main(["build-dataset", str(spec), "--export-only"]) == EXIT_OK
     events = [json.loads(x) for x in (tmp_path / "out/run/events.jsonl").read_text().splitlines()]
     assert sum(e["event"] == "oracle_result" for e in events) == 7
+    # --retry-failed: the one failed pair (no table row) gets one more attempt, nothing else
+    capsys.readouterr()
+    assert main(["build-dataset", str(spec), "--retry-failed"]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "EMT: 4 ok, 0 failed, 0 gated, 0 pending (0 computed now" in printed
+    assert "EMT@table: 2 ok, 1 failed, 0 gated, 0 pending (1 computed now" in printed
 
 
 def test_bad_specs_exit_with_code_2(tmp_path, capsys):

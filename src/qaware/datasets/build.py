@@ -180,6 +180,7 @@ def build_dataset(
     export_only: bool = False,
     command: str | None = None,
     reuse: Sequence[str | Path] = (),
+    retry_failed: bool = False,
 ) -> BuildSummary:
     """Compute every missing (structure, oracle) pair of ``spec``, then export the data set.
 
@@ -190,6 +191,8 @@ def build_dataset(
                  ``qaware build-dataset <spec_path>``).
     reuse:       run directories (a campaign, another build) whose finished calls with the same
                  key are copied into this build's store instead of computed.
+    retry_failed: one more attempt for every failed pair (not the gated ones) whose retries
+                 are spent, e.g. a timeout on a loaded machine.
 
     Ctrl-C raises KeyboardInterrupt after logging it: rerun to continue.
     """
@@ -235,6 +238,7 @@ def build_dataset(
                 max_retries=first.max_retries,
                 desc=spec.name,
                 reuse=others,
+                retry_failed=retry_failed,
             )
             submitted: set[tuple[int, int]] = set()
             try:

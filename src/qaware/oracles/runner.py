@@ -36,6 +36,7 @@ from ase import Atoms
 
 from qaware.execution import QawareExecutor, as_completed_with_progress
 from qaware.oracles.base import _provenance, run_with_timeout, timed_call
+from qaware.oracles.gates import GATES_FAILED
 from qaware.oracles.result import OracleResult
 from qaware.protocols import Oracle
 from qaware.store import CallRecord, CallStatus, CampaignStore, oracle_call_key
@@ -153,6 +154,9 @@ class OracleRunner:
     desc:         label of the progress bar and progress log lines.
     reuse:        other stores (read only) whose ``done`` calls answer a key this store lacks;
                   the copy records where it came from (``diagnostics["reused_from"]``).
+    retry_failed: give every stored failure whose retries are spent one more attempt (a
+                  timeout on a loaded machine, a killed worker); results that failed a sanity
+                  gate are verdicts, not failures, and are never retried.
     """
 
     def __init__(
@@ -165,6 +169,7 @@ class OracleRunner:
         run_in_child: bool = True,
         desc: str = "oracle calls",
         reuse: Sequence[CampaignStore] = (),
+        retry_failed: bool = False,
     ) -> None:
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -174,6 +179,7 @@ class OracleRunner:
         self.timeout_s, self.max_retries = float(timeout_s), int(max_retries)
         self.run_in_child, self.desc = run_in_child, desc
         self.reuse = tuple(reuse)
+        self.retry_failed = bool(retry_failed)
 
     def evaluate(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, OracleResult, bool]]:
         """Yield ``(task, result, from_cache)`` for every task, as results become final.
@@ -282,6 +288,9 @@ class OracleRunner:
             return record.result
         if record.status == CallStatus.FAILED:
             group.budget = attempts - record.attempt
+            gated = record.result is not None and record.result.diagnostics.get(GATES_FAILED)
+            if self.retry_failed and not gated:  # one more try; a gate's verdict stands
+                group.budget = max(1, group.budget)
             return record.result if group.budget <= 0 else None
         # submitted by a driver that died: the work may still be running somewhere
         future = self.executor.attach(record.handle) if record.handle else None

@@ -9,6 +9,7 @@ then recalibrates the spread on the held-out split.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,8 @@ from qaware.validator.train import train as train_model
 from qaware.validator.uncertainty import LevelCalibration, calibrate_model
 
 __all__ = ["MFValidator"]
+
+log = logging.getLogger(__name__)
 
 
 def _value(column: Sequence[float | None] | None, i: int) -> float:
@@ -137,12 +140,17 @@ class MFValidator:
     def _distance(self, embedding: np.ndarray) -> np.ndarray | None:
         return None if self.domain is None else self.domain.distance(embedding)
 
-    def fit_domain(self, structures: Sequence[Atoms]) -> ApplicabilityDomain:
+    def fit_domain(self, structures: Sequence[Atoms]) -> ApplicabilityDomain | None:
         """Set (and return) the applicability domain from the structures the model was
-        trained on (:mod:`qaware.validator.domain`); ``predict`` then reports distances."""
-        domain = fit_domain(self.predict(structures).embedding)
-        self.domain = domain
-        return domain
+        trained on (:mod:`qaware.validator.domain`); ``predict`` then reports distances.
+        Non-finite embeddings (a diverged model) leave no domain, with a warning."""
+        embedding = self.predict(structures).embedding
+        if not np.all(np.isfinite(embedding)):
+            log.warning("validator: non-finite embeddings, no applicability domain fitted")
+            self.domain = None
+            return None
+        self.domain = fit_domain(embedding)
+        return self.domain
 
     def calculator(self, fidelity: str | None = None) -> QawareCalculator:
         """An ASE calculator at ``fidelity`` (default top) with this validator's references."""

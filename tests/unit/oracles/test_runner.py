@@ -127,10 +127,11 @@ def store(tmp_path) -> Iterator[CampaignStore]:
         yield s
 
 
-def run(store, oracle, structures, *, retries=0, registry=None, child=False, timeout=60.0):
+def run(store, oracle, structures, *, retries=0, registry=None, child=False, timeout=60.0,
+        retry_failed=False):  # fmt: skip
     runner = OracleRunner(
         store, JobExecutor({} if registry is None else registry),
-        timeout_s=timeout, max_retries=retries, run_in_child=child,
+        timeout_s=timeout, max_retries=retries, run_in_child=child, retry_failed=retry_failed,
     )  # fmt: skip
     return list(runner.evaluate(tasks_for(oracle, structures)))
 
@@ -166,6 +167,29 @@ def test_a_failure_is_retried_then_left_failed_with_its_reason(store, tmp_path):
     # a larger retry budget later gives the call its missing attempts
     run(store, oracle, molecules("CO"), retries=3)
     assert len(calls(oracle.log)) == 4 and next(store.calls()).attempt == 4
+
+
+def test_retry_failed_gives_a_spent_failure_one_more_attempt_but_never_a_gated_one(store, tmp_path):
+    from qaware.oracles.gates import GATES_FAILED
+
+    oracle = CountingOracle(str(tmp_path / "log"), fail_first=1)
+    run(store, oracle, molecules("CO"))  # fails, no retries: spent
+    assert run(store, oracle, molecules("CO"))[0][2] and len(calls(oracle.log)) == 1
+    ((_, result, cached),) = run(store, oracle, molecules("CO"), retry_failed=True)
+    assert result.ok and not cached and len(calls(oracle.log)) == 2
+    assert next(store.calls()).attempt == 2
+    # a gate's verdict (stored as failed, with gates_failed) is not retried
+    gated = OracleResult.failure(
+        "fake", "multireference: T1 too large", settings_hash=oracle.settings_hash(),
+        diagnostics={GATES_FAILED: ["t1"]},
+    )  # fmt: skip
+    (h2o,) = molecules("H2O")
+    key = oracle_call_key(structure_hash(h2o), oracle.settings_hash())
+    store.begin_call(None, h2o, oracle_key=key, level="fake")
+    store.record_result(None, key, gated)
+    ((_, again, cached),) = run(store, oracle, [h2o], retry_failed=True)
+    assert cached and again.diagnostics[GATES_FAILED] == ["t1"]
+    assert "H2O" not in calls(oracle.log)
 
 
 def test_a_retry_that_succeeds_is_stored_as_done(store, tmp_path):
