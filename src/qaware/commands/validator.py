@@ -134,9 +134,7 @@ def _cross_calibrate(
 
         test = [frames[i] for i in split.test]
         model = trained.validator._require_model()
-        trained.test = held_out_report(
-            trained.validator, test, prepare_samples(test, model.config), forces=False
-        )
+        trained.test = held_out_report(trained.validator, test, prepare_samples(test, model.config))
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:

@@ -259,9 +259,10 @@ def cross_calibrate(
         for level, scale in scales.items():
             model.std_scale[names.index(level)] = scale
             model.std_floor[names.index(level)] = 0.0
+    fitted = {}
     for level, (e, s) in errors.items():
         expected, observed = reliability_diagram(e, scales[level] * s)
-        validator.calibration[level] = LevelCalibration(
+        fitted[level] = LevelCalibration(
             level,
             scales[level],
             regression_ece(e, s),
@@ -271,11 +272,12 @@ def cross_calibrate(
             len(e),
             method="cross_family (all levels)" if level in pooled else "cross_family",
         )
+    validator.calibration.update(fitted)
     return CrossCalibration(
         scales,
-        {x: len(e) for x, (e, _) in errors.items()},
+        {x: c.n for x, c in fitted.items()},
         pooled,
-        {x: regression_ece(e, s) for x, (e, s) in errors.items()},
-        {x: regression_ece(e, scales[x] * s) for x, (e, s) in errors.items()},
+        {x: c.ece_before for x, c in fitted.items()},
+        {x: c.ece_after for x, c in fitted.items()},
         tuple(tuple(f) for f in chosen),
     )

@@ -144,6 +144,7 @@ class MFValidator:
         """Set (and return) the applicability domain from the structures the model was
         trained on (:mod:`qaware.validator.domain`); ``predict`` then reports distances.
         Non-finite embeddings (a diverged model) leave no domain, with a warning."""
+        self.domain = None  # the old domain's distances would be computed for nothing
         embedding = self.predict(structures).embedding
         if not np.all(np.isfinite(embedding)):
             log.warning("validator: non-finite embeddings, no applicability domain fitted")
