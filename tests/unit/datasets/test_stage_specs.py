@@ -24,7 +24,7 @@ STAGES = {
         "spec_pbe",
         "spec_big",
     ],
-    "track_m": ["spec_light", "spec_ccsdt_dioxide", "spec_dioxide_dft"],
+    "track_m": ["spec_light", "spec_ccsdt_dioxide", "spec_dioxide_dft", "spec_cluster_first"],
 }
 
 

@@ -141,6 +141,15 @@ def test_families_select_the_same_structures(structures: list[Atoms]) -> None:
         track_m.structures(families=["oxide"])
 
 
+def test_formulas_select_the_same_structures(structures: list[Atoms]) -> None:
+    picked = track_m.structures(families=["cluster"], formulas=["Sc2O2", "Ti2O2"])
+    expected = [a for a in structures if a.info["formula"] in ("Sc2O2", "Ti2O2")]
+    assert len(expected) == 12
+    assert [structure_hash(a) for a in picked] == [structure_hash(a) for a in expected]
+    with pytest.raises(ConfigError, match="Sc2O2"):  # a formula of another family: say so
+        track_m.structures(families=["monoxide"], formulas=["Sc2O2"])
+
+
 SPECS = Path(__file__).resolve().parents[3] / "data" / "track_m"
 
 

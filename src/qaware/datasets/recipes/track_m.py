@@ -125,21 +125,37 @@ RATTLE_SIGMA_A: Final[float] = 0.05  # Å, std of the Gaussian displacement of r
 MIN_DISTANCE_A: Final[float] = 0.6  # Å, a rattled copy closer than this is redrawn
 
 
-def structures(seed: int = 20261125, families: Sequence[str] | None = None) -> list[Atoms]:
+def structures(
+    seed: int = 20261125,
+    families: Sequence[str] | None = None,
+    formulas: Sequence[str] | None = None,
+) -> list[Atoms]:
     """Track M structures, deterministic in ``seed`` (which only moves the rattled copies).
 
     families: tags to keep (None: all), e.g. ``["atom", "reference", "monoxide"]`` for a
-              cheap stage or the def2-TZVP subset; the kept structures are identical to the
-              same ones in the full list.
-    Returns 401 non-periodic ``ase.Atoms`` (all families) with the ``info`` keys of the module
-    docstring, families in the order of :data:`TAGS`.
+              cheap stage or the def2-TZVP subset.
+    formulas: ``info["formula"]`` values to keep (None: all), e.g. ``["Sc2O2", "Ti2O2"]`` for a
+              stage that brings a few clusters to every level first.
+    The kept structures are identical to the same ones in the full list (both filters apply
+    after every structure is drawn). Returns 401 non-periodic ``ase.Atoms`` (no filter) with the
+    ``info`` keys of the module docstring, families in the order of :data:`TAGS`.
     """
     unknown = set(families or ()) - set(TAGS)
     if unknown:
         raise ConfigError(f"recipe track_m: families {sorted(unknown)} not in {list(TAGS)}")
     rng = np.random.default_rng(seed)
     out = [atoms for family in _FAMILIES for atoms in family(rng)]  # all: same rng draws
-    return out if families is None else [a for a in out if a.info["tag"] in families]
+    if families is not None:
+        out = [a for a in out if a.info["tag"] in families]
+    if formulas is not None:
+        missing = set(formulas) - {a.info["formula"] for a in out}
+        if missing:
+            raise ConfigError(
+                f"recipe track_m: formulas {sorted(missing)} are not among the structures "
+                f"(families {list(families) if families is not None else 'all'})"
+            )
+        out = [a for a in out if a.info["formula"] in formulas]
+    return out
 
 
 # -- families --------------------------------------------------------------------------------
