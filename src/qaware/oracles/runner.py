@@ -11,7 +11,8 @@ An oracle call is keyed by ``oracle_call_key(structure hash, oracle.settings_has
   result is written the moment it arrives (as-completed order), so a killed driver loses at
   most the calls in flight;
 * a failed result is retried up to ``max_retries`` times (the store counts attempts), then left
-  ``failed`` with its reason; a failed calculation never raises;
+  ``failed`` with its reason; a failed calculation never raises. A result refused by a sanity
+  gate (``diagnostics["gates_failed"]``) is a verdict, not a failure: never retried;
 * a call left ``submitted`` by a killed driver is re-attached (``executor.attach``) when the
   backend can, else resubmitted. The lost attempt counts as one attempt, but a resubmitted call
   always gets at least one more. Backends that name jobs ahead (submitit:
@@ -287,9 +288,10 @@ class OracleRunner:
         if record.status == CallStatus.DONE:
             return record.result
         if record.status == CallStatus.FAILED:
+            if _gated(record.result):  # a gate's verdict stands: the same call gives the same
+                return record.result  # verdict, so neither a retry nor retry_failed reruns it
             group.budget = attempts - record.attempt
-            gated = record.result is not None and record.result.diagnostics.get(GATES_FAILED)
-            if self.retry_failed and not gated:  # one more try; a gate's verdict stands
+            if self.retry_failed:  # one more try
                 group.budget = max(1, group.budget)
             return record.result if group.budget <= 0 else None
         # submitted by a driver that died: the work may still be running somewhere
@@ -349,7 +351,7 @@ class OracleRunner:
                     _from_future(future, task.oracle), task.oracle, group.key, task.structure_hash
                 )
                 self.store.record_result(task.candidate_id, group.key, result)
-                if not result.ok and group.budget > 0:
+                if not result.ok and group.budget > 0 and not _gated(result):
                     log.info("%s: call %s failed (%s); retrying (%d left)",
                              self.desc, group.key, result.reason, group.budget)  # fmt: skip
                     retry.append(group)
@@ -358,6 +360,11 @@ class OracleRunner:
                 for each in group.tasks:
                     yield each, result, False
             pending, round_no = retry, round_no + 1
+
+
+def _gated(result: OracleResult | None) -> bool:
+    """A result refused by a sanity gate: a deterministic verdict, not a transient failure."""
+    return result is not None and bool(result.diagnostics.get(GATES_FAILED))
 
 
 def cached_compute(

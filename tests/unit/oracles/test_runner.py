@@ -192,6 +192,31 @@ def test_retry_failed_gives_a_spent_failure_one_more_attempt_but_never_a_gated_o
     assert "H2O" not in calls(oracle.log)
 
 
+@dataclass(frozen=True)
+class GatedOracle(CountingOracle):
+    """Every compute ends refused by a sanity gate (a deterministic verdict)."""
+
+    def compute(self, atoms: Atoms) -> OracleResult:
+        from qaware.oracles.gates import GATES_FAILED
+
+        super().compute(atoms)  # logs the call
+        return OracleResult.failure(
+            self.level, "multireference: T1 too large", settings_hash=self.settings_hash(),
+            diagnostics={GATES_FAILED: ["t1"]},
+        )  # fmt: skip
+
+
+def test_a_gated_result_is_never_retried_whatever_the_retry_budget(store, tmp_path):
+    oracle = GatedOracle(str(tmp_path / "log"))
+    ((_, result, cached),) = run(store, oracle, molecules("CO"), retries=3)
+    assert not result.ok and not cached and calls(oracle.log) == ["CO"]  # not 1 + 3 calls
+    (row,) = store.calls()
+    assert (row.status, row.attempt) == ("failed", 1)
+    # a later run with a larger budget serves the verdict instead of recomputing it
+    ((_, again, cached),) = run(store, oracle, molecules("CO"), retries=5)
+    assert cached and again.reason == result.reason and calls(oracle.log) == ["CO"]
+
+
 def test_a_retry_that_succeeds_is_stored_as_done(store, tmp_path):
     oracle = CountingOracle(str(tmp_path / "log"), fail_first=1)
     ((_, result, _),) = run(store, oracle, molecules("H2O"), retries=1)
