@@ -15,6 +15,7 @@ from _provenance import REPO
 from qaware.datasets.spec import level_key
 from qaware.fidelity import Fidelity, FidelityLadder
 from qaware.thermo.formation import formation_energies_per_atom
+from qaware.validator.cross_calibration import fold_frames
 
 REFERENCES = "atoms"  # the family of the reference frames that train: never held out
 
@@ -159,8 +160,5 @@ def covered(frames: list, held_out: list[str]) -> np.ndarray:
     """Rows a fold can use: the training families' frames, and held-out frames whose elements
     all occur in training (an element never trained on has no learned energy; on Track M the
     isolated atoms train, so this keeps every row)."""
-    train = [a for a in frames if a.info["family"] not in held_out]
-    seen = {s for a in train for s in a.get_chemical_symbols()}
-    return np.array([i for i, a in enumerate(frames)
-                     if a.info["family"] not in held_out
-                     or set(a.get_chemical_symbols()) <= seen], dtype=int)  # fmt: skip
+    train, test = fold_frames(frames, [a.info["family"] for a in frames], set(held_out))
+    return np.array(sorted(train + test), dtype=int)

@@ -37,6 +37,7 @@ __all__ = [
     "cross_calibrate",
     "family_folds",
     "fit_level_scales",
+    "fold_frames",
     "out_of_family_errors",
 ]
 
@@ -93,10 +94,12 @@ def family_folds(
     return [sorted(f) for f in folds]
 
 
-def _fold_frames(
+def fold_frames(
     frames: Sequence[Atoms], groups: Sequence[str], held_out: set[str]
 ) -> tuple[list[int], list[int]]:
-    """(training indices, held-out indices whose elements all occur in training)."""
+    """(training indices, held-out indices whose elements all occur in training) of a
+    leave-families-out fold: an element never trained on has no learned energy, so a held-out
+    frame with one cannot be scored."""
     train = [i for i, g in enumerate(groups) if g not in held_out]
     seen = {s for i in train for s in frames[i].get_chemical_symbols()}
     test = [
@@ -157,7 +160,7 @@ def out_of_family_errors(
     for j, fold in enumerate(folds):
         if progress is not None:
             progress(j, len(folds), list(fold))
-        train_idx, test_idx = _fold_frames(frames, groups, set(fold))
+        train_idx, test_idx = fold_frames(frames, groups, set(fold))
         if not test_idx:
             log.warning("cross-calibration fold %d: no held-out frame is covered; skipped", j)
             continue
@@ -175,6 +178,7 @@ def out_of_family_errors(
             group_key=group_key,
             test_groups=held,
             validation_groups=validation,
+            domain=False,  # a throw-away model: only its held-out errors are kept
         )
         model = trained.validator._require_model()
         test = [subset[i] for i in trained.split.test]

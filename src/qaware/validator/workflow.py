@@ -309,14 +309,16 @@ def train_on_frames(
     log: Callable[[EpochLog], Any] | None = None,
     checkpoint: str | Path | None = None,
     partial_checkpoint: str | Path | None = None,
+    domain: bool = True,
 ) -> TrainedValidator:
     """Split by family, initialise, train, calibrate on validation, report on test families.
 
     model_config's ``levels`` are replaced by the ladder's. ``train_config.validation_fraction``
     is ignored (the family split decides). checkpoint: where the calibrated validator is saved;
     partial_checkpoint: the best raw model so far, written during training (crash insurance,
-    :func:`~qaware.validator.load_checkpoint` reads it). Raises ConfigError when a frame lacks
-    ``info[group_key]``.
+    :func:`~qaware.validator.load_checkpoint` reads it); domain: fit the applicability domain
+    on the training frames (off for throw-away models, e.g. cross-calibration folds). Raises
+    ConfigError when a frame lacks ``info[group_key]``.
     """
     from dataclasses import replace
 
@@ -354,7 +356,8 @@ def train_on_frames(
     validator = MFValidator(ladder, references, model=model, train_config=train_config)
     validator.calibration = calibration
     validator.last_fit = result
-    validator.fit_domain([frames[i] for i in split.train])
+    if domain:
+        validator.fit_domain([frames[i] for i in split.train])
     if checkpoint is not None:
         validator.save(checkpoint)
     test = None

@@ -58,6 +58,17 @@ def test_report_is_measured_on_the_test_family_only(trained):
     assert 0 <= result.test.ece["TOP"] <= 0.5
 
 
+def test_the_domain_is_fitted_on_the_training_frames_unless_asked_not_to(trained, references):  # noqa: F811
+    frames, result = trained
+    assert result.validator.domain is not None
+    assert result.validator.domain.n_train == len(result.split.train)
+    throwaway = train_on_frames(
+        frames, LADDER, references, small_config(), TrainConfig(epochs=1, batch_size=6),
+        group_key="grp", test_groups=["g0"], validation_fraction=0.2, domain=False,
+    )  # fmt: skip
+    assert throwaway.validator.domain is None
+
+
 def test_divergence_metrics_match_a_direct_computation(trained, references):  # noqa: F811
     frames, result = trained
     test = [frames[i] for i in result.split.test]
