@@ -175,6 +175,11 @@ class ValidatorSettings(_Section):
     )
     retrain_epochs: int = Field(20, ge=0, description="Epochs of each warm-start retraining.")
     retrain_max_seconds: float = Field(120.0, gt=0, description="Wall-time cap of one retraining.")
+    device: str = Field(
+        "cpu",
+        description="Where the validator predicts and retrains: cpu, cuda, cuda:N or auto "
+        "(a GPU if torch sees one). Results on a GPU differ from the CPU's in the last digits.",
+    )
 
 
 class CampaignSettings(_Section):

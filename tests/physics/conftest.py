@@ -50,7 +50,10 @@ def model() -> MFENNP:
 
 
 def graph_of(model: MFENNP, structures: list[Atoms]):
-    return batch_graph(structures, model.config.cutoff, model.config.species, torch.float64)
+    """The batch graph of ``structures`` in float64, on the model's device."""
+    return batch_graph(
+        structures, model.config.cutoff, model.config.species, torch.float64, model.device
+    )
 
 
 def energy_and_forces(
@@ -61,7 +64,7 @@ def energy_and_forces(
     def run(atoms: Atoms) -> tuple[float, np.ndarray]:
         out = model.compute(graph_of(model, [atoms]), level=index)
         assert out.forces is not None
-        return float(out.energy[0, index].detach()), out.forces.detach().numpy()
+        return float(out.energy[0, index].detach()), out.forces.detach().cpu().numpy()
 
     return run
 
@@ -76,7 +79,7 @@ def energy_and_stress(model: MFENNP, level: int = -1):
     def stress(atoms: Atoms) -> np.ndarray:
         out = model.compute(graph_of(model, [atoms]), level=index, forces=False, stress=True)
         assert out.stress is not None
-        return out.stress[0].detach().numpy()
+        return out.stress[0].detach().cpu().numpy()
 
     return energy, stress
 

@@ -138,7 +138,7 @@ def load_validator(config: QawareConfig, base_dir: Path, path: Path | None = Non
     if path is None:
         ckpt = config.validator.checkpoint
         path = resolve(ckpt, base_dir) if ckpt else bundled_model(BUNDLED_VALIDATOR)
-    validator = MFValidator.load(path)
+    validator = MFValidator.load(path, device=config.validator.device)
     want = list(config.ladder().names)
     have = list(validator.ladder.names)
     if have != want:

@@ -170,12 +170,14 @@ def score_rows(prediction: Any, levels: Sequence[str]) -> list[dict[str, float]]
     return rows
 
 
-def score_structures(structures: Sequence[Any], model_path: Path) -> list[dict[str, Any]]:
-    """Load the validator at ``model_path`` and score ``structures`` (ase.Atoms)."""
+def score_structures(
+    structures: Sequence[Any], model_path: Path, device: str = "cpu"
+) -> list[dict[str, Any]]:
+    """Load the validator at ``model_path`` onto ``device`` and score ``structures`` (ase.Atoms)."""
     from qaware.structures import structure_hash
     from qaware.validator import MFValidator
 
-    validator = MFValidator.load(model_path)
+    validator = MFValidator.load(model_path, device=device)
     prediction = validator.predict(list(structures))
     numbers = score_rows(prediction, validator.ladder.names)
     rows = []
@@ -200,6 +202,9 @@ def score(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="CSV table (default: stdout).")
     ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="cpu, cuda, cuda:N or auto (a GPU if there is one).")
+    ] = "cpu",
 ) -> None:
     """Score structures with a trained validator: per-level energies and formation energies
     per atom (eV/atom), σ per level, D = e_form(low) − e_form(top) (signed, abs, rel), and the
@@ -212,7 +217,7 @@ def score(
     if not model.is_file():
         raise ConfigError(f"--model: {model} not found")
     atoms = [a for path in structures for a in read_structures(path).atoms]
-    rows = score_structures(atoms, model)
+    rows = score_structures(atoms, model, device)
     if not rows:
         raise ConfigError("no structures to score")
     buffer = io.StringIO()

@@ -74,21 +74,23 @@ class QawareCalculator(Calculator):
         model, levels = self.model, self.model.config.levels
         level = levels.index(self.fidelity)
         periodic = bool(np.all(atoms.pbc))
-        graph = batch_graph([atoms], model.config.cutoff, model.config.species, model.dtype)
+        graph = batch_graph(
+            [atoms], model.config.cutoff, model.config.species, model.dtype, model.device
+        )
         out = model.compute(graph, level=level, forces=True, stress=periodic, create_graph=False)
-        energies = out.energy[0].detach().double().numpy()
+        energies = out.energy[0].detach().double().cpu().numpy()
         assert out.forces is not None
         self.results = {
             "energy": float(energies[level]),
             "free_energy": float(energies[level]),
-            "forces": out.forces.detach().double().numpy(),
+            "forces": out.forces.detach().double().cpu().numpy(),
             "energy_std": float(out.energy_std[0, level].detach()),
             "energies_by_fidelity": {
                 name: float(e) for name, e in zip(levels, energies, strict=True)
             },
         }
         if periodic and out.stress is not None:
-            s = out.stress[0].detach().double().numpy()
+            s = out.stress[0].detach().double().cpu().numpy()
             self.results["stress"] = np.array(
                 [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
             )

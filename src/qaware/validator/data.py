@@ -125,9 +125,13 @@ def read_labels(atoms: Atoms, levels: Sequence[str], *, index: int | None = None
 
 
 def collate_labels(
-    labels: Sequence[Labels], n_atoms: Sequence[int], dtype: torch.dtype = torch.float32
+    labels: Sequence[Labels],
+    n_atoms: Sequence[int],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> LabelBatch:
-    """Stack per-structure labels into a :class:`LabelBatch` (atoms in batch order)."""
+    """Stack per-structure labels into a :class:`LabelBatch` (atoms in batch order), its
+    tensors on ``device`` (None: the CPU)."""
     n_levels = labels[0].energy.shape[0]
     energy = np.stack([lab.energy for lab in labels])
     stress = np.stack([lab.stress for lab in labels])
@@ -143,11 +147,12 @@ def collate_labels(
         start += n
     energy_mask = np.isfinite(energy)
     stress_mask = np.isfinite(stress).all(axis=(2, 3))
+    stress = np.where(stress_mask[..., None, None], stress, 0.0)
     return LabelBatch(
-        energy=torch.as_tensor(np.where(energy_mask, energy, 0.0), dtype=dtype),
-        energy_mask=torch.as_tensor(energy_mask),
-        forces=torch.as_tensor(forces, dtype=dtype),
-        force_mask=torch.as_tensor(force_mask),
-        stress=torch.as_tensor(np.where(stress_mask[..., None, None], stress, 0.0), dtype=dtype),
-        stress_mask=torch.as_tensor(stress_mask),
+        energy=torch.as_tensor(np.where(energy_mask, energy, 0.0), dtype=dtype, device=device),
+        energy_mask=torch.as_tensor(energy_mask, device=device),
+        forces=torch.as_tensor(forces, dtype=dtype, device=device),
+        force_mask=torch.as_tensor(force_mask, device=device),
+        stress=torch.as_tensor(stress, dtype=dtype, device=device),
+        stress_mask=torch.as_tensor(stress_mask, device=device),
     )

@@ -113,8 +113,13 @@ def structure_graph(
     )
 
 
-def collate(parts: Sequence[StructureGraph], dtype: torch.dtype = torch.float32) -> AtomicGraph:
-    """Concatenate structure graphs into one batch graph (atom indices offset per structure)."""
+def collate(
+    parts: Sequence[StructureGraph],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> AtomicGraph:
+    """Concatenate structure graphs into one batch graph (atom indices offset per structure),
+    its tensors on ``device`` (None: the CPU)."""
     if not parts:
         raise ValueError("cannot batch zero structures")
     n_atoms = np.array([p.n_atoms for p in parts], dtype=np.int64)
@@ -122,15 +127,19 @@ def collate(parts: Sequence[StructureGraph], dtype: torch.dtype = torch.float32)
     centre = np.concatenate([p.edges.centre + o for p, o in zip(parts, offsets, strict=True)])
     neighbour = np.concatenate([p.edges.neighbour + o for p, o in zip(parts, offsets, strict=True)])
     return AtomicGraph(
-        positions=torch.as_tensor(np.concatenate([p.positions for p in parts]), dtype=dtype),
-        cell=torch.as_tensor(np.stack([p.cell for p in parts]), dtype=dtype),
-        species=torch.as_tensor(np.concatenate([p.species for p in parts])),
-        batch=torch.as_tensor(np.repeat(np.arange(len(parts)), n_atoms)),
-        centre=torch.as_tensor(centre),
-        neighbour=torch.as_tensor(neighbour),
-        shifts=torch.as_tensor(np.concatenate([p.edges.shifts for p in parts]), dtype=dtype),
-        n_atoms=torch.as_tensor(n_atoms),
-        pbc=torch.as_tensor(np.stack([p.pbc for p in parts])),
+        positions=torch.as_tensor(
+            np.concatenate([p.positions for p in parts]), dtype=dtype, device=device
+        ),
+        cell=torch.as_tensor(np.stack([p.cell for p in parts]), dtype=dtype, device=device),
+        species=torch.as_tensor(np.concatenate([p.species for p in parts]), device=device),
+        batch=torch.as_tensor(np.repeat(np.arange(len(parts)), n_atoms), device=device),
+        centre=torch.as_tensor(centre, device=device),
+        neighbour=torch.as_tensor(neighbour, device=device),
+        shifts=torch.as_tensor(
+            np.concatenate([p.edges.shifts for p in parts]), dtype=dtype, device=device
+        ),
+        n_atoms=torch.as_tensor(n_atoms, device=device),
+        pbc=torch.as_tensor(np.stack([p.pbc for p in parts]), device=device),
     )
 
 
@@ -139,8 +148,10 @@ def batch_graph(
     cutoff: float,
     species: Sequence[str],
     dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> AtomicGraph:
-    """Build the batch graph of ``structures`` for a model with element list ``species``."""
+    """Build the batch graph of ``structures`` for a model with element list ``species``
+    (neighbour lists on the CPU, tensors on ``device``)."""
     species_index = {s: k for k, s in enumerate(species)}
     parts = [structure_graph(a, cutoff, species_index, index=k) for k, a in enumerate(structures)]
-    return collate(parts, dtype)
+    return collate(parts, dtype, device)

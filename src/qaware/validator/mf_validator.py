@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from qaware._device import resolve_device
 from qaware.errors import ConfigError
 from qaware.fidelity import Fidelity, FidelityLadder
 from qaware.protocols import Prediction
@@ -56,6 +57,9 @@ class MFValidator:
                   warm start: ``TrainConfig(epochs=30, learning_rate=1e-3, max_seconds=20)``).
     min_calibration: ``fit`` refits the σ factor only with at least this many held-out
                   structures (fewer would make it noise); otherwise the factor is kept.
+    device:       where the model runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``; None:
+                  where it is, the CPU for a new or loaded one). Predictions come back as
+                  NumPy arrays whatever the device; checkpoints are always saved from the CPU.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class MFValidator:
         train_config: TrainConfig = TrainConfig(),
         batch_size: int = 64,
         min_calibration: int = 5,
+        device: str | None = None,
     ) -> None:
         missing = [name for name in ladder.names if name not in references]
         if missing:
@@ -84,7 +89,8 @@ class MFValidator:
             )
         self._ladder = ladder
         self.references = dict(references)
-        self.model = model
+        self.device = None if device is None else resolve_device(device)
+        self.model = model if model is None or self.device is None else model.to(self.device)
         self.model_config = model_config
         self.train_config = train_config
         self.batch_size = int(batch_size)
@@ -111,12 +117,14 @@ class MFValidator:
         with torch.no_grad():
             for start in range(0, len(structures), self.batch_size):
                 part = list(structures[start : start + self.batch_size])
-                graph = batch_graph(part, model.config.cutoff, model.config.species, model.dtype)
+                graph = batch_graph(
+                    part, model.config.cutoff, model.config.species, model.dtype, model.device
+                )
                 out = model(graph)
                 n = graph.n_atoms.to(out.energy.dtype)[:, None]
-                energy.append(out.energy.double().numpy())
-                std.append((out.energy_std / n).double().numpy())
-                embedding.append(out.embedding.double().numpy())
+                energy.append(out.energy.double().cpu().numpy())
+                std.append((out.energy_std / n).double().cpu().numpy())
+                embedding.append(out.embedding.double().cpu().numpy())
         if not structures:
             empty = {name: np.zeros(0) for name in names}
             none = np.zeros((0, model.config.channels))
@@ -190,6 +198,8 @@ class MFValidator:
         samples = prepare_samples(structures, config, label_sets)
         if self.model is None or not warm_start:
             self.model = initialise_model(config, samples, self._reference_mu())
+            if self.device is not None:
+                self.model.to(self.device)
         result = train_model(self.model, samples, self._ladder, self.train_config)
         self.last_fit = result
         held_out = [samples[i] for i in result.val_indices]

@@ -175,6 +175,11 @@ class MFENNP(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.species_embedding.weight.dtype
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (move them with ``.to(device)``); inputs are built there."""
+        return self.species_embedding.weight.device
+
     # ---- forward --------------------------------------------------------------------------
     def _film(self, film: FiLM) -> tuple[torch.Tensor, torch.Tensor]:
         """(gamma, beta), each (L, n_channels); rows below the top detached under stopping."""

@@ -113,6 +113,7 @@ class TrainSection(_Section):
     max_grad_norm: float | None = 10.0
     max_seconds: float | None = Field(None, gt=0, description="Wall-clock cap of training.")
     seed: int = 0
+    device: str = Field("cpu", description="cpu, cuda, cuda:N or auto (a GPU if torch sees one).")
     loss: LossSection = Field(default_factory=LossSection)
 
     def to_train_config(self, validation_fraction: float) -> TrainConfig:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from qaware._device import resolve_device
 from qaware.errors import ConfigError
 from qaware.fidelity import FidelityLadder
 from qaware.validator.atomic_energies import (
@@ -56,6 +57,8 @@ class TrainConfig:
     patience:    epochs without a better validation loss before stopping.
     bootstrap:   per-structure Poisson(1) weights per head, so heads see different data.
     max_seconds: wall-clock budget of the run (None: epochs only).
+    device:      where to train (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``; None: where
+                 the model already is). The model stays there afterwards.
     """
 
     epochs: int = 200
@@ -68,6 +71,7 @@ class TrainConfig:
     max_grad_norm: float | None = 10.0
     max_seconds: float | None = None
     seed: int = 0
+    device: str | None = None
 
 
 WARM_START = TrainConfig(
@@ -256,8 +260,10 @@ def evaluate(
     f_err: dict[int, list[float]] = {f: [] for f in range(len(levels))}
     for idx in _batches(range(len(samples)), batch_size, None):
         parts = [samples[i] for i in idx]
-        graph = collate([p.graph for p in parts], model.dtype)
-        labels = collate_labels([p.labels for p in parts], graph.n_atoms.tolist(), model.dtype)
+        graph = collate([p.graph for p in parts], model.dtype, model.device)
+        labels = collate_labels(
+            [p.labels for p in parts], graph.n_atoms.tolist(), model.dtype, model.device
+        )
         terms = multi_fidelity_loss(model, graph, labels, level_weights, loss, create_graph=False)
         total += float(terms.total.detach())
         n_batches += 1
@@ -299,6 +305,8 @@ def train(
             f"ladder {list(ladder.names)} does not match the model's levels "
             f"{list(model.config.levels)} (same names, same order)"
         )
+    if config.device is not None:
+        model.to(resolve_device(config.device))
     samples = list(samples)
     rng = np.random.default_rng(config.seed)
     if validation is None:
@@ -333,9 +341,15 @@ def train(
         losses = []
         for idx in _batches(range(len(training)), config.batch_size, rng):
             parts = [training[i] for i in idx]
-            graph = collate([p.graph for p in parts], model.dtype)
-            labels = collate_labels([p.labels for p in parts], graph.n_atoms.tolist(), model.dtype)
-            hw = None if boot is None else torch.as_tensor(boot[idx], dtype=model.dtype)
+            graph = collate([p.graph for p in parts], model.dtype, model.device)
+            labels = collate_labels(
+                [p.labels for p in parts], graph.n_atoms.tolist(), model.dtype, model.device
+            )
+            hw = (
+                None
+                if boot is None
+                else torch.as_tensor(boot[idx], dtype=model.dtype, device=model.device)
+            )
             terms = multi_fidelity_loss(model, graph, labels, weights, config.loss, head_weights=hw)
             if not terms.total.requires_grad:
                 continue

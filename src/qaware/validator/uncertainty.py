@@ -62,17 +62,19 @@ def held_out_errors(
     with torch.no_grad():
         for start in range(0, len(samples), batch_size):
             part = samples[start : start + batch_size]
-            graph = collate([s.graph for s in part], model.dtype)
-            labels = collate_labels([s.labels for s in part], graph.n_atoms.tolist())
+            graph = collate([s.graph for s in part], model.dtype, model.device)
+            labels = collate_labels(
+                [s.labels for s in part], graph.n_atoms.tolist(), device=model.device
+            )
             pred = model(graph)
             n = graph.n_atoms.to(pred.energy.dtype)[:, None]
-            err = ((pred.energy - labels.energy.to(pred.energy.dtype)) / n).numpy()
+            err = ((pred.energy - labels.energy.to(pred.energy.dtype)) / n).cpu().numpy()
             if model.config.n_heads > 1:
-                std = (pred.energy_heads.std(dim=-1) / n).numpy()
+                std = (pred.energy_heads.std(dim=-1) / n).cpu().numpy()
             else:
                 std = np.zeros_like(err)
             for f in range(model.config.n_levels):
-                mask = labels.energy_mask[:, f].numpy()
+                mask = labels.energy_mask[:, f].cpu().numpy()
                 e, s = out.setdefault(f, ([], []))
                 e += err[mask, f].tolist()
                 s += std[mask, f].tolist()

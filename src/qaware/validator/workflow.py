@@ -178,8 +178,10 @@ def _force_mae(model: Any, samples: Sequence[Sample], batch_size: int = 32) -> d
     errors: dict[str, list[float]] = {}
     for start in range(0, len(samples), batch_size):
         part = samples[start : start + batch_size]
-        graph = collate([s.graph for s in part], model.dtype)
-        labels = collate_labels([s.labels for s in part], graph.n_atoms.tolist())
+        graph = collate([s.graph for s in part], model.dtype, model.device)
+        labels = collate_labels(
+            [s.labels for s in part], graph.n_atoms.tolist(), device=model.device
+        )
         with torch.enable_grad():
             out, pos, strain = model.strained_forward(graph)
             for f, level in enumerate(levels):
