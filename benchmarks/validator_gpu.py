@@ -8,7 +8,8 @@ validator checkpoint (E+F, scoring) and data/perov_standin (training frames). Ti
 the models are not trained to convergence, so no accuracy is claimed. Neighbour lists are built
 on the CPU in every case (qaware.validator.neighbours); the scoring numbers include them.
 Writes ``benchmarks/results/validator_gpu.json``; ``QAWARE_SOURCE_COMMIT`` (when set) names the
-commit of a checkout copied without its .git (the provenance's git field is then null).
+source commit of a working tree copied onto a GPU machine, whose provenance ``git`` field then
+shows that copy's own (possibly stale) HEAD.
 """
 
 from __future__ import annotations
