@@ -158,6 +158,11 @@ class GeneratorSettings(_Section):
     fine_tune_steps: int = Field(
         100, ge=0, description="Optimiser steps when the generator is fine-tuned on hits."
     )
+    device: str = Field(
+        "cpu",
+        description="diffusion: where it samples and fine-tunes (cpu, cuda, cuda:N or auto). "
+        "The same seed draws the same noise on every device.",
+    )
 
 
 class ValidatorSettings(_Section):

@@ -78,3 +78,25 @@ def test_the_validator_lands_on_the_device_asked_for_and_predicts_from_there():
     prediction = validator.predict([cell])
     for values in prediction.e_form_per_atom.values():
         assert np.isfinite(values).all()
+
+
+@needs_no_gpu
+def test_the_generator_refuses_a_missing_gpu_before_any_work(tmp_path, capsys):
+    from importlib.resources import files
+
+    from qaware.cli import EXIT_BAD_INPUT, main
+    from qaware.commands.campaign import _quickstart_path
+    from qaware.config_io import load_config
+    from qaware.generator.diffusion_generator import DiffusionGenerator
+    from qaware.generator.train import TrainConfig, train
+
+    path = Path(str(files("qaware.data") / "models" / "generator_quickstart.pt"))
+    with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+        DiffusionGenerator.load(path, device="cuda")
+    with pytest.raises(ConfigError, match="sees no CUDA GPU"):  # before reading a structure
+        train([], tmp_path / "gen", config=TrainConfig(device="cuda"))
+    assert not (tmp_path / "gen").exists()
+    assert load_config(_quickstart_path()).generator.device == "cpu"
+    argv = ["generate", "--model", "quickstart", "-n", "2", "-o", str(tmp_path / "s")]
+    assert main([*argv, "--device", "cuda"]) == EXIT_BAD_INPUT
+    assert "sees no CUDA GPU" in capsys.readouterr().err

@@ -166,7 +166,7 @@ def build_generator(settings: GeneratorSettings, base_dir: Path) -> StructureGen
 
         ckpt = settings.checkpoint
         path = resolve(ckpt, base_dir) if ckpt else bundled_model(BUNDLED_GENERATOR)
-        return DiffusionGenerator.load(path)
+        return DiffusionGenerator.load(path, device=settings.device)
     if settings.kind == "substitution":
         from qaware.generator import SubstitutionGenerator
 

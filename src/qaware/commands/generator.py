@@ -46,6 +46,9 @@ def train_generator(
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUTPUT/last.pt.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda, cuda:N or auto (overrides config).")
+    ] = None,
 ) -> None:
     """Train a symmetry-constrained crystal diffusion model; writes OUTPUT/model.pt, a
     resumable OUTPUT/last.pt every checkpoint_every steps, and OUTPUT/history.jsonl.
@@ -70,6 +73,7 @@ def train_generator(
             "seed": seed,
             "max_minutes": max_minutes,
             "descriptor_keys": descriptor_key or None,
+            "device": device,
         }.items()
         if v is not None
     }
@@ -163,6 +167,7 @@ def generate(
         float | None, typer.Option(help="Guidance weight λ (with --descriptors).")
     ] = None,
     nfe: Annotated[int, typer.Option(help="Network evaluations per structure.")] = 200,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "cpu",
 ) -> None:
     """Sample crystals from a trained generator (symmetry kept by construction).
 
@@ -189,7 +194,7 @@ def generate(
     if descriptors is not None:
         conditions["descriptors"] = read_descriptor_target(descriptors, proxy)
         conditions["lam"] = 1.0 if lam is None else lam
-    gen = DiffusionGenerator.load(path, nfe_budget=nfe)
+    gen = DiffusionGenerator.load(path, nfe_budget=nfe, device=device)
     t0 = time.perf_counter()
     try:
         structures = gen.sample(n, seed=seed, conditions=conditions)

@@ -58,6 +58,12 @@ class TemplateBatch:
     lattice_bias: torch.Tensor
     centring: torch.Tensor
 
+    def to(self, device: torch.device | str) -> TemplateBatch:
+        """The same batch with every tensor on ``device`` (itself when already there)."""
+        if self.space_group.device == torch.device(device):
+            return self
+        return TemplateBatch(**{k: v.to(device) for k, v in vars(self).items()})
+
     def __len__(self) -> int:
         return int(self.space_group.shape[0])
 

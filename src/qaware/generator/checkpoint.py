@@ -39,7 +39,7 @@ def save_bundle(bundle: GeneratorBundle, path: str | Path, *, extra: dict | None
     payload = {
         "format": FORMAT,
         "config": model.config.to_dict(),
-        "state_dict": model.state_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "lattice_norm": {
             "mean": list(model.lattice_norm.mean),
             "std": list(model.lattice_norm.std),

@@ -168,7 +168,9 @@ class CSPDenoiser(nn.Module):
                 c = null
             else:
                 keep = (
-                    torch.ones(frac.shape[0], dtype=torch.bool) if cond_keep is None else cond_keep
+                    torch.ones(frac.shape[0], dtype=torch.bool, device=frac.device)
+                    if cond_keep is None
+                    else cond_keep
                 )
                 c = torch.where(keep.unsqueeze(-1), self.cond_in(cond.to(frac)), null)
             h = h + c.unsqueeze(1)

@@ -125,6 +125,16 @@ class CrystalDiffusion(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.denoiser.coord_out.weight.dtype
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are; :meth:`loss` and the sampler move their inputs there."""
+        return self.denoiser.coord_out.weight.device
+
+    def _draw(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Random numbers are drawn on the CPU (seeded ``torch.Generator``s are per device)
+        and moved to the model: the same seed gives the same draws on every device."""
+        return tensor.to(self.device)
+
     def score_scale(self, sigma: torch.Tensor) -> torch.Tensor:
         """√E[score²] at σ (interpolated in log σ from a table made at construction): the
         factor between the network output and the true score."""
@@ -175,33 +185,36 @@ class CrystalDiffusion(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> LossParts:
-        """Denoising loss of clean anchors ``xyz0`` (B, O, 3) and coefficients ``k0`` (B, 6)."""
-        cfg, dtype = self.config, self.dtype
+        """Denoising loss of clean anchors ``xyz0`` (B, O, 3) and coefficients ``k0`` (B, 6),
+        on the model's device (inputs are moved there; ``generator`` is a CPU generator)."""
+        cfg, dtype, draw = self.config, self.dtype, self._draw
+        batch, xyz0, k0 = batch.to(self.device), xyz0.to(self.device), k0.to(self.device)
+        cond = None if cond is None else cond.to(self.device)
         B = len(batch)
-        t = cfg.t_min + (1 - cfg.t_min) * torch.rand(B, generator=generator, dtype=dtype)
+        t = cfg.t_min + (1 - cfg.t_min) * draw(torch.rand(B, generator=generator, dtype=dtype))
         free = batch.orbit_free.to(dtype) * batch.orbit_mask.unsqueeze(-1).to(dtype)
         sigma = self.sigmas(t).to(dtype)[:, None, None]
-        noise = sigma * torch.randn(xyz0.shape, generator=generator, dtype=dtype) * free
+        noise = sigma * draw(torch.randn(xyz0.shape, generator=generator, dtype=dtype)) * free
         xyz = torch.remainder(xyz0.to(dtype) + noise, 1.0)
         target = wrapped_normal_score(noise, sigma) / self.score_scale(sigma) * free
 
         lmask = batch.lattice_mask.to(dtype)
         alpha = self.alphas.alpha_bar(t).to(dtype)[:, None]
-        eps = torch.randn(B, 6, generator=generator, dtype=dtype) * lmask
+        eps = draw(torch.randn(B, 6, generator=generator, dtype=dtype)) * lmask
         z0 = self.lattice_norm.encode(k0.to(dtype)) * lmask
         z = torch.sqrt(alpha) * z0 + torch.sqrt(1 - alpha) * eps
 
         n_species = cfg.denoiser.n_species
         onehot = nnf.one_hot((batch.species - 1).clamp(min=0), n_species).to(dtype)
-        generate = torch.rand(B, generator=generator) >= cfg.csp_fraction
+        generate = draw(torch.rand(B, generator=generator)) >= cfg.csp_fraction
         t_types = torch.where(generate, t, torch.zeros_like(t))
         a_types = self.alphas.alpha_bar(t_types).to(dtype)[:, None, None]
-        type_noise = torch.randn(onehot.shape, generator=generator, dtype=dtype)
+        type_noise = draw(torch.randn(onehot.shape, generator=generator, dtype=dtype))
         types = torch.sqrt(a_types) * onehot + torch.sqrt(1 - a_types) * type_noise
 
         keep = None
         if cond is not None:
-            keep = torch.rand(B, generator=generator) >= cfg.cond_dropout
+            keep = draw(torch.rand(B, generator=generator)) >= cfg.cond_dropout
             keep &= ~torch.isnan(cond).any(-1)
             cond = torch.nan_to_num(cond)
         pred = self(batch, xyz, z, types, t, t_types, cond, keep)

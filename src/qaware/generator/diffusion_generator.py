@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from qaware._device import resolve_device
 from qaware.errors import ConfigError
 from qaware.generator.checkpoint import GeneratorBundle, load_bundle, save_bundle
 from qaware.generator.conditions import GenerationConditions, parse_conditions
@@ -39,6 +40,9 @@ class DiffusionGenerator:
 
     sampler: fixed sampler settings; None derives the steps from ``nfe_budget``.
     lam: default guidance weight when ``conditions`` has descriptors but no ``lam``.
+    device: where the model samples and fine-tunes (cpu, cuda, cuda:N, auto; None: where the
+        bundle's model is, the CPU for a loaded one). The same seed samples the same noise on
+        every device; structures come back as ``ase.Atoms`` whatever the device.
     """
 
     def __init__(
@@ -49,7 +53,10 @@ class DiffusionGenerator:
         nfe_budget: int = 200,
         batch_size: int = 256,
         lam: float = 1.0,
+        device: str | None = None,
     ) -> None:
+        if device is not None:
+            bundle.model.to(resolve_device(device))
         self.bundle = bundle
         self.sampler = sampler
         self.nfe_budget = nfe_budget

@@ -130,7 +130,7 @@ def lattice_to_coefficients(lattice: torch.Tensor) -> torch.Tensor:
     metric = lattice @ lattice.transpose(-1, -2)
     eigval, eigvec = torch.linalg.eigh(metric)
     log_s = eigvec @ torch.diag_embed(0.5 * torch.log(eigval)) @ eigvec.transpose(-1, -2)
-    return torch.einsum("...ij,nij->...n", log_s, LATTICE_BASIS) / _BASIS_NORM2
+    return torch.einsum("...ij,nij->...n", log_s, LATTICE_BASIS.to(log_s)) / _BASIS_NORM2.to(log_s)
 
 
 def coefficients_to_lattice(k: torch.Tensor) -> torch.Tensor:

@@ -47,6 +47,7 @@ class GeneratorTrainSettings(_Strict):
     checkpoint_every: int = Field(250, ge=1, description="Steps between resumable checkpoints.")
     max_minutes: float | None = Field(None, gt=0, description="Stop early after this wall time.")
     descriptor_keys: list[str] = Field(default_factory=list, description="atoms.info keys of q.")
+    device: str = Field("cpu", description="cpu, cuda, cuda:N or auto (a GPU if torch sees one).")
     model: GeneratorModelSettings = Field(default_factory=GeneratorModelSettings)
 
     def resolved(self, base: Path) -> GeneratorTrainSettings:
@@ -68,6 +69,7 @@ class GeneratorTrainSettings(_Strict):
             descriptor_keys=tuple(self.descriptor_keys),
             progress=progress,
             max_seconds=None if self.max_minutes is None else 60.0 * self.max_minutes,
+            device=self.device,
         )
 
     def diffusion_config(self) -> DiffusionConfig:

@@ -64,10 +64,11 @@ def guided(
     B = len(batch)
     if cond is None or lam == 0.0:
         return model(batch, *state, t, t_types)
+    ones = torch.ones(B, dtype=torch.bool, device=t.device)
     if lam == 1.0:
-        return model(batch, *state, t, t_types, cond, torch.ones(B, dtype=torch.bool))
+        return model(batch, *state, t, t_types, cond, ones)
     two = _double(batch)
-    keep = torch.cat([torch.ones(B, dtype=torch.bool), torch.zeros(B, dtype=torch.bool)])
+    keep = torch.cat([ones, torch.zeros_like(ones)])
     doubled = [torch.cat([s, s]) for s in state]
     out = model(
         two,
@@ -105,65 +106,73 @@ def sample(
     """
     cfg = config or SamplerConfig()
     model.eval()
-    dtype = model.dtype
+    dtype, dev = model.dtype, model.device
     gen = torch.Generator().manual_seed(int(seed))
-    batch = collate_templates(templates, dtype=dtype)
+
+    def draw(values: torch.Tensor) -> torch.Tensor:  # drawn on the CPU: same noise anywhere
+        return values.to(dev)
+
+    host = collate_templates(templates, dtype=dtype)
+    batch = host.to(dev)
     B, n_orbits = batch.orbit_mask.shape
     if not generate_species and bool(((batch.species == 0) & batch.orbit_mask).any()):
         raise ValueError("a template has orbits without species; pass generate_species=True")
     if cond is not None:
-        cond = torch.as_tensor(cond, dtype=dtype).reshape(-1, cond.shape[-1]).expand(B, -1)
+        cond = torch.as_tensor(cond, dtype=dtype, device=dev)
+        cond = cond.reshape(-1, cond.shape[-1]).expand(B, -1)
     n_species = model.config.denoiser.n_species
-    allowed = torch.zeros(n_species, dtype=torch.bool)
+    allowed = torch.zeros(n_species, dtype=torch.bool, device=dev)
     allowed[[z - 1 for z in allowed_species] if allowed_species else slice(None)] = True
 
     free = (batch.orbit_free & batch.orbit_mask.unsqueeze(-1)).to(dtype)
     lmask = batch.lattice_mask.to(dtype)
-    xyz = torch.rand(B, n_orbits, 3, generator=gen, dtype=dtype) * free
-    z = torch.randn(B, 6, generator=gen, dtype=dtype) * lmask
+    xyz = draw(torch.rand(B, n_orbits, 3, generator=gen, dtype=dtype)) * free
+    z = draw(torch.randn(B, 6, generator=gen, dtype=dtype)) * lmask
     if generate_species:
-        species = torch.randn(B, n_orbits, n_species, generator=gen, dtype=dtype)
+        species = draw(torch.randn(B, n_orbits, n_species, generator=gen, dtype=dtype))
     else:
         species = nnf.one_hot((batch.species - 1).clamp(min=0), n_species).to(dtype)
 
-    times = torch.linspace(1.0, 0.0, cfg.n_steps + 1, dtype=dtype)
+    times = torch.linspace(1.0, 0.0, cfg.n_steps + 1, dtype=dtype, device=dev)
     sigma_min = model.config.sigma_min
-    logits = torch.zeros(B, n_orbits, n_species, dtype=dtype)
+    logits = torch.zeros(B, n_orbits, n_species, dtype=dtype, device=dev)
     for n in range(cfg.n_steps):
         t_val, s_val = times[n], times[n + 1]
         t = t_val.expand(B)
         t_types = t if generate_species else torch.zeros_like(t)
         sigma_t = model.sigmas(t_val)
-        sigma_s = model.sigmas(s_val) if n + 1 < cfg.n_steps else torch.zeros((), dtype=dtype)
+        last = n + 1 == cfg.n_steps
+        sigma_s = torch.zeros((), dtype=dtype, device=dev) if last else model.sigmas(s_val)
         scale = model.score_scale(sigma_t)
         for _ in range(cfg.corrector_steps):
             pred = guided(model, lam, batch, (xyz, z, species), t, t_types, cond)
             step = cfg.step_lr * (sigma_t / sigma_min) ** 2
-            noise = torch.randn(xyz.shape, generator=gen, dtype=dtype)
+            noise = draw(torch.randn(xyz.shape, generator=gen, dtype=dtype))
             xyz = xyz + (step * scale * pred.score + torch.sqrt(2 * step) * noise) * free
             xyz = torch.remainder(xyz, 1.0)
         pred = guided(model, lam, batch, (xyz, z, species), t, t_types, cond)
         var_drop = sigma_t**2 - sigma_s**2
         std = torch.sqrt(sigma_s**2 * var_drop / sigma_t**2)
-        noise = torch.randn(xyz.shape, generator=gen, dtype=dtype)
+        noise = draw(torch.randn(xyz.shape, generator=gen, dtype=dtype))
         xyz = torch.remainder(xyz + (var_drop * scale * pred.score + std * noise) * free, 1.0)
         a_t, a_s = model.alphas.alpha_bar(t_val), model.alphas.alpha_bar(s_val)
         z0 = predict_x0(z, pred.lattice_eps, a_t).clamp(-cfg.clip_lattice, cfg.clip_lattice)
-        z = ddpm_step(z, z0, a_t, a_s, torch.randn(z.shape, generator=gen, dtype=dtype)) * lmask
+        z = ddpm_step(z, z0, a_t, a_s, draw(torch.randn(z.shape, generator=gen, dtype=dtype)))
+        z = z * lmask
         logits = pred.logits.masked_fill(~allowed, float("-inf"))
         if generate_species:
             x0 = torch.softmax(logits, dim=-1)
-            noise = torch.randn(species.shape, generator=gen, dtype=dtype)
+            noise = draw(torch.randn(species.shape, generator=gen, dtype=dtype))
             species = ddpm_step(species, x0, a_t, a_s, noise)
 
-    numbers = logits.argmax(-1) + 1 if generate_species else batch.species
+    numbers = (logits.argmax(-1) + 1).cpu() if generate_species else host.species
     nfe = cfg.evaluations(guided=cond is not None and lam not in (0.0, 1.0))
-    frac = expand(batch, xyz).double().numpy()
-    lattices = model.decode_lattice(batch, z).double().numpy()
+    frac = expand(batch, xyz).double().cpu().numpy()
+    lattices = model.decode_lattice(batch, z).double().cpu().numpy()
     structures = []
     for b, template in enumerate(templates):
-        n = int(batch.n_atoms[b])
-        atom_numbers = numbers[b, batch.atom_orbit[b, :n]].numpy()
+        n = int(host.n_atoms[b])
+        atom_numbers = numbers[b, host.atom_orbit[b, :n]].numpy()
         atoms = Atoms(
             numbers=atom_numbers, scaled_positions=frac[b, :n], cell=lattices[b], pbc=True
         )

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from qaware._device import resolve_device
 from qaware.errors import ConfigError
 from qaware.generator.batch import collate_templates
 from qaware.generator.checkpoint import GeneratorBundle, load_bundle, save_bundle
@@ -57,6 +58,9 @@ class TrainConfig:
     progress: bool = True
     max_seconds: float | None = None
     """Stop (and checkpoint) after this much wall time even if ``steps`` is not reached."""
+    device: str = "cpu"
+    """Where to train: cpu, cuda, cuda:N or auto. Random draws stay on the CPU (seeded), so a
+    GPU run sees the same noise as a CPU run; checkpoints are saved from the CPU."""
 
 
 @dataclass
@@ -174,6 +178,7 @@ def train(
     from qaware.structures import read_structures
 
     cfg = config or TrainConfig()
+    device = resolve_device(cfg.device)  # a missing GPU fails before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(structures, (str, Path)):
@@ -189,11 +194,12 @@ def train(
         raise ConfigError("no training structure has a Wyckoff template")
     library = TemplateLibrary.from_templates(data.templates)
     model = _new_model(data, model_config or DiffusionConfig(denoiser=DenoiserConfig()))
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, history = 0, []
     if resume and (out / "last.pt").exists():
         bundle, extra = load_bundle(out / "last.pt")
-        model = bundle.model
+        model = bundle.model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         optimizer.load_state_dict(extra["optimizer"])
         step = int(extra["step"])

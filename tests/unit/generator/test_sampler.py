@@ -148,6 +148,10 @@ class _ExactModel(torch.nn.Module):
     def dtype(self):
         return torch.float64
 
+    @property
+    def device(self):
+        return self.inner.device
+
     def score_scale(self, sigma):
         return self.inner.score_scale(sigma).double()
 

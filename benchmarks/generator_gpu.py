@@ -1,0 +1,99 @@
+"""The crystal diffusion generator on a CUDA GPU against the CPU of the same machine: training
+steps per second (the package default model and DiffCSP's size) and sampled structures per
+second (the quick-start checkpoint).
+
+    python benchmarks/generator_gpu.py [--steps 30] [--samples 256]
+
+Needs a CUDA GPU (exits 2 without one). Data: ``src/qaware/data/quickstart_seeds.extxyz`` (172
+perov-5 cells; training throughput only, the models are not trained to convergence) and the
+quick-start generator checkpoint. Writes ``benchmarks/results/generator_gpu.json``;
+``QAWARE_SOURCE_COMMIT`` names the source commit of a working tree copied onto a GPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import REPO, RESULTS, Recorder
+from qaware.generator.denoiser import DenoiserConfig
+from qaware.generator.diffusion import DiffusionConfig
+from qaware.generator.diffusion_generator import DiffusionGenerator
+from qaware.generator.train import TrainConfig, train
+from qaware.structures import read_structures
+
+SEEDS = REPO / "src/qaware/data/quickstart_seeds.extxyz"
+CHECKPOINT = REPO / "src/qaware/data/models/generator_quickstart.pt"
+SIZES = {"default_128x4": (128, 4), "diffcsp_512x6": (512, 6)}
+
+
+def train_steps_per_s(structures, device: str, hidden: int, layers: int, steps: int) -> float:
+    """Adam steps per second (batch 64) after the first 3 steps (warm-up)."""
+    model = DiffusionConfig(denoiser=DenoiserConfig(hidden=hidden, layers=layers))
+    with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = TrainConfig(steps=3, batch_size=64, progress=False, device=device)
+        train(structures, out, config=config, model_config=model)
+        start = time.perf_counter()
+        config = TrainConfig(steps=3 + steps, batch_size=64, progress=False, device=device)
+        train(structures, out, config=config, model_config=model, resume=True)
+        return steps / (time.perf_counter() - start)
+
+
+def samples_per_s(device: str, n: int) -> float:
+    """Structures per second from the quick-start model (200 network evaluations each)."""
+    gen = DiffusionGenerator.load(CHECKPOINT, device=device, nfe_budget=200)
+    gen.sample(8, seed=1, conditions={"elements": ["Sr", "Ti", "O"]})  # warm-up
+    start = time.perf_counter()
+    gen.sample(n, seed=0, conditions={"elements": ["Sr", "Ti", "Fe", "O"]})
+    return n / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed training steps")
+    parser.add_argument("--samples", type=int, default=256)
+    parser.add_argument("--devices", default="cpu,cuda", help="comma-separated, in order")
+    args = parser.parse_args(argv)
+    devices = args.devices.split(",")
+    if "cuda" in devices and not torch.cuda.is_available():
+        print("generator_gpu: torch sees no CUDA GPU; nothing to measure", file=sys.stderr)
+        return 2
+    rec = Recorder("generator_gpu", seeds={"torch": 0, "sample": 0}, data_files=[SEEDS, CHECKPOINT])
+    structures = list(read_structures(SEEDS))
+    results: dict[str, Any] = {
+        "source_commit": os.environ.get("QAWARE_SOURCE_COMMIT"),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "training_structures": len(structures),
+        "timed_steps": args.steps,
+    }
+    for device in devices:
+        entry: dict[str, Any] = {}
+        for name, (hidden, layers) in SIZES.items():
+            steps = train_steps_per_s(structures, device, hidden, layers, args.steps)
+            entry[f"train_steps_per_s_{name}"] = steps
+        entry["samples_per_s_quickstart"] = samples_per_s(device, args.samples)
+        results[device] = entry
+        print(device, entry, flush=True)
+    if {"cpu", "cuda"} <= set(devices):
+        results["gpu_over_cpu"] = {
+            k: results["cuda"][k] / results["cpu"][k] for k in results["cpu"]
+        }
+        print(results["gpu_over_cpu"])
+    rec.write(RESULTS / "generator_gpu.json", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
