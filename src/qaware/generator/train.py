@@ -35,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "TrainingSet",
     "descriptor_matrix",
+    "initial_model",
     "prepare_training_set",
     "train",
     "train_step",
@@ -124,7 +125,9 @@ def prepare_training_set(
     return TrainingSet(templates, cond)
 
 
-def _new_model(data: TrainingSet, config: DiffusionConfig) -> CrystalDiffusion:
+def initial_model(data: TrainingSet, config: DiffusionConfig) -> CrystalDiffusion:
+    """A fresh model for ``data``: lattice normaliser and descriptor standardisation fitted
+    on it, ``cond_dim`` set from its descriptors (on the CPU; move it with ``.to``)."""
     batch = collate_templates(data.templates, dtype=torch.float64)
     _, k = data.anchors_and_lattice(range(len(data.templates)), batch.orbit_mask.shape[1])
     norm = LatticeNormalizer.fit(k, batch.lattice_mask)
@@ -193,7 +196,7 @@ def train(
     if not data.templates:
         raise ConfigError("no training structure has a Wyckoff template")
     library = TemplateLibrary.from_templates(data.templates)
-    model = _new_model(data, model_config or DiffusionConfig(denoiser=DenoiserConfig()))
+    model = initial_model(data, model_config or DiffusionConfig(denoiser=DenoiserConfig()))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, history = 0, []
