@@ -13,7 +13,6 @@ quick-start generator checkpoint. Writes ``benchmarks/results/generator_gpu.json
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _gpu_common import add_devices_option, add_gpu_over_cpu, device_context, devices_or_none
 from _provenance import REPO, RESULTS, Recorder
 from qaware.generator.denoiser import DenoiserConfig
 from qaware.generator.diffusion import DiffusionConfig
@@ -74,11 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50, help="timed training steps")
     parser.add_argument("--samples", type=int, default=256)
-    parser.add_argument("--devices", default="cpu,cuda", help="comma-separated, in order")
+    add_devices_option(parser)
     args = parser.parse_args(argv)
-    devices = args.devices.split(",")
-    if "cuda" in devices and not torch.cuda.is_available():
-        print("generator_gpu: torch sees no CUDA GPU; nothing to measure", file=sys.stderr)
+    devices = devices_or_none(args.devices, "generator_gpu")
+    if devices is None:
         return 2
     rec = Recorder("generator_gpu", seeds={"torch": 0, "sample": 0}, data_files=[SEEDS, CHECKPOINT])
     structures = list(read_structures(SEEDS))
@@ -86,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         data = prepare_training_set(structures)
     results: dict[str, Any] = {
-        "source_commit": os.environ.get("QAWARE_SOURCE_COMMIT"),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "cpu_threads": torch.get_num_threads(),
+        **device_context(),
         "training_structures": len(structures),
         "timed_steps": args.steps,
     }
@@ -101,11 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["samples_per_s_quickstart"] = samples_per_s(device, args.samples)
         results[device] = entry
         print(device, entry, flush=True)
-    if {"cpu", "cuda"} <= set(devices):
-        results["gpu_over_cpu"] = {
-            k: results["cuda"][k] / results["cpu"][k] for k in results["cpu"]
-        }
-        print(results["gpu_over_cpu"])
+    add_gpu_over_cpu(results, devices, ("train", "samples"))
     rec.write(RESULTS / "generator_gpu.json", results)
     return 0
 

@@ -15,7 +15,6 @@ shows that copy's own (possibly stale) HEAD.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import replace
@@ -35,6 +34,7 @@ from train_quickstart_validator import (
     quickstart_model_config,
 )
 
+from _gpu_common import add_devices_option, add_gpu_over_cpu, device_context, devices_or_none
 from _provenance import RESULTS, Recorder
 from qaware.datasets.spec import level_key
 from qaware.validator import MFValidator, TrainConfig
@@ -118,21 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--score", type=int, default=4096, help="structures scored")
-    parser.add_argument("--devices", default="cpu,cuda", help="comma-separated, in order")
+    add_devices_option(parser)
     args = parser.parse_args(argv)
-    devices = args.devices.split(",")
-    if "cuda" in devices and not torch.cuda.is_available():
-        print("validator_gpu: torch sees no CUDA GPU; nothing to measure", file=sys.stderr)
+    devices = devices_or_none(args.devices, "validator_gpu")
+    if devices is None:
         return 2
     data = DATA / "perov_standin.extxyz.gz"
     rec = Recorder("validator_gpu", seeds={"torch": 0, "rattle": 0}, data_files=[data, CHECKPOINT])
     frames = labelled_frames(data)[: args.frames]
     refs = load_references(DATA / "references.json", LEVELS)
     results: dict[str, Any] = {
-        "source_commit": os.environ.get("QAWARE_SOURCE_COMMIT"),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "cpu_threads": torch.get_num_threads(),
+        **device_context(),
         "frames": len(frames),
         "epochs": args.epochs,
         "wide_model": WIDE,
@@ -147,13 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             entry[name] = training_per_s(frames, refs, device, args.epochs, wide)
         results[device] = entry
         print(device, entry, flush=True)
-    if {"cpu", "cuda"} <= set(devices):
-        results["gpu_over_cpu"] = {
-            key: results["cuda"][key] / results["cpu"][key]
-            for key in results["cpu"]
-            if key.startswith(("scoring", "training"))
-        }
-        print(results["gpu_over_cpu"])
+    add_gpu_over_cpu(results, devices, ("scoring", "training"))
     rec.write(RESULTS / "validator_gpu.json", results)
     return 0
 
