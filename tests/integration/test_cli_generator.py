@@ -55,6 +55,7 @@ def test_generate_writes_extxyz_and_cif_zip_with_the_constraints(model, tmp_path
         text = zf.read(names[0]).decode()
     assert "_cell_length_a" in text and "Sr" in text
     assert "generated 4 structures" in out
+    assert "sample: 100%" in err and "4/4" in err  # the progress bar, on stderr
 
 
 def test_generate_keeps_the_requested_space_group(model, tmp_path, capsys):

@@ -194,7 +194,7 @@ def generate(
     if descriptors is not None:
         conditions["descriptors"] = read_descriptor_target(descriptors, proxy)
         conditions["lam"] = 1.0 if lam is None else lam
-    gen = DiffusionGenerator.load(path, nfe_budget=nfe, device=device)
+    gen = DiffusionGenerator.load(path, nfe_budget=nfe, device=device, progress=True)
     t0 = time.perf_counter()
     try:
         structures = gen.sample(n, seed=seed, conditions=conditions)

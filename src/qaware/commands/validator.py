@@ -177,7 +177,7 @@ def score_structures(
     from qaware.structures import structure_hash
     from qaware.validator import MFValidator
 
-    validator = MFValidator.load(model_path, device=device)
+    validator = MFValidator.load(model_path, device=device, progress=len(structures) > 1000)
     prediction = validator.predict(list(structures))
     numbers = score_rows(prediction, validator.ladder.names)
     rows = []

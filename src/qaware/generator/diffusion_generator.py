@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from ase import Atoms
+from tqdm.auto import tqdm
 
 from qaware._device import resolve_device
 from qaware.errors import ConfigError
@@ -43,6 +44,7 @@ class DiffusionGenerator:
     device: where the model samples and fine-tunes (cpu, cuda, cuda:N, auto; None: where the
         bundle's model is, the CPU for a loaded one). The same seed samples the same noise on
         every device; structures come back as ``ase.Atoms`` whatever the device.
+    progress: show a progress bar (structures sampled) on stderr while sampling.
     """
 
     def __init__(
@@ -54,7 +56,9 @@ class DiffusionGenerator:
         batch_size: int = 256,
         lam: float = 1.0,
         device: str | None = None,
+        progress: bool = False,
     ) -> None:
+        self.progress = progress
         if device is not None:
             bundle.model.to(resolve_device(device))
         self.bundle = bundle
@@ -201,6 +205,7 @@ class DiffusionGenerator:
         chunks = self._chunks(templates)
         seeds = np.random.SeedSequence(seed).spawn(max(1, len(chunks)))
         out: list[Atoms | None] = [None] * n
+        bar = tqdm(total=n, desc="sample", unit="structure", disable=not self.progress)
         for chunk, child in zip(chunks, seeds, strict=False):
             result = sample(
                 self.bundle.model,
@@ -215,6 +220,8 @@ class DiffusionGenerator:
             for i, atoms in zip(chunk, result.structures, strict=True):
                 atoms.info.update(generator="diffusion", lam=lam)
                 out[i] = atoms
+            bar.update(len(chunk))
+        bar.close()
         return [a for a in out if a is not None]
 
     def _chunks(self, templates: Sequence[WyckoffTemplate]) -> list[list[int]]:

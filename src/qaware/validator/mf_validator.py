@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from ase import Atoms
+from tqdm.auto import tqdm
 
 from qaware._device import resolve_device
 from qaware.errors import ConfigError
@@ -60,6 +61,7 @@ class MFValidator:
     device:       where the model runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``; None:
                   where it is, the CPU for a new or loaded one). Predictions come back as
                   NumPy arrays whatever the device; checkpoints are always saved from the CPU.
+    progress:     show a progress bar (structures predicted) on stderr in ``predict``.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class MFValidator:
         batch_size: int = 64,
         min_calibration: int = 5,
         device: str | None = None,
+        progress: bool = False,
     ) -> None:
         missing = [name for name in ladder.names if name not in references]
         if missing:
@@ -89,6 +92,7 @@ class MFValidator:
             )
         self._ladder = ladder
         self.references = dict(references)
+        self.progress = progress
         self.device = None if device is None else resolve_device(device)
         self.model = model if model is None or self.device is None else model.to(self.device)
         self.model_config = model_config
@@ -114,7 +118,10 @@ class MFValidator:
         model = self._require_model().eval()
         names = self._ladder.names
         energy, std, embedding = [], [], []
-        with torch.no_grad():
+        bar = tqdm(
+            total=len(structures), desc="predict", unit="structure", disable=not self.progress
+        )
+        with torch.no_grad(), bar:
             for start in range(0, len(structures), self.batch_size):
                 part = list(structures[start : start + self.batch_size])
                 graph = batch_graph(
@@ -125,6 +132,7 @@ class MFValidator:
                 energy.append(out.energy.double().cpu().numpy())
                 std.append((out.energy_std / n).double().cpu().numpy())
                 embedding.append(out.embedding.double().cpu().numpy())
+                bar.update(len(part))
         if not structures:
             empty = {name: np.zeros(0) for name in names}
             none = np.zeros((0, model.config.channels))

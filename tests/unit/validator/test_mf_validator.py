@@ -144,3 +144,16 @@ def test_bad_inputs_are_refused(references):
         validator.fit(emt_structures(2), {"PBE": [1.0, 2.0]})
     with pytest.raises(ConfigError, match="1 labels at EMT for 2"):
         validator.fit(emt_structures(2), {"EMT": [1.0]})
+
+
+def test_predict_shows_progress_only_when_asked(fitted, capsys):
+    validator, structures = fitted
+    validator.predict(structures[:5])
+    assert "predict" not in capsys.readouterr().err
+    validator.progress = True
+    try:
+        validator.predict(structures[:5])
+    finally:
+        validator.progress = False
+    err = capsys.readouterr().err
+    assert "predict: 100%" in err and "5/5" in err
