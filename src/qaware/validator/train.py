@@ -33,6 +33,7 @@ from qaware.validator.data import Labels, collate_labels, read_labels
 from qaware.validator.graph import StructureGraph, collate, structure_graph
 from qaware.validator.loss import LossWeights, multi_fidelity_loss
 from qaware.validator.model import MFENNP
+from qaware.validator.splits import split_indices
 
 __all__ = [
     "WARM_START",
@@ -208,33 +209,6 @@ def level_shifts(
         dtype=float,
     )
     return table if np.isfinite(table).any() else None
-
-
-def split_indices(
-    n: int, fraction: float, *, seed: int = 0, groups: Sequence[str] | None = None
-) -> tuple[list[int], list[int]]:
-    """(train, validation) indices of ``n`` structures; with ``groups`` (one name per
-    structure, e.g. a chemical family), whole groups go to validation until it holds at least
-    ``fraction`` of the structures, so no group is split between the two."""
-    rng = np.random.default_rng(seed)
-    if fraction <= 0 or n < 2:
-        return list(range(n)), []
-    if groups is None:
-        order = rng.permutation(n)
-        n_val = max(1, round(fraction * n))
-        return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
-    if len(groups) != n:
-        raise ConfigError(f"{len(groups)} group names for {n} structures")
-    members: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        members.setdefault(str(g), []).append(i)
-    names = sorted(members)
-    val: list[int] = []
-    for g in rng.permutation(len(names)):
-        if len(val) >= fraction * n or len(val) + len(members[names[g]]) >= n:
-            break
-        val += members[names[g]]
-    return sorted(set(range(n)) - set(val)), sorted(val)
 
 
 def _batches(indices: Sequence[int], size: int, rng: np.random.Generator | None):
