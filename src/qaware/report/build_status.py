@@ -46,6 +46,20 @@ def _duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def _pace(results: list[dict[str, Any]], started: datetime | None) -> float | None:
+    """Seconds per computed call. The builder logs the to-compute count with the stage's first
+    result, so the pace is the spacing of the results; with one result so far, that call's own
+    wall time. ``started``: the stage's start, for builds that did not log the count (their
+    first call began there). None when nothing says."""
+    last = _time(results[-1])
+    if started is not None:
+        return (last - started).total_seconds() / len(results)
+    if len(results) >= 2:
+        return (last - _time(results[0])).total_seconds() / (len(results) - 1)
+    wall = results[0].get("payload", {}).get("wall_time_s")
+    return float(wall) if wall is not None else None
+
+
 def _per_level(results: list[dict[str, Any]]) -> list[str]:
     ok: Counter[str] = Counter()
     not_ok: Counter[str] = Counter()
@@ -83,7 +97,6 @@ def build_progress(run_dir: str | Path, now: datetime | None = None) -> str | No
             "qaware.log says how many calls it has to compute)"
         )
     else:
-        begun = _time(computing) if computing else _time(start)
         if computing:
             to_compute = int(computing["payload"]["to_compute"])
             lines.append(f"  computed {len(results)} of {to_compute} (the rest was in the store)")
@@ -92,14 +105,12 @@ def build_progress(run_dir: str | Path, now: datetime | None = None) -> str | No
             lines.append(f"  computed {len(results)} so far (how many are to compute: qaware.log)")
         if results:
             last = _time(results[-1])
-            pace = (last - begun).total_seconds() / len(results)
+            pace = _pace(results, None if computing else _time(start))
             left = max(to_compute - len(results), 0)
-            eta = f", ETA {_duration(pace * left)} for the {left} left" if left else ""
+            eta = f", ETA {_duration(pace * left)} for the {left} left" if left and pace else ""
+            rate = f"{_duration(pace)} per call" if pace is not None else "pace after 2 results"
             ago = (now - last).total_seconds()
-            lines.append(
-                f"  {_duration(pace)} per call{eta}; last result {last:%H:%M:%S} "
-                f"({_duration(ago)} ago)"
-            )
+            lines.append(f"  {rate}{eta}; last result {last:%H:%M:%S} ({_duration(ago)} ago)")
         lines += _per_level(results)
     lines.append("  stage exported" if exported else "  stage running or stopped before its end")
     earlier = [events[i]["payload"].get("name") for i in starts[:-1]][-_STAGES_SHOWN:]
