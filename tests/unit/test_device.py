@@ -100,3 +100,14 @@ def test_the_generator_refuses_a_missing_gpu_before_any_work(tmp_path, capsys):
     argv = ["generate", "--model", "quickstart", "-n", "2", "-o", str(tmp_path / "s")]
     assert main([*argv, "--device", "cuda"]) == EXIT_BAD_INPUT
     assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_the_training_configs_carry_the_device_to_the_trainers():
+    from qaware.generator.run_config import GeneratorTrainSettings
+    from qaware.validator.run_config import TrainSection
+
+    assert TrainSection().to_train_config(0.1).device == "cpu"
+    assert TrainSection(device="cuda:1").to_train_config(0.1).device == "cuda:1"
+    settings = GeneratorTrainSettings(data=[Path("x.csv")], device="auto")
+    assert settings.train_config(progress=False).device == "auto"
+    assert GeneratorTrainSettings(data=[Path("x.csv")]).train_config().device == "cpu"
