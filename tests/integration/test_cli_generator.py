@@ -39,7 +39,12 @@ def model(tmp_path_factory) -> Path:
     return out / "model.pt"
 
 
-def test_generate_writes_extxyz_and_cif_zip_with_the_constraints(model, tmp_path, capsys):
+def test_generate_writes_extxyz_and_cif_zip_with_the_constraints(
+    model, tmp_path, capsys, monkeypatch
+):
+    import qaware.generator.diffusion_generator as module
+
+    monkeypatch.setattr(module, "progress_enabled", lambda: True)  # as on a terminal
     prefix = tmp_path / "samples"
     argv = ["generate", "--model", str(model), "-n", "4", "--composition", "SrTiO3"]
     argv += ["--nfe", "10", "-o", str(prefix), "--seed", "1"]

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from qaware._device import resolve_device
 from qaware.errors import ConfigError
+from qaware.execution.progress import progress_enabled
 from qaware.generator.checkpoint import GeneratorBundle, load_bundle, save_bundle
 from qaware.generator.conditions import GenerationConditions, parse_conditions
 from qaware.generator.random_symmetric import random_symmetric_crystal
@@ -44,7 +45,8 @@ class DiffusionGenerator:
     device: where the model samples and fine-tunes (cpu, cuda, cuda:N, auto; None: where the
         bundle's model is, the CPU for a loaded one). The same seed samples the same noise on
         every device; structures come back as ``ase.Atoms`` whatever the device.
-    progress: show a progress bar (structures sampled) on stderr while sampling.
+    progress: show a progress bar (structures sampled) on stderr while sampling, when stderr is
+        a terminal and ``QAWARE_NO_PROGRESS`` is unset (as every qaware bar).
     """
 
     def __init__(
@@ -205,7 +207,8 @@ class DiffusionGenerator:
         chunks = self._chunks(templates)
         seeds = np.random.SeedSequence(seed).spawn(max(1, len(chunks)))
         out: list[Atoms | None] = [None] * n
-        bar = tqdm(total=n, desc="sample", unit="structure", disable=not self.progress)
+        shown = self.progress and progress_enabled()  # a terminal, QAWARE_NO_PROGRESS unset
+        bar = tqdm(total=n, desc="sample", unit="structure", disable=not shown)
         for chunk, child in zip(chunks, seeds, strict=False):
             result = sample(
                 self.bundle.model,

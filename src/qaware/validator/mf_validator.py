@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from qaware._device import resolve_device
 from qaware.errors import ConfigError
+from qaware.execution.progress import progress_enabled
 from qaware.fidelity import Fidelity, FidelityLadder
 from qaware.protocols import Prediction
 from qaware.thermo.formation import formation_energies_per_atom
@@ -61,7 +62,8 @@ class MFValidator:
     device:       where the model runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``; None:
                   where it is, the CPU for a new or loaded one). Predictions come back as
                   NumPy arrays whatever the device; checkpoints are always saved from the CPU.
-    progress:     show a progress bar (structures predicted) on stderr in ``predict``.
+    progress:     show a progress bar (structures predicted) on stderr in ``predict``, when
+                  stderr is a terminal and ``QAWARE_NO_PROGRESS`` is unset.
     """
 
     def __init__(
@@ -118,9 +120,8 @@ class MFValidator:
         model = self._require_model().eval()
         names = self._ladder.names
         energy, std, embedding = [], [], []
-        bar = tqdm(
-            total=len(structures), desc="predict", unit="structure", disable=not self.progress
-        )
+        shown = self.progress and progress_enabled()  # a terminal, QAWARE_NO_PROGRESS unset
+        bar = tqdm(total=len(structures), desc="predict", unit="structure", disable=not shown)
         with torch.no_grad(), bar:
             for start in range(0, len(structures), self.batch_size):
                 part = list(structures[start : start + self.batch_size])

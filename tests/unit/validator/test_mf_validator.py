@@ -146,7 +146,10 @@ def test_bad_inputs_are_refused(references):
         validator.fit(emt_structures(2), {"EMT": [1.0]})
 
 
-def test_predict_shows_progress_only_when_asked(fitted, capsys):
+def test_predict_shows_progress_only_when_asked(fitted, capsys, monkeypatch):
+    import qaware.validator.mf_validator as module
+
+    monkeypatch.setattr(module, "progress_enabled", lambda: True)  # as on a terminal
     validator, structures = fitted
     validator.predict(structures[:5])
     assert "predict" not in capsys.readouterr().err
