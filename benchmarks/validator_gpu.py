@@ -82,9 +82,10 @@ def energy_forces_ms(validator: MFValidator, repeats: int) -> dict[str, float]:
 def scoring_per_s(validator: MFValidator, n: int, batch_size: int) -> float:
     """Structures per second through ``predict`` (5-atom cells, neighbour lists included)."""
     rng = np.random.default_rng(0)
+    cell = _cells()["SrTiO3_5"]
     frames = []
     for _ in range(n):
-        atoms = _cells()["SrTiO3_5"]
+        atoms = cell.copy()
         atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
         frames.append(atoms)
     validator.batch_size = batch_size

@@ -17,7 +17,8 @@ declare -A STORE=([track_x]=data/track_x/run [track_m]=data/track_m/run)
 
 pgid_of() {  # process group of the running build script, empty when none
   local pid
-  pid="$(pgrep -f "bash ${SCRIPT[$1]}" | head -n 1 || true)"
+  # however it was started: bash SCRIPT, ./SCRIPT (its shebang runs bash), an absolute path
+  pid="$(pgrep -f "bash (.*/)?${SCRIPT[$1]}( |\$)" | head -n 1 || true)"
   [[ -n "$pid" ]] && ps -o pgid= -p "$pid" | tr -d ' '
   return 0
 }

@@ -119,8 +119,8 @@ def test_a_validator_trained_on_the_gpu_reloads_on_the_cpu(tmp_path):
     atoms.calc = calc
     assert np.isfinite(atoms.get_forces()).all()
     again = MFValidator.load(tmp_path / "v.pt", device="cuda")
-    warm = validator.last_fit.history[-1].train_loss
     again.train_config = TrainConfig(epochs=2, learning_rate=1e-3, validation_fraction=0.0)
     again.fit(structures, labels, warm_start=True)  # warm start stays on the GPU
     assert again.model is not None and again.model.device.type == "cuda"
-    assert np.isfinite(warm)
+    assert again.last_fit is not None  # the warm start's own losses, not the first fit's
+    assert np.isfinite([e.train_loss for e in again.last_fit.history]).all()

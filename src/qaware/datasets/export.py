@@ -38,7 +38,7 @@ from ase import Atoms
 from qaware._canonical import file_sha256
 from qaware.datasets.spec import DatasetSpec, level_key
 from qaware.datasets.subset import describe_subsets
-from qaware.oracles.gates import GATES_FAILED
+from qaware.oracles.gates import is_gated
 from qaware.oracles.result import OracleResult
 from qaware.protocols import Oracle
 
@@ -86,7 +86,7 @@ def outcome_status(outcome: PairOutcome) -> Status:
         return "pending"
     if result.ok:
         return "ok"
-    return "gated" if result.diagnostics.get(GATES_FAILED) else "failed"
+    return "gated" if is_gated(result) else "failed"
 
 
 def _text(value: Any) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "check_scf_stable",
     "check_spin_contamination",
     "gate_failures",
+    "is_gated",
     "state_context",
     "t1_d1",
 ]
@@ -161,6 +162,11 @@ def gate_failures(diagnostics: Mapping[str, Any], settings: GateSettings) -> lis
     """Reasons of every failed gate, in the order checked (empty when all pass)."""
     reasons = (gate(diagnostics, settings) for gate in _GATES)
     return [r for r in reasons if r is not None]
+
+
+def is_gated(result: OracleResult | None) -> bool:
+    """A result a sanity gate refused: a verdict of the calculation, not a transient failure."""
+    return result is not None and bool(result.diagnostics.get(GATES_FAILED))
 
 
 def apply_gates(result: OracleResult, settings: GateSettings | None = None) -> OracleResult:

@@ -37,7 +37,7 @@ from ase import Atoms
 
 from qaware.execution import QawareExecutor, as_completed_with_progress
 from qaware.oracles.base import _provenance, run_with_timeout, timed_call
-from qaware.oracles.gates import GATES_FAILED
+from qaware.oracles.gates import is_gated
 from qaware.oracles.result import OracleResult
 from qaware.protocols import Oracle
 from qaware.store import CallRecord, CallStatus, CampaignStore, oracle_call_key
@@ -288,7 +288,7 @@ class OracleRunner:
         if record.status == CallStatus.DONE:
             return record.result
         if record.status == CallStatus.FAILED:
-            if _gated(record.result):  # a gate's verdict stands: the same call gives the same
+            if is_gated(record.result):  # a gate's verdict stands: the same call gives the same
                 return record.result  # verdict, so neither a retry nor retry_failed reruns it
             group.budget = attempts - record.attempt
             if self.retry_failed:  # one more try
@@ -351,7 +351,7 @@ class OracleRunner:
                     _from_future(future, task.oracle), task.oracle, group.key, task.structure_hash
                 )
                 self.store.record_result(task.candidate_id, group.key, result)
-                if not result.ok and group.budget > 0 and not _gated(result):
+                if not result.ok and group.budget > 0 and not is_gated(result):
                     log.info("%s: call %s failed (%s); retrying (%d left)",
                              self.desc, group.key, result.reason, group.budget)  # fmt: skip
                     retry.append(group)
@@ -360,11 +360,6 @@ class OracleRunner:
                 for each in group.tasks:
                     yield each, result, False
             pending, round_no = retry, round_no + 1
-
-
-def _gated(result: OracleResult | None) -> bool:
-    """A result refused by a sanity gate: a deterministic verdict, not a transient failure."""
-    return result is not None and bool(result.diagnostics.get(GATES_FAILED))
 
 
 def cached_compute(
