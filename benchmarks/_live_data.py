@@ -54,7 +54,7 @@ TRACK_M = LiveData(
 TRACK_X = LiveData(  # element cells are references only (validator_reference_cells.json)
     "track_x",
     REPO / "data" / "track_x",
-    ("PBE", "HSE06"),
+    ("PBE", "HSE06@PBE"),
     ("ref:element",),
     False,
     _tag,

@@ -3,11 +3,10 @@
 # kill -9: every result is stored in data/track_x/run/ as it arrives and is never recomputed.
 # Stages (same store run/, same oracle settings; each a subset of spec.yaml, exporting nothing):
 # spec_refs (both stand-ins for all, PBE on the small element cells and the oxides),
-# spec_pbe_hse06set (PBE on the 120 perovskites that get HSE06, so PBE-HSE06 pairs come first),
-# spec_hse06_refs (HSE06 on Zn, Ti, Sc: the references most perovskites need),
-# spec_hse06_compounds (HSE06 on the oxides, then the perovskites one anion family at a time:
-# what the validator and replay benchmarks wait for), spec_pbe (PBE on the other perovskites), spec_hse06 (the other element
-# cells: hybrid metals are the slowest cells), spec_big (PBE on S8, alpha-B, alpha-Mn), then spec.yaml
+# spec_pbe_hse06set (PBE on the 120 perovskites of the HSE06 subset, so PBE-HSE06 pairs come
+# first), spec_hse06_at_pbe (HSE06@PBE on that subset, references first), spec_hse06_at_pbe_all
+# (HSE06@PBE on every other cell with PBE ok), spec_pbe (PBE on the other perovskites),
+# spec_big (PBE on S8, alpha-B, alpha-Mn), then spec.yaml (HSE06@PBE on what spec_pbe added)
 # finds every pair stored and exports the data set (README.md, track_x.extxyz.gz).
 #
 #   BUILD_NICE=19 setsid nohup data/track_x/build.sh >> data/track_x/build.log 2>&1 &
@@ -28,6 +27,6 @@ if [[ ! -e "$D/run" && -d "$D/snapshot/run" ]]; then
   python -m qaware.datasets.snapshot --restore "$D/snapshot/run" "$D/run"
   echo "track_x build: restored $D/run from $D/snapshot/run" >&2
 fi
-for stage in spec_refs spec_pbe_hse06set spec_hse06_refs spec_hse06_compounds spec_pbe spec_hse06 spec_big spec; do
+for stage in spec_refs spec_pbe_hse06set spec_hse06_at_pbe spec_hse06_at_pbe_all spec_pbe spec_big spec; do
   python -m qaware build-dataset "$D/$stage.yaml" "$@"
 done

@@ -320,6 +320,34 @@ def test_subset_passed_labels_only_where_the_prerequisite_is_ok(tmp_path, capsys
     assert "EMT: 2 ok, 0 failed, 0 gated, 0 pending (2 computed now" in capsys.readouterr().out
 
 
+def test_a_closed_level_exports_what_it_stored_and_computes_nothing_more(
+    tmp_path, capsys, monkeypatch
+):
+    """``subset: {stored: true}``: a level labelled on one structure, then closed, keeps that one
+    result in the export and never labels the others."""
+    monkeypatch.setenv("QAWARE_NO_PROGRESS", "1")
+    write_folder(tmp_path, n=3, calculator="ase.calculators.emt:EMT", kwargs="{}",
+                 outputs=["out"], replay=False)  # fmt: skip
+    spec = tmp_path / "out.yaml"
+    text = spec.read_text()
+    spec.write_text(
+        text.replace("    max_retries: 0\n", "    max_retries: 0\n    subset: {first: 1}\n")
+    )
+    assert main(["build-dataset", str(spec)]) == EXIT_OK
+    assert "EMT: 1 ok, 0 failed, 0 gated, 0 pending (1 computed now" in capsys.readouterr().out
+    spec.write_text(
+        text.replace("    max_retries: 0\n", "    max_retries: 0\n    subset: {stored: true}\n")
+    )
+    assert main(["build-dataset", str(spec)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "EMT: 1 ok, 0 failed, 0 gated, 0 pending (0 computed now, 1 from the store)" in out
+    frames = ase.io.read(tmp_path / "out" / "cu.extxyz", index=":")
+    assert sum(f.info.get("status_EMT") == "ok" for f in frames) == 1
+    assert sum("energy_EMT" in f.info for f in frames) == 1
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "- EMT labels 1 of the 4 structures: only the structures it labelled before" in readme
+
+
 def test_subset_passed_errors_name_the_level_and_the_spec(tmp_path, capsys):
     write_folder(tmp_path, n=1, calculator="ase.calculators.emt:EMT", kwargs="{}",
                  outputs=["out"], replay=False)  # fmt: skip

@@ -108,7 +108,7 @@ def test_a_fold_spends_its_budget_once_per_strategy_and_counts_true_hits(bench, 
 
 def test_missing_levels_and_too_few_cells_are_clear_stops(bench, data_file, table, tmp_path):
     out = ["--output", str(tmp_path / "x.json")]
-    with pytest.raises(SystemExit, match=r"has no level \['PBE', 'HSE06'\]"):
+    with pytest.raises(SystemExit, match=r"has no level \['PBE', 'HSE06_at_PBE'\]"):
         bench.main(["--ladder", "dft", "--data", str(data_file), *out])
     assert bench.folds(table, "X3=O3")  # 30 cells
     tags = table.tags.copy()

@@ -32,7 +32,12 @@ from ase import Atoms
 
 from qaware.datasets.export import PairOutcome, export_dataset, outcome_status
 from qaware.datasets.spec import DatasetSpec
-from qaware.datasets.subset import RUN_SUBDIR, passed_structures, select_subset
+from qaware.datasets.subset import (
+    RUN_SUBDIR,
+    passed_structures,
+    select_subset,
+    stored_structures,
+)
 from qaware.errors import ConfigError, InvalidStructureError
 from qaware.protocols import Oracle
 from qaware.store.keys import CallRecord
@@ -220,10 +225,14 @@ def build_dataset(
         for o in spec.oracles:
             has_passed = o.subset is not None and o.subset.passed is not None
             passed = passed_structures(spec, base, o, hashes, calls) if has_passed else None
-            out.append(select_subset(structures, o.subset, passed))
+            closed = o.subset is not None and o.subset.stored
+            stored = stored_structures(o, base, hashes, calls) if closed else None
+            out.append(select_subset(structures, o.subset, passed, stored))
         return out
 
-    prerequisites = any(o.subset is not None and o.subset.passed for o in spec.oracles)
+    prerequisites = any(
+        o.subset is not None and (o.subset.passed or o.subset.stored) for o in spec.oracles
+    )
     with run.store() as store:
         subsets = subsets_now({c.oracle_key: c for c in store.calls()} if prerequisites else {})
         if not export_only:

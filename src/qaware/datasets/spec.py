@@ -128,6 +128,9 @@ class Subset(_Model):
              next, each in spec order) instead of spec order: a family finishes before the
              next starts (Track X's HSE06 perovskites: one anion family complete is a benchmark
              fold; five families a fifth done each is none).
+    stored:  only structures this oracle has already labelled (a closed level: what is stored
+             is exported, nothing new is computed; Track X's self-consistent HSE06, kept as
+             the check of HSE06@PBE after the cheaper level took over).
     first:   then the first N of them, in spec order (in tag order with ``by_tag``).
     """
 
@@ -140,6 +143,9 @@ class Subset(_Model):
         None, description="Only where the result at another level is ok (a prerequisite)."
     )
     by_tag: bool = Field(False, description="Order by the position of the tag in 'tags'.")
+    stored: bool = Field(
+        False, description="Only what this oracle has already labelled; nothing new is computed."
+    )
     first: int | None = Field(None, ge=1, description="Keep only the first N.")
 
 

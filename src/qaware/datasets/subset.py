@@ -19,18 +19,23 @@ from qaware.datasets.spec import DatasetOracle, DatasetSpec, Subset
 from qaware.errors import ConfigError
 from qaware.store.keys import CallRecord
 
-__all__ = ["describe_subsets", "passed_structures", "select_subset"]
+__all__ = ["describe_subsets", "passed_structures", "select_subset", "stored_structures"]
 
 RUN_SUBDIR = "run"  # a spec's store: <output>/run (the builder's layout)
 
 
 def select_subset(
-    structures: Sequence[Atoms], subset: Subset | None, passed: set[int] | None = None
+    structures: Sequence[Atoms],
+    subset: Subset | None,
+    passed: set[int] | None = None,
+    stored: set[int] | None = None,
 ) -> list[int]:
     """Indices of ``structures`` an oracle labels: all, or those passing ``subset``.
 
     passed: the indices that meet ``subset.passed`` (see :func:`passed_structures`); required
             when the subset has that filter.
+    stored: the indices this oracle has labelled (:func:`stored_structures`); required when
+            ``subset.stored``.
     """
     chosen = list(range(len(structures)))
     if subset is None:
@@ -48,6 +53,10 @@ def select_subset(
         if passed is None:
             raise ValueError("select_subset: the subset has a 'passed' filter; give 'passed'")
         chosen = [i for i in chosen if i in passed]
+    if subset.stored:
+        if stored is None:
+            raise ValueError("select_subset: the subset has 'stored: true'; give 'stored'")
+        chosen = [i for i in chosen if i in stored]
     if subset.first is not None:
         chosen = chosen[: subset.first]
     return chosen
@@ -74,7 +83,6 @@ def passed_structures(
 
     assert oracle.subset is not None and oracle.subset.passed is not None
     passed = oracle.subset.passed
-    own_digest = build_oracle(oracle, base_dir=base).settings_hash()
     other_path = None if passed.spec is None else Path(base) / passed.spec  # as-is if absolute
     other_base = base if other_path is None else other_path.parent
     if other_path is None:
@@ -102,12 +110,29 @@ def passed_structures(
     def status(i: int, level: str, key: str, rows: Mapping[str, CallRecord]) -> str:
         return outcome_status(PairOutcome.from_call(i, level, key, rows.get(key)))
 
+    labelled = stored_structures(oracle, base, hashes, own_calls)
+    return labelled | {
+        i
+        for i, shash in enumerate(hashes)
+        if status(i, passed.level, oracle_call_key(shash, digest), calls) == "ok"
+    }
+
+
+def stored_structures(
+    oracle: DatasetOracle, base: Path, hashes: Sequence[str], own_calls: Mapping[str, CallRecord]
+) -> set[int]:
+    """Indices ``i`` that ``oracle`` has a result of its own for in ``own_calls`` (ok, failed or
+    gated; a row submitted by an earlier, interrupted build does not count)."""
+    from qaware.datasets.export import PairOutcome, outcome_status
+    from qaware.oracles.factory import build_oracle
+    from qaware.store import oracle_call_key
+
+    digest = build_oracle(oracle, base_dir=base).settings_hash()
     out = set()
     for i, shash in enumerate(hashes):
-        ok = status(i, passed.level, oracle_call_key(shash, digest), calls) == "ok"
-        # a result of its own (not a row submitted by an earlier, interrupted build)
-        labelled = status(i, oracle.level, oracle_call_key(shash, own_digest), own_calls)
-        if ok or labelled != "pending":
+        key = oracle_call_key(shash, digest)
+        outcome = PairOutcome.from_call(i, oracle.level, key, own_calls.get(key))
+        if outcome_status(outcome) != "pending":
             out.add(i)
     return out
 
@@ -132,8 +157,13 @@ def describe_subsets(
         if sub is None:
             continue
         n = sum(1 for _, level in status if level == o.level)
-        dump = sub.model_dump(exclude={"passed"}, exclude_defaults=True)  # by_tag: False is quiet
+        dump = sub.model_dump(exclude={"passed", "stored"}, exclude_defaults=True)  # quiet False
         rules = [f"{k} {v}" for k, v in dump.items() if v is not None]
+        if sub.stored:
+            rules.append(
+                "only the structures it labelled before the level was closed (nothing "
+                "new is computed)"
+            )
         if sub.passed is not None:
             where = f" of {sub.passed.spec.name}" if sub.passed.spec is not None else ""
             rules.append(

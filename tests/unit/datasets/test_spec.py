@@ -209,6 +209,17 @@ def test_subset_passed_applies_before_first_and_must_be_given():
     assert str(resolved.oracles[1].subset.passed.spec) == "../b.yaml"
 
 
+def test_subset_stored_keeps_only_what_the_level_labelled_and_must_be_given():
+    from qaware.datasets import Subset
+
+    structures = [bulk("Cu", "fcc", a=3.6 + 0.01 * i) for i in range(5)]
+    subset = Subset(stored=True, first=2)
+    assert select_subset(structures, subset, stored={4, 2, 0}) == [0, 2]
+    assert select_subset(structures, subset, stored=set()) == []
+    with pytest.raises(ValueError, match="give 'stored'"):
+        select_subset(structures, subset)
+
+
 def test_passed_structures_counts_finished_results_not_submitted_rows(tmp_path):
     """Structure 0: prerequisite ok. 1: prerequisite failed, own call only submitted (an
     interrupted build): left out. 2: prerequisite failed but already labelled: kept. 3: nothing."""

@@ -18,9 +18,8 @@ STAGES = {
     "track_x": [
         "spec_refs",
         "spec_pbe_hse06set",
-        "spec_hse06_refs",
-        "spec_hse06_compounds",
-        "spec_hse06",
+        "spec_hse06_at_pbe",
+        "spec_hse06_at_pbe_all",
         "spec_pbe",
         "spec_big",
     ],
@@ -45,21 +44,25 @@ def test_a_stage_uses_the_data_sets_oracles_and_structures(name: str, stage: str
 
 
 @pytest.mark.slow(seconds=10)
-def test_track_x_hse06_stages_cover_the_subset_references_first():
-    """3a (Zn, Ti, Sc) and 3b (oxides, X3=O3, the element cells, the other families, in that
-    order) are parts of spec.yaml's HSE06 subset, and 3c (the whole subset) adds nothing."""
+def test_track_x_hse06_at_pbe_stages_take_the_subset_first_references_first():
+    """3a labels the HSE06 subset (oxides, then element cells, then X3=O3 ...) and 3b every
+    other cell, both only where PBE is ok (as spec.yaml); self-consistent HSE06 is closed."""
     from qaware.datasets.build import collect_structures
     from qaware.datasets.subset import select_subset
 
-    specs = {s: load_dataset_spec(DATA / "track_x" / f"{s}.yaml")
-             for s in ("spec", "spec_hse06_refs", "spec_hse06_compounds")}  # fmt: skip
+    names = ("spec", "spec_hse06_at_pbe", "spec_hse06_at_pbe_all")
+    specs = {s: load_dataset_spec(DATA / "track_x" / f"{s}.yaml") for s in names}
     cells = collect_structures(specs["spec"], DATA / "track_x")[0]
-    hse06 = {s: next(o for o in spec.oracles if o.level == "HSE06") for s, spec in specs.items()}
-    full, refs, compounds = (set(select_subset(cells, o.subset)) for o in hse06.values())
-    assert {cells[i].info["element"] for i in refs} == {"Zn", "Ti", "Sc"}
-    assert refs <= compounds == full
-    order = [
-        cells[i].info["tag"] for i in select_subset(cells, hse06["spec_hse06_compounds"].subset)
-    ]
-    assert order[:13] == ["ref:oxide"] * 13 and order[13:37] == ["X3=O3"] * 24
-    assert set(order[37:70]) == {"ref:element"} and len(order) == 13 + 120 + 33
+    nsc = {s: next(o for o in spec.oracles if o.level == "HSE06@PBE") for s, spec in specs.items()}
+    every = set(range(len(cells)))
+    full, subset, rest = (set(select_subset(cells, o.subset, passed=every)) for o in nsc.values())
+    assert subset < rest == full == every  # with PBE ok everywhere: the stages cover it all
+    assert all(cells[i].info["hse06"] for i in subset) and len(subset) == 13 + 33 + 120
+    order = [cells[i].info["tag"] for i in select_subset(cells, nsc["spec_hse06_at_pbe"].subset,
+                                                         passed=every)]  # fmt: skip
+    assert order[:13] == ["ref:oxide"] * 13 and set(order[13:46]) == {"ref:element"}
+    assert order[46:70] == ["X3=O3"] * 24
+    for o in nsc.values():
+        assert o.subset.passed.level == "PBE"
+    sc = next(o for o in specs["spec"].oracles if o.level == "HSE06")
+    assert sc.subset.stored and sc.subset.info == {"hse06": [True]}
