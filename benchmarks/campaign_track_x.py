@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 nice -n 10 nohup python benchmarks/campaign_track_x.py \
         > benchmarks/results/campaign_track_x.log 2>&1 &
-    python benchmarks/campaign_track_x.py --ladder dft     # GPAW PBE -> HSE06@PBE
+    python benchmarks/campaign_track_x.py --ladder dft     # GPAW PBE -> HSE06@PBE: ..._dft.json
     python benchmarks/campaign_track_x.py --quick          # 1 seed, one fold
 
 The strategies, cycle loop and metrics are Track R's (``campaign_track_r.run_campaign``,
@@ -79,6 +79,7 @@ from qaware.thermo import ElementalReferences, FidelityHull, HullEntry
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 OUTPUT: Final = RESULTS / "campaign_track_x.json"
+OUTPUT_DFT: Final = RESULTS / "campaign_track_x_dft.json"  # the dft ladder's own file
 DATA: Final = ROOT / "data" / "track_x"
 TAG_ELEMENT, TAG_OXIDE, FAMILY_PREFIX = "ref:element", "ref:oxide", "X3="
 LADDERS: Final = {
@@ -350,8 +351,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data", type=Path, default=None, help="the Track X export")
     parser.add_argument("--quick", action="store_true", help="1 seed, family X3=O3, stable")
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="default: campaign_track_x.json (standin), campaign_track_x_dft.json",
+    )
     args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = OUTPUT if args.ladder == "standin" else OUTPUT_DFT
     settings = Settings()
     if args.quick:
         args.seeds, args.split, args.hits = 1, "X3=O3", "stable"
@@ -390,7 +398,8 @@ NOTES: Final = (
     "cells, binary oxides; no nitrides, fluorides or sulfides). R²(D) compares the validator's "
     "signed divergence (E_hull low − predicted E_hull top) with the true one. Model-free "
     "strategies (perfect, random, dft_only) use the cycle-0 validator for R²(D). The standin "
-    "ladder is a pretrained stand-in for PBE -> r2SCAN, not live DFT."
+    "ladder is a pretrained stand-in for PBE -> r2SCAN, not live DFT; the dft ladder is live "
+    "GPAW PBE -> HSE06@PBE (HSE06 evaluated once on the PBE orbitals) from data/track_x."
 )
 
 if __name__ == "__main__":
