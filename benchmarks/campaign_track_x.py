@@ -160,7 +160,8 @@ class Table:
 
 
 def load_table(levels: tuple[str, ...], path: Path | None = None) -> Table:
-    """Track X rows with the low level (and, for reference phases, both levels) referenced."""
+    """Track X rows with the low level (and, for reference phases, both levels) referenced,
+    whose elements all have an element cell at every level (the validator's references)."""
     path = Path(path) if path is not None else dataset_file(DATA, "track_x")
     frames = read_dataset(path)
     missing = [lv for lv in levels if lv not in level_keys(frames)]
@@ -172,6 +173,8 @@ def load_table(levels: tuple[str, ...], path: Path | None = None) -> Table:
     known = np.isin(tags, [TAG_ELEMENT, TAG_OXIDE])
     keep = np.isfinite(e_form[levels[0]]) & (~known | np.isfinite(e_form[levels[-1]]))
     keep &= known | np.char.startswith(tags.astype(str), FAMILY_PREFIX)
+    covered = set.intersection(*(set(refs[lv].mu) for lv in levels))  # the validator's refs
+    keep &= np.array([set(a.get_chemical_symbols()) <= covered for a in frames])
     rows = np.flatnonzero(keep)
     frames = [frames[i] for i in rows]
     tags, e_form = tags[rows], {lv: v[rows] for lv, v in e_form.items()}
