@@ -22,7 +22,8 @@ The strategies, cycle loop and metrics are Track R's (``campaign_track_r.run_cam
   E_hull(low), stable at the top level but not at the low one (what the low level gets wrong).
 * **Split**: a fold's pool is one anion family (``X3=...``), its history every other cell;
   ``lofo`` runs every family once (summed budget 10 % of the pool cells). Pool cells need both
-  levels (the truth); history perovskites need the low level.
+  levels (the truth); history perovskites need the low level; every row's elements need an
+  element cell at both levels (the validator references every level).
 * **Start**: the low level of every cell (history and pool: bought for the pool, cost 1 each);
   the top level of the element cells and oxides (the hull's known phases) and of the history
   perovskites that have it (``seed_fraction`` of the perovskites, 1.0 = all: on Track X the
