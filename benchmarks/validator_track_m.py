@@ -65,7 +65,8 @@ from _live_data import (  # LEVELS, TRACK_X: read by validator_track_x and tests
     per_frame,
     referenced,
     true_e_form,
-    validation_of,
+    validation_for,
+    validation_of,  # noqa: F401 - read by the tests
 )
 from _provenance import REPO, RESULTS, Recorder
 from qaware.datasets import dataset_file, elemental_references, read_dataset
@@ -189,7 +190,7 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     cross_log_res: list[dict] = []
     cross_errors_res: dict[str, tuple[list, list]] = {}
     for j, test in enumerate(folds):
-        validation = validation_of(everything, folds[(j + 1) % len(folds)], 12)
+        validation = validation_for(everything, folds, j, 12)
         kept = covered(everything, test + validation)
         frames = [everything[i] for i in kept]  # indices below are into frames; kept maps back
         full = train_fold(frames, ladder, refs, species, test, validation, args)

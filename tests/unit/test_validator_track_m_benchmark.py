@@ -51,6 +51,22 @@ def test_validation_takes_families_until_enough_frames(bench, frames):
     assert bench.validation_of(frames, ["FeO", "NiO"], 100) == ["FeO", "NiO"]
 
 
+def test_validation_families_never_leave_a_held_out_element_untrained(bench):
+    """Track X: F occurs in X3=O2F and X3=ONF only. Testing ONF while validating on O2F would
+    leave no F in training (no ONF cell predicted), so a later fold validates instead."""
+    out = [_frame(el, "ref:element", {"PBE": -1.0}) for el in ("Sr", "Ti", "O", "N", "F")]
+    out.append(_frame("TiO2", "ref:oxide", {"PBE": -3.0}))
+    for formula, tag in (("SrTiO3", "X3=O3"), ("SrTiO2F", "X3=O2F"), ("SrTiONF", "X3=ONF"),
+                         ("SrTiO2N", "X3=O2N")):  # fmt: skip
+        out.append(_frame(formula, tag, {"PBE": -9.0}))
+    frames = bench.labelled(out, bench.TRACK_X)
+    folds = [["X3=ONF"], ["X3=O2F"], ["X3=O2N"], ["X3=O3", "ref:oxide"]]
+    # not O2F (no F would be left to train on), nor O2N (no N): the fold after those
+    assert bench.validation_for(frames, folds, 0, 1) == ["X3=O3"]
+    assert bench.validation_for(frames, folds, 2, 1) == ["X3=O3"]  # the next fold is fine
+    assert bench.validation_for(frames, folds, 1, 1) == ["X3=O2N"]  # O2F tested: ONF keeps F
+
+
 def test_per_frame_split_gives_every_molecule_frame_its_own_family(bench, frames):
     split = bench.per_frame(frames)
     molecules = [a.info["family"] for a in split if a.info["family"] != "atoms"]
