@@ -1,4 +1,4 @@
-"""GPAW plane-wave oracle for crystals: PBE, PBE+U, HSE06 and HSE06@PBE (DESIGN.md §4 "Oracles").
+"""GPAW plane-wave oracle for crystals: PBE, PBE+U, HSE06, HSE06@PBE (DESIGN.md §4 "Oracles").
 
 A :class:`GPAWOracle` is a frozen, picklable *spec*; ``compute(atoms)`` builds a GPAW
 calculator, runs the SCF and returns energy (eV), forces (eV/Å), stress (Voigt xx yy zz yz xz
@@ -54,9 +54,9 @@ Choices, and why:
   energies are 16 meV/atom (MAE; max 46, CdTiO3) from self-consistent HSE06's, against a
   0.25 eV/atom PBE − HSE06 gap on the same cells (``data/track_x/DECISIONS.md``,
   ``benchmarks/results/fidelity_gaps.json``); the orbitals, and so any ground state the hybrid
-  would change, stay PBE's. The name
-  follows the usual ``functional@orbitals`` notation (as in G0W0@PBE). The diagnostics'
-  eigenvalue-derived keys carry a ``pbe_`` prefix: they are the PBE orbitals' (no hybrid gap).
+  would change, stay PBE's. The name follows the usual ``functional@orbitals`` notation (as in
+  G0W0@PBE). The diagnostics' eigenvalue-derived keys carry a ``pbe_`` prefix: they are the
+  PBE orbitals' (no hybrid gap is claimed).
 * **Descriptors** (``descriptors=True``, semi-local xc only): DOS, gap, ELF histogram and the
   RPA-ε∞ polarisability per atom (:mod:`qaware.descriptors.from_gpaw`); roughly doubles the cost.
 """
