@@ -284,6 +284,20 @@ def test_hse06_at_pbe_is_the_hybrid_energy_on_pbe_orbitals_close_to_self_consist
 
 
 @pytest.mark.oracle
+def test_hse06_at_pbe_runs_spin_polarised_on_the_pbe_moments():
+    """A ferromagnetic start (bcc Fe with its own 2.2 μB) gives a spin-polarised PBE run; the
+    one-shot hybrid is evaluated on those orbitals (Track X's magnetic perovskites)."""
+    pytest.importorskip("gpaw")
+    fe = bulk("Fe", "bcc", a=2.87)
+    fe.set_initial_magnetic_moments([2.2])
+    nsc = GPAWOracle(xc="HSE06@PBE", ecut_ev=200, hybrid_kpt_density=0.6).compute(fe)
+    assert nsc.ok, nsc.reason
+    d = nsc.diagnostics
+    assert d["spin_polarised"] and d["pbe_magnetic_moment"] > 1.5  # ferromagnetic PBE orbitals
+    assert nsc.energy == pytest.approx(d["pbe_energy_ev"] + d["hybrid_correction_ev"], abs=1e-9)
+
+
+@pytest.mark.oracle
 def test_descriptors_come_with_a_pbe_result():
     pytest.importorskip("gpaw")
     result = GPAWOracle(ecut_ev=250, kpt_density=1.5, descriptors=True).compute(
