@@ -44,9 +44,18 @@ def make_model(**overrides) -> MFENNP:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def model() -> MFENNP:
-    return make_model()
+def make_delta_model(**overrides) -> MFENNP:
+    """:func:`make_model` with Δ-learning heads (the package default), their corrections made
+    non-zero (they start at zero, which would make every upper level a copy of the one below)."""
+    model = make_model(residual_levels=True, **overrides)
+    model.load_state_dict(make_model(**overrides).state_dict())
+    return model.eval()
+
+
+@pytest.fixture(scope="module", params=["independent", "delta"])
+def model(request: pytest.FixtureRequest) -> MFENNP:
+    """Every physics test runs on both head kinds: independent heads and Δ-learning heads."""
+    return make_model() if request.param == "independent" else make_delta_model()
 
 
 def graph_of(model: MFENNP, structures: list[Atoms]):

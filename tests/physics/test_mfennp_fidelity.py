@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ase import Atoms
 
-from qaware.testing import assert_equivariant_forces, assert_forces_match_finite_differences
-
-from .conftest import cluster, energy_and_forces, graph_of, make_model, skewed_cell
+from .conftest import cluster, graph_of, make_delta_model, make_model, skewed_cell
 
 
 def test_levels_give_different_predictions(model):
@@ -91,6 +88,8 @@ def test_stopping_does_not_change_predictions():
 
 
 # ---- Δ-learning (residual_levels): each level is the one below plus its own correction ----------
+# (the symmetry, force, stress, batching and isolated-atom tests run on Δ heads too: the shared
+# ``model`` fixture is parametrised over both head kinds)
 
 
 def test_residual_levels_add_the_upper_heads_correction():
@@ -116,20 +115,8 @@ def test_residual_top_level_starts_as_the_level_below():
     torch.testing.assert_close(energy[2] - energy[1], shift, atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("symbol", ["O", "Ti"])
-def test_residual_isolated_atom_energy_is_the_reference(symbol):
-    model = make_model(residual_levels=True)
-    model.load_state_dict(make_model().state_dict())  # non-zero corrections
-    graph = graph_of(model, [Atoms(symbol, positions=[[0.0, 0.0, 0.0]])])
-    index = model.config.species.index(symbol)
-    torch.testing.assert_close(
-        model(graph).energy[0], model.reference_energies[:, index], atol=1e-12, rtol=0
-    )
-
-
 def test_residual_gradient_stopping_still_protects_the_top_level():
-    model = make_model(n_conditioned_blocks=2, gradient_stopping=True, residual_levels=True)
-    model.load_state_dict(make_model(n_conditioned_blocks=2).state_dict())  # non-zero corrections
+    model = make_delta_model(n_conditioned_blocks=2, gradient_stopping=True)
     model.train()
     top = model.config.n_levels - 1
     _low_level_loss(model, with_forces=True).backward()
@@ -142,8 +129,7 @@ def test_residual_gradient_stopping_still_protects_the_top_level():
 def test_residual_upper_loss_never_moves_the_heads_below(with_forces):
     """Δ-learning proper: level 1's loss trains its own correction, not level 0's heads (which
     level 1 adds as constants), so a sparse energy-only upper level cannot bend level 0."""
-    model = make_model(n_conditioned_blocks=2, residual_levels=True)
-    model.load_state_dict(make_model(n_conditioned_blocks=2).state_dict())
+    model = make_delta_model(n_conditioned_blocks=2)
     model.train()
     graph = graph_of(model, [skewed_cell(7), cluster(7)])
     out = model.compute(graph, level=1, forces=with_forces, create_graph=True)
@@ -158,20 +144,10 @@ def test_residual_upper_loss_never_moves_the_heads_below(with_forces):
     assert any(p.grad is not None and p.grad.abs().max() > 0 for p in model.backbone_parameters())
 
 
-def test_residual_top_level_obeys_the_physics():
-    model = make_model(residual_levels=True)
-    model.load_state_dict(make_model().state_dict())  # non-zero corrections
-    assert_forces_match_finite_differences(
-        energy_and_forces(model, 2), cluster(6), delta=1e-5, atol=1e-7
-    )
-    assert_equivariant_forces(energy_and_forces(model, 2), skewed_cell(6), seed=6)
-
-
 def test_residual_upper_gradient_is_that_of_its_own_correction_alone():
     """In training, level 1's energy gradient equals the gradient of (its own learned part +
     the level-0 part as a number): nothing reaches level 0's prediction through level 1."""
-    model = make_model(n_conditioned_blocks=2, residual_levels=True)
-    model.load_state_dict(make_model(n_conditioned_blocks=2).state_dict())
+    model = make_delta_model(n_conditioned_blocks=2)
     model.train()
     graph = graph_of(model, [skewed_cell(8), cluster(8)])
     params = [p for p in model.parameters() if p.requires_grad]
