@@ -96,6 +96,20 @@ def test_summary_pools_folds_and_reports_ratios(bench, unit):
     assert perfect["precision"]["mean"] == pytest.approx(expected)
     assert set(summary["ratios"]) == {"qaware/dft_only", "qaware/random"}
     assert summary["folds"]["3d-oxide"]["n_positive"] == sum(result["positive"])
+    verdict = summary["targets"]["qaware_over_dft_only"]
+    assert verdict["value"] == summary["ratios"]["qaware/dft_only"]
+    assert verdict["met"] is (None if verdict["value"] is None else verdict["value"] >= 3.0)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "dft_only", "met"), [(3.0, 0.1, True), (2.9, 0.1, False), (None, 0.0, None)]
+)
+def test_target_verdict(bench, ratio, dft_only, met):
+    import _track_r_report as report  # benchmarks/ is on sys.path once the script is loaded
+
+    verdict = report.targets(ratio, dft_only)["qaware_over_dft_only"]
+    assert verdict["met"] is met and verdict["target"] == 3.0
+    assert ("undefined" in verdict["note"]) is (ratio is None)
 
 
 def test_seed_rows_come_from_the_history_only(bench, table):
