@@ -28,6 +28,7 @@ class Track:
     costs: tuple[float, ...]
     window: tuple[float, float] | None = None  # band gaps: the target window, eV
     margin: float = 0.1  # energies: a hit is low − top > margin, eV/atom
+    low_outside: bool = False  # band gaps: a hit also needs the lowest level outside the window
 
     def objective(self, values: np.ndarray) -> np.ndarray:
         """Lower is better: e_form (eV/atom), or a gap's distance to the window (eV)."""
@@ -39,7 +40,8 @@ class Track:
     def hit(self, low: np.ndarray, top: np.ndarray) -> np.ndarray:
         if self.window is None:
             return (np.asarray(low) - np.asarray(top)) > self.margin
-        return self.objective(np.asarray(top)) == 0.0
+        inside = self.objective(np.asarray(top)) == 0.0
+        return inside & (self.objective(np.asarray(low)) > 0.0) if self.low_outside else inside
 
 
 TRACKS: Final = {
@@ -56,12 +58,22 @@ TRACKS: Final = {
         (1.0, 3.0, 30.0, 100.0),
         window=(1.1, 1.8),
     ),
+    # the issue's wording: the true gap in the window *where PBE puts it elsewhere* (the
+    # materials a PBE screen misses; a PBE screen's picks inside the window never count)
+    "band_gap_missed": Track(
+        "band_gap_missed",
+        "band_gap",
+        ("PBE@Borlido2019", "SCAN@Borlido2019", "HSE06@Borlido2019", "experiment"),
+        (1.0, 3.0, 30.0, 100.0),
+        window=(1.1, 1.8),
+        low_outside=True,
+    ),
 }
 
 
 def load_table(track: Track) -> ReplayTable:
     """The track's rows with every level (gaps: polymorph duplicates dropped)."""
-    table = load_formation_enthalpies() if track.name == "formation_enthalpy" else load_band_gaps()
+    table = load_formation_enthalpies() if track.quantity != "band_gap" else load_band_gaps()
     keep = table.complete(track.levels)
     if track.quantity == "band_gap":
         keys = np.array(table.keys)

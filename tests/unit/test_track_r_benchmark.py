@@ -137,3 +137,11 @@ def test_hit_rules(bench):
     assert gap.objective(np.array([0.6, 1.5, 2.3])) == pytest.approx([0.5, 0.0, 0.5])
     energy = bench.TRACKS["formation_enthalpy"]
     assert energy.hit(np.array([-1.0, -1.0]), np.array([-1.05, -1.15])).tolist() == [0, 1]
+
+
+def test_missed_gap_hits_need_pbe_outside_the_window(bench):
+    missed = bench.TRACKS["band_gap_missed"]
+    top = np.array([1.5, 1.5, 1.5, 2.5])
+    pbe = np.array([0.4, 1.2, 2.0, 0.4])  # PBE below, inside, above the window; top outside
+    assert missed.hit(pbe, top).tolist() == [1, 0, 1, 0]
+    assert missed.levels == bench.TRACKS["band_gap"].levels
