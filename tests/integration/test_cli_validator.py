@@ -140,3 +140,60 @@ def test_bad_config_key_and_missing_model_exit_2_naming_the_problem(
     code = main(["score", str(tmp_path / "tiny.extxyz"), "--model", str(tmp_path / "no.pt")])
     assert code == EXIT_BAD_INPUT
     assert "no.pt" in capsys.readouterr().err
+
+
+def _element_cells(frames, levels, mu: dict[str, dict[str, float]], skip=()) -> list:
+    """One 2-atom cell per element of ``frames``, tagged ref:element, with E = 2 μ at each level
+    (the layout and settings hash of the data set's own frames)."""
+    from qaware.datasets.spec import level_key
+
+    cells = []
+    for el in sorted({s for a in frames for s in a.get_chemical_symbols()} - set(skip)):
+        cell = bulk(el, "sc", a=2.8).repeat((2, 1, 1))
+        cell.info.update(tag="ref:element", part="train")
+        for lv in levels:
+            k = level_key(lv)
+            cell.info[f"energy_{k}"] = 2 * mu[lv][el]
+            cell.info[f"status_{k}"] = "ok"
+            cell.info[f"settings_hash_{k}"] = frames[0].info[f"settings_hash_{k}"]
+        cells.append(cell)
+    return cells
+
+
+def test_train_validator_takes_references_from_the_data(tmp_path, perov_standin_frames, capsys):
+    """``references: {from_tags: [...]}``: μ from the data's own element cells; frames whose
+    element has no such cell are left out before training, and the message names the element."""
+    from qaware.validator import MFValidator
+
+    raw = json.loads((DATA / "references.json").read_text())
+    mu = {lv: raw[lv]["mu_ev_per_atom"] for lv in (LOW, TOP)}
+    frames = _tiny_frames(perov_standin_frames)
+    dropped = next(s for s in frames[-1].get_chemical_symbols() if s != "O")  # a test metal
+    n_out = sum(dropped in a.get_chemical_symbols() for a in frames)
+    frames += _element_cells(frames, (LOW, TOP), mu, skip=[dropped])
+    path = _config(tmp_path, frames)
+    text = path.read_text().replace(
+        f"references: {DATA / 'references.json'}", "references: {from_tags: [ref:element]}"
+    )
+    path.write_text(text)
+    assert main(["train-validator", str(path)]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert f"left out {n_out} frames" in err and f"{dropped} (no {LOW}/{TOP})" in err
+    validator = MFValidator.load(tmp_path / "out" / "model.pt")
+    for lv in (LOW, TOP):
+        refs = validator.references[lv]
+        assert refs.level == lv and dropped not in refs.mu
+        assert refs.mu == pytest.approx({el: mu[lv][el] for el in refs.mu})
+
+
+def test_references_from_tags_without_cells_is_a_clear_error(
+    tmp_path, perov_standin_frames, capsys
+):
+    path = _config(tmp_path, _tiny_frames(perov_standin_frames))
+    text = path.read_text().replace(
+        f"references: {DATA / 'references.json'}", "references: {from_tags: [ref:element]}"
+    )
+    path.write_text(text)
+    assert main(["train-validator", str(path)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "from_tags ['ref:element']" in err and LOW in err

@@ -39,20 +39,40 @@ def train_validator(
     Prints one line per epoch (loss, validation MAE per level); the best model so far is kept
     in OUTPUT.partial.pt while training. Ends with the held-out (test-family) metrics.
 
-    Example: qaware train-validator data/perov_standin/train_validator.yaml -o model.pt
+    Example: qaware train-validator examples/train_validator_gpaw.yaml -o model.pt
     """
     import torch
 
     from qaware.validator.run_config import load_train_validator_config
-    from qaware.validator.workflow import load_references, read_frames, train_on_frames
+    from qaware.validator.workflow import (
+        frames_with_references,
+        load_references,
+        read_frames,
+        references_from_frames,
+        train_on_frames,
+    )
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     settings = load_train_validator_config(config)
     out = output if output is not None else settings.output
     ladder = settings.fidelity_ladder()
-    references = load_references(settings.references, ladder.names)
     frames = read_frames(settings.data)
     typer.echo(f"{len(frames)} frames from {len(settings.data)} file(s); ladder {ladder.names}")
+    if isinstance(settings.references, Path):
+        references = load_references(settings.references, ladder.names)
+    else:
+        references = references_from_frames(frames, ladder.names, settings.references.from_tags)
+    kept, unreferenced = frames_with_references(frames, references)
+    if unreferenced:
+        lacking = ", ".join(f"{el} (no {'/'.join(lv)})" for el, lv in unreferenced.items())
+        typer.echo(
+            f"left out {len(frames) - len(kept)} frames with elements that lack a reference "
+            f"(a validator predicts formation energies at every level): {lacking}",
+            err=True,
+        )
+    if not kept:
+        raise ConfigError("train-validator: no frame has references for all its elements")
+    frames = kept
     species = settings.model.species or sorted({s for a in frames for s in a.symbols})
     model_config = settings.model.to_model_config(ladder.names, tuple(species))
     train_config = settings.train.to_train_config(settings.split.validation_fraction)

@@ -4,7 +4,8 @@ Unknown keys fail with their path (``model.chanels: unknown key, did you mean 'c
 Relative paths are relative to the YAML file. Example (the quick-start model's settings)::
 
     data: [perov_standin.extxyz.gz]          # extxyz with energy_<k>/forces_<k>/stress_<k> labels
-    references: references.json           # {level: ElementalReferences.to_dict()}
+    references: references.json           # {level: ElementalReferences.to_dict()}, or
+                                          # {from_tags: [ref:element]}: the data's own cells
     ladder:                               # lowest first; the last level is the top
       - {name: GGA+U@SevenNet-MF-0, weight: 0.5, cost: 1, kind: stand-in}
       - {name: r2SCAN@SevenNet-MF-0, weight: 1.0, cost: 3, kind: stand-in}
@@ -125,11 +126,21 @@ class TrainSection(_Section):
         )
 
 
+class ReferencesFromData(_Section):
+    """μ per level from the data's own single-element frames with one of these ``info["tag"]``
+    values (a data set's element cells or isolated atoms; :func:`references_from_frames`)."""
+
+    from_tags: list[str] = Field(min_length=1, description="Tags of the reference frames.")
+
+
 class TrainValidatorConfig(_Section):
     """Everything ``qaware train-validator`` needs (see the module docstring)."""
 
     data: list[Path] = Field(min_length=1, description="Labelled extxyz files.")
-    references: Path = Field(description="Elemental references JSON, one entry per level.")
+    references: Path | ReferencesFromData = Field(
+        description="Elemental references: a JSON file, one entry per level, or "
+        "{from_tags: [...]}, the data's own single-element frames with those tags."
+    )
     ladder: list[LevelSection] = Field(min_length=1, description="Levels, lowest first.")
     split: SplitSection = Field(default_factory=SplitSection)
     calibration: CalibrationSection = Field(default_factory=CalibrationSection)
@@ -145,9 +156,8 @@ class TrainValidatorConfig(_Section):
         base = Path(base_dir)
         out = self.model_copy(deep=True)
         out.data = [p if p.is_absolute() else base / p for p in self.data]
-        out.references = (
-            self.references if self.references.is_absolute() else base / self.references
-        )
+        if isinstance(self.references, Path) and not self.references.is_absolute():
+            out.references = base / self.references
         out.output = self.output if self.output.is_absolute() else base / self.output
         return out
 
