@@ -108,11 +108,26 @@ def machine_info() -> dict[str, Any]:
 
 
 def _git() -> dict[str, Any] | None:
+    """The commit, and whether tracked files outside ``benchmarks/results/`` differ from it.
+
+    Results are outputs, not what produced them: a benchmark that writes its file more than once
+    (after each split) or runs after another's result landed uncommitted is still clean code.
+    """
     try:
         from qaware.store.environment import git_commit
     except ImportError:
         return None
-    return git_commit(REPO)
+    info = git_commit(REPO)
+    if info is None:
+        return None
+    status = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", ".",
+         ":(exclude)benchmarks/results"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if status.returncode == 0:
+        info["dirty"] = bool(status.stdout.strip())
+    return info
 
 
 def _packages() -> dict[str, str | None]:
