@@ -24,27 +24,27 @@ __all__ = ["PartialUnits", "inputs_stamp"]
 _REPO = Path(__file__).resolve().parents[1]
 
 
-def _code_stamp() -> str:
-    """The git trees of src/ and benchmarks/ and the diff of their uncommitted changes ("" when
-    this is not a git checkout)."""
+_RESULTS = ":(exclude)benchmarks/results"  # outputs: committing a result changes no unit
+
+
+def _code_stamp(repo: Path = _REPO) -> str:
+    """The committed files of src/ and benchmarks/ (results excluded) and the diff of their
+    uncommitted changes ("" when this is not a git checkout)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout
+
     try:
-        trees = subprocess.run(
-            ["git", "rev-parse", "HEAD:src", "HEAD:benchmarks"],
-            cwd=_REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        diff = subprocess.run(
-            ["git", "diff", "HEAD", "--", "src", "benchmarks"],
-            cwd=_REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        listing = git("ls-tree", "-r", "HEAD", "--", "src", "benchmarks")
+        diff = git("diff", "HEAD", "--", "src", "benchmarks", _RESULTS)
     except (OSError, subprocess.CalledProcessError):
         return ""
-    return trees + hashlib.sha256(diff.encode()).hexdigest()  # fmt: skip
+    listing = "\n".join(
+        line for line in listing.splitlines() if "\tbenchmarks/results/" not in line
+    )
+    return hashlib.sha256((listing + diff).encode()).hexdigest()
 
 
 def inputs_stamp(files: Sequence[str | Path]) -> str:

@@ -43,3 +43,29 @@ def test_a_changed_input_file_is_never_served_a_stale_unit(load_benchmark, tmp_p
     assert bench.PartialUnits(output, inputs=[data]).get("fold", compute, 3)["n"] == 3
     assert calls == [1, 3]
     assert bench.inputs_stamp([data]) != bench.inputs_stamp([])
+
+
+def test_code_stamp_follows_code_not_results(load_benchmark, tmp_path):
+    """A changed benchmark or package file is a new stamp; a results file (committed or not)
+    is not: committing an intermediate result must not throw the cached units away."""
+    import subprocess
+
+    bench = load_benchmark("_partial")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    for path, text in (("src/m.py", "x = 1\n"), ("benchmarks/b.py", "y = 1\n"),
+                       ("benchmarks/results/r.json", "{}\n")):  # fmt: skip
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    first = bench._code_stamp(tmp_path)
+    (tmp_path / "benchmarks/results/r.json").write_text('{"a": 1}\n')
+    assert bench._code_stamp(tmp_path) == first  # uncommitted result
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "result")
+    assert bench._code_stamp(tmp_path) == first  # committed result
+    (tmp_path / "benchmarks/b.py").write_text("y = 2\n")
+    assert bench._code_stamp(tmp_path) != first
