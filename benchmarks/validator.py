@@ -9,10 +9,8 @@ calibration; validation (early stopping + σ calibration) is family X3=ON2; four
 (every element occurs in a training family). σ calibration is the package default, one factor
 per level fitted on the validation family; the full model's test ECE with a factor and a floor
 (``fit_std_affine``, fitted on the same family) is reported next to it.
-Track M (live PySCF) is measured by ``benchmarks/validator_track_m.py``, Track X (live GPAW
-PBE → HSE06@PBE crystals) by ``benchmarks/validator_track_x.py``. The speed rows here time this
-file's quick-start-sized model (8 channels, 2 blocks; ``speed.architecture`` records it);
-``benchmarks/validator_speed.py`` times the package-default architecture too.
+Live Track M / X: ``validator_track_m.py`` / ``validator_track_x.py``. Speed: this file's
+quick-start-sized model (``speed.architecture``); ``validator_speed.py`` times the default.
 
 Models, each trained from scratch with the same architecture and the same epoch budget
 (``--epochs``, early stopping with patience 10 on the validation family; ``--seconds`` adds a
@@ -348,12 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "track_m": "see benchmarks/results/validator_track_m.json "
             "(benchmarks/validator_track_m.py: live PySCF labels, grouped by molecule family)",
-            "track_x_gpaw": "see benchmarks/results/validator_track_x.json "
-            "(benchmarks/validator_track_x.py: live GPAW PBE -> HSE06@PBE crystals, grouped by "
-            "anion family)",
-            "speed_by_architecture": "see benchmarks/results/validator_speed.json "
-            "(benchmarks/validator_speed.py: the package-default architecture at l_max 1 and 2 "
-            "next to this file's quick-start-sized model)",
+            "track_x_gpaw": "see benchmarks/results/validator_track_x.json (live GPAW)",
+            "speed_by_architecture": "see benchmarks/results/validator_speed.json",
         },
         "headline": {
             "mae_top_meV_per_atom": 1e3 * fm["energy_mae"][top_name],

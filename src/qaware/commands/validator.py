@@ -43,14 +43,9 @@ def train_validator(
     """
     import torch
 
+    from qaware.validator.data_references import frames_with_references, references_from_frames
     from qaware.validator.run_config import load_train_validator_config
-    from qaware.validator.workflow import (
-        frames_with_references,
-        load_references,
-        read_frames,
-        references_from_frames,
-        train_on_frames,
-    )
+    from qaware.validator.workflow import load_references, read_frames, train_on_frames
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     settings = load_train_validator_config(config)
