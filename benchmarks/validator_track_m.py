@@ -26,6 +26,9 @@ Models per fold (same architecture as the quick-start validator, same epoch budg
   same as ``full`` while the ladder has two levels, and then not trained twice.
 * ``composition_lsq``: no network, per-level least-squares element energies on the training
   families: how much of the accuracy needs no geometry at all.
+* ``lsq_D``: the same for the low level, the top level as the low one plus a least-squares
+  composition-linear fit of E_top − E_low (on the training frames labelled at both): the
+  divergence a linear model of composition gets when it is fitted on the divergence itself.
 
 The same models are also cross-validated with frames dealt into folds at random (other
 geometries of a test molecule then train): a diagnostic that separates "cannot fit" from
@@ -133,6 +136,28 @@ def lsq_fold(frames: list, ladder: FidelityLadder, refs: dict, test, held_out=No
     return out
 
 
+def lsq_d_fold(frames: list, ladder: FidelityLadder, refs: dict, test, held_out) -> dict:
+    """``lsq_fold`` with the top level fitted on the *difference* E_top − E_low of the training
+    frames labelled at both (a composition-linear D; low level as in ``lsq_fold``): how much of
+    D a linear model of composition explains when it is fitted on D itself."""
+    low, top = ladder.names[0], ladder.names[-1]
+    out = lsq_fold(frames, FidelityLadder((ladder[0],)), refs, test, held_out)
+    elements = sorted({s for a in frames for s in a.get_chemical_symbols()})
+    comp = np.array([[a.get_chemical_symbols().count(e) for e in elements] for a in frames], float)
+    train = np.setdiff1d(np.arange(len(frames)), held_out)
+    e = {x: np.array([a.info.get(f"energy_{level_key(x)}", np.nan) for a in frames])
+         for x in (low, top)}  # fmt: skip
+    ok = train[np.isfinite(e[low][train]) & np.isfinite(e[top][train])]
+    delta, *_ = np.linalg.lstsq(comp[ok], e[top][ok] - e[low][ok], rcond=None)
+    e_top = formation_energies_per_atom(  # the low level's e_form moved by the fitted ΔE
+        comp[test] @ delta, comp[test].astype(int), elements, refs[top], level=top
+    ) - formation_energies_per_atom(
+        np.zeros(len(test)), comp[test].astype(int), elements, refs[low], level=low
+    )
+    out[top] = out[low] + e_top
+    return out
+
+
 def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, top: str) -> dict:
     """MAE per level and R²(D) over structures labelled at both ends of the ladder."""
     mae = {  # levels a model predicts (the direct model skips the middle of the ladder)
@@ -180,7 +205,9 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     folds = folds_of(everything, args.folds, args.seed)
 
     n = len(everything)
-    names = ("full", "residual", "low_only", "lsq") + (("direct",) if len(ladder) > 2 else ())
+    names = ("full", "residual", "low_only", "lsq", "lsq_D") + (
+        ("direct",) if len(ladder) > 2 else ()
+    )
     pred = {m: {x: np.full(n, np.nan) for x in ladder.names} for m in names}
     calib: dict[str, list] = {k: [] for k in ("err", "std", "std_cal")}
     calib.update({f"residual_{k}": [] for k in ("err", "std", "std_cal")})
@@ -231,6 +258,8 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
         held_out = np.flatnonzero([a.info["family"] in test for a in everything])
         for x, v in lsq_fold(everything, ladder, refs, at, held_out).items():
             pred["lsq"][x][at] = v
+        for x, v in lsq_d_fold(everything, ladder, refs, at, held_out).items():
+            pred["lsq_D"][x][at] = v
         fold_log.append({"test_families": test, "validation_families": validation,
                          "epochs_full": len(full.result.history),
                          "epochs_low_only": len(lo.result.history),
@@ -316,6 +345,7 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
             "low": low, "top": top,
             "r2_D_vs_true_low_error": models["full"]["D"]["r2"],
             "r2_D_composition_only": models["lsq"]["D"]["r2"],
+            "r2_D_composition_linear_fit_on_D": models["lsq_D"]["D"]["r2"],
             "e_form_mae_meV_per_atom": {
                 x: 1e3 * v for x, v in models["full"]["e_form_mae_eV_per_atom"].items()},
             "ece_top_before_calibration": models["full"]["ece_top_before_calibration"],

@@ -132,3 +132,33 @@ def test_only_structures_referenced_at_every_level_and_covered_elements_take_par
     out[-1].info["family"] = "C"
     # holding out B (Sr) and C (Ti, O): Sr occurs in no training family, Ti and O do
     assert bench.covered(out, ["B", "C"]).tolist() == [0, 2]
+
+
+def test_lsq_d_recovers_a_composition_linear_divergence_exactly(bench):
+    """E_top − E_low linear in composition (and E_low not): the lsq_D baseline predicts the held-
+    out D exactly, while the two independent per-level fits do not have to."""
+    from qaware.fidelity import Fidelity, FidelityLadder
+    from qaware.thermo.references import ElementalReferences
+
+    delta = {"Fe": -0.3, "Ni": -0.1, "O": -0.5}  # eV per atom of each element
+    rng = np.random.default_rng(0)
+    frames = []
+    for formula in ("FeO", "NiO", "FeO2", "NiO2", "Fe2O3", "FeNiO2"):
+        atoms = Atoms(formula)
+        low = float(rng.normal(-5, 1)) * len(atoms)  # not composition-linear
+        shift = sum(delta[s] for s in atoms.get_chemical_symbols())
+        atoms.info.update(energy_PBE=low, energy_HSE06=low + shift)
+        frames.append(atoms)
+    mu = {"Fe": -8.0, "Ni": -5.0, "O": -4.0}
+    shifted = {e: m + 0.1 for e, m in mu.items()}  # HSE06 references 0.1 eV/atom above PBE's
+    refs = {
+        "PBE": ElementalReferences("PBE", "h", mu),
+        "HSE06": ElementalReferences("HSE06", "h", shifted),
+    }
+    ladder = FidelityLadder((Fidelity("PBE"), Fidelity("HSE06")))
+    test = np.array([5])  # FeNiO2: every element also occurs in training
+    pred = bench.lsq_d_fold(frames, ladder, refs, test, held_out=test)
+    atoms = frames[5]
+    n = len(atoms)
+    d_true = (-(atoms.info["energy_HSE06"] - atoms.info["energy_PBE"]) + 0.1 * n) / n
+    assert pred["PBE"][0] - pred["HSE06"][0] == pytest.approx(d_true, abs=1e-9)
