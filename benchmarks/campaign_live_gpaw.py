@@ -60,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from _live_gpaw_results import collect
 from _provenance import REPO, RESULTS, Recorder
 from qaware._canonical import file_sha256
+from qaware.datasets.spec import level_key
 
 TRACK_X: Final = REPO / "data" / "track_x"
 WORK: Final = REPO / "runs" / "campaign_live_gpaw"
@@ -67,6 +68,7 @@ LOW, TOP = "PBE", "HSE06"
 FAMILY: Final = "X3=O3"
 ELEMENT, OXIDE = "ref:element", "ref:oxide"
 SKIP_ELEMENTS: Final = frozenset({"La"})  # La2O3 at HSE06 would dominate the run's cost
+SEED_FLAG: str | None = "hse06"  # hull seeds: binary oxides with this info flag (None: all)
 POOL_FILE: Final = REPO / "benchmarks" / "configs" / "campaign_live_gpaw_pool.json"
 MAX_SEED_ATOMS: Final = 6  # the 10-atom corundum oxides take an hour or more each at HSE06
 SNAPSHOT: Final = REPO / "benchmarks" / "snapshots" / "campaign_live_gpaw"
@@ -75,7 +77,8 @@ KEPT: Final = ("validator_pbe_hse06.pt", "validator.json", TRAINING)  # the star
 
 
 def _ok(atoms: Any, level: str) -> bool:
-    return atoms.info.get(f"status_{level}") == "ok" and f"energy_{level}" in atoms.info
+    key = level_key(level)
+    return atoms.info.get(f"status_{key}") == "ok" and f"energy_{key}" in atoms.info
 
 
 def _bare(atoms: Any) -> Any:
@@ -103,7 +106,7 @@ def choose(frames: list[Any]) -> tuple[list[int], list[int]]:
         i
         for i, a in enumerate(frames)
         if a.info.get("tag") == OXIDE
-        and a.info.get("hse06")
+        and (SEED_FLAG is None or a.info.get(SEED_FLAG))
         and len(a) <= MAX_SEED_ATOMS
         and set(a.get_chemical_symbols()) <= elements
     ]
@@ -184,10 +187,11 @@ def train_validator(
         if i not in skip and a.info.get("tag") != ELEMENT and (_ok(a, LOW) or _ok(a, TOP))
     ]
     train = [frames[i] for i in rows]
-    labels = {lv: [float(a.info[f"energy_{lv}"]) if _ok(a, lv) else None for a in train]
-              for lv in (LOW, TOP)}  # fmt: skip
+    labels = {lv: [float(a.info[f"energy_{level_key(lv)}"]) if _ok(a, lv) else None
+                   for a in train] for lv in (LOW, TOP)}  # fmt: skip
     ladder = FidelityLadder((Fidelity(LOW, weight=0.3, cost=1.0), Fidelity(TOP, cost=30.0)))
-    refs = {lv: elemental_references(frames, lv, [ELEMENT]) for lv in (LOW, TOP)}
+    refs = {lv: replace(elemental_references(frames, level_key(lv), [ELEMENT]), level=lv)
+            for lv in (LOW, TOP)}  # fmt: skip
     species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
     config = replace(
         quickstart_model_config(species, 0), levels=ladder.names, residual_levels=residual
@@ -252,7 +256,8 @@ def write_training_data(
     out = []
     for i, atoms in enumerate(structures):
         bare = _bare(atoms)
-        bare.info.update({f"energy_{lv}": v[i] for lv, v in labels.items() if v[i] is not None})
+        bare.info.update({f"energy_{level_key(lv)}": v[i] for lv, v in labels.items()
+                          if v[i] is not None})  # fmt: skip
         out.append(bare)
     ase.io.write(path, out, format="extxyz")
 
@@ -364,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
                        env={**os.environ, "QAWARE_NO_PROGRESS": "1"})  # fmt: skip
     wall = time.perf_counter() - t0
     result = {
-        "ladder": "GPAW PBE -> GPAW HSE06 (live DFT, the Track X build's settings)",
+        "ladder": f"GPAW {LOW} -> GPAW {TOP} (live DFT, the Track X build's settings)",
         "pool": {"family": FAMILY, "cells": [frames[i].get_chemical_formula() for i in pool]},
         "hull_seeds": [frames[i].get_chemical_formula() for i in seeds],
         "reused_store": str(reuse.relative_to(REPO)) if reuse.is_relative_to(REPO) else str(reuse),
