@@ -1,7 +1,7 @@
 """Track X live, HSE06@PBE on top: ``campaign_live_gpaw.py``'s campaign with GPAW PBE -> HSE06
 evaluated once on the PBE orbitals (the Track X data set's top level, data/track_x/DECISIONS.md).
 
-    OMP_NUM_THREADS=1 python benchmarks/campaign_live_gpaw_hse06_at_pbe.py   # ~1 h, resumable
+    OMP_NUM_THREADS=1 python benchmarks/campaign_live_gpaw_hse06_at_pbe.py   # ~40 min, resumable
 
 The same script with the top level swapped (its functions read these module settings), and
 what the cheaper top level changes:
@@ -33,7 +33,7 @@ import campaign_live_gpaw as live
 from _provenance import REPO, RESULTS
 
 NAME = "campaign_live_gpaw_hse06_at_pbe"
-DEFAULTS = ["--budget", "12", "--batch", "3", "--cycles", "4",
+DEFAULTS = ["--budget", "9", "--batch", "3", "--cycles", "3",
             "--output", str(RESULTS / f"{NAME}.json")]  # fmt: skip
 
 
