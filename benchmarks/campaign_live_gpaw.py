@@ -178,6 +178,7 @@ def train_validator(
     from qaware.datasets import elemental_references
     from qaware.fidelity import Fidelity, FidelityLadder
     from qaware.validator import MFValidator
+    from qaware.validator.data_references import frames_with_references
     from qaware.validator.train import TrainConfig
 
     skip = set(pool)  # and the element cells: references, not training data (validator.md)
@@ -186,12 +187,12 @@ def train_validator(
         for i, a in enumerate(frames)
         if i not in skip and a.info.get("tag") != ELEMENT and (_ok(a, LOW) or _ok(a, TOP))
     ]
-    train = [frames[i] for i in rows]
+    refs = {lv: replace(elemental_references(frames, level_key(lv), [ELEMENT]), level=lv)
+            for lv in (LOW, TOP)}  # fmt: skip
+    train, _ = frames_with_references([frames[i] for i in rows], refs)  # B, Mn, S cells wait
     labels = {lv: [float(a.info[f"energy_{level_key(lv)}"]) if _ok(a, lv) else None
                    for a in train] for lv in (LOW, TOP)}  # fmt: skip
     ladder = FidelityLadder((Fidelity(LOW, weight=0.3, cost=1.0), Fidelity(TOP, cost=30.0)))
-    refs = {lv: replace(elemental_references(frames, level_key(lv), [ELEMENT]), level=lv)
-            for lv in (LOW, TOP)}  # fmt: skip
     species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
     config = replace(
         quickstart_model_config(species, 0), levels=ladder.names, residual_levels=residual

@@ -196,6 +196,7 @@ class MFValidator:
                     f"validator.fit: {len(values)} labels at {level} for {len(structures)} "
                     "structures"
                 )
+        self._check_references(structures)
         columns = [labels.get(name) for name in self._ladder.names]
         n_levels = len(columns)
         label_sets = []
@@ -217,6 +218,21 @@ class MFValidator:
         trained_on = result.train_indices or list(range(len(structures)))
         if len(trained_on) >= 2:
             self.fit_domain([structures[i] for i in trained_on])
+
+    def _check_references(self, structures: Sequence[Atoms]) -> None:
+        """ConfigError before any training when an element has no reference at some level:
+        every prediction (the fit's own applicability domain included) needs them all."""
+        elements = {s for a in structures for s in a.get_chemical_symbols()}
+        missing = {
+            level: sorted(elements - set(refs.mu)) for level, refs in self.references.items()
+        }
+        missing = {level: els for level, els in missing.items() if els}
+        if missing:
+            raise ConfigError(
+                f"validator.fit: no elemental reference for {missing}: leave out the structures "
+                "with those elements or add their references "
+                "(qaware.validator.data_references.frames_with_references)"
+            )
 
     def _reference_mu(self) -> dict[str, dict[str, float]]:
         """``{level: {element: eV/atom}}`` of the elemental references (the μ prior)."""

@@ -144,6 +144,10 @@ def test_bad_inputs_are_refused(references):
         validator.fit(emt_structures(2), {"PBE": [1.0, 2.0]})
     with pytest.raises(ConfigError, match="1 labels at EMT for 2"):
         validator.fit(emt_structures(2), {"EMT": [1.0]})
+    nickel = bulk("Ni", "fcc", a=3.52)  # no reference at either level: refused before training
+    with pytest.raises(ConfigError, match=r"no elemental reference for \{'EMT': \['Ni'\]"):
+        validator.fit([nickel, nickel], {"EMT": [-1.0, -1.0], "TOP": [None, None]})
+    assert validator.model is None  # nothing was trained
 
 
 def test_predict_shows_progress_only_when_asked(fitted, capsys, monkeypatch):
