@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from ase import Atoms
 
 from qaware.config import OracleSpec
 from qaware.datasets.spec import load_dataset_spec
@@ -18,6 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import campaign_live_gpaw as live  # noqa: E402
 import campaign_live_gpaw_hse06_at_pbe as bench  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_campaign_live_gpaw_benchmark import _frame  # noqa: E402  (its frame maker)
 
 SETTINGS = ("TOP", "WORK", "POOL_FILE", "SNAPSHOT", "SKIP_ELEMENTS", "SEED_FLAG", "MAX_SEED_ATOMS")
 
@@ -39,16 +41,6 @@ def test_oracles_are_the_builds_pbe_and_hse06_at_pbe(configured):
             for o in configured.oracle_specs()}  # fmt: skip
     assert mine == {lv: built[lv] for lv in ("PBE", "HSE06@PBE")}
     assert configured.WORK.name == bench.NAME and configured.WORK != configured.SNAPSHOT
-
-
-def _frame(symbols: str, tag: str, **ok: bool) -> Atoms:
-    a = Atoms(symbols, positions=[[0.0, 0.0, 1.5 * i] for i in range(len(Atoms(symbols)))])
-    a.info["tag"] = tag
-    for key, good in ok.items():
-        a.info[f"status_{key}"] = "ok" if good else "failed"
-        if good:
-            a.info[f"energy_{key}"] = -1.0
-    return a
 
 
 def test_pool_lacks_the_top_label_and_every_oxide_seeds_the_hull(configured):
