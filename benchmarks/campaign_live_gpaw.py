@@ -63,8 +63,7 @@ from qaware._canonical import file_sha256
 from qaware.datasets.spec import level_key
 
 TRACK_X: Final = REPO / "data" / "track_x"
-# WORK, TOP, SKIP_ELEMENTS, SEED_FLAG, POOL_FILE, MAX_SEED_ATOMS, SNAPSHOT are settings that
-# campaign_live_gpaw_hse06_at_pbe.py rebinds for its campaign (functions read them at call time)
+# campaign_live_gpaw_hse06_at_pbe.py rebinds WORK, TOP and the pool, seed and snapshot settings
 WORK = REPO / "runs" / "campaign_live_gpaw"
 LOW, TOP = "PBE", "HSE06"
 FAMILY: Final = "X3=O3"
