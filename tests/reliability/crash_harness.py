@@ -5,8 +5,10 @@ A *kill* is a seeded random choice among:
 
 * ``step`` / ``evaluate``: the driver kills itself at its n-th pass of that crash point (after a
   step's writes but before the state file; after an oracle result is stored while other calls
-  are in flight), see :mod:`qaware.campaign.faults`;
+  are in flight), see :mod:`qaware.faults`;
 * ``retrain``: after retraining, before the model is saved;
+* ``write``: inside a store transaction that wrote rows, before its commit (the n-th such
+  transaction of the driver process, n < 25: a resumed driver may have few left);
 * ``clock``: SIGKILL from outside at a random moment after start-up.
 
 After each kill the same command (``python -m qaware run campaign.yaml``) is run again until the
@@ -40,7 +42,7 @@ from qaware.campaign import CampaignState  # noqa: E402
 from qaware.store import CallStatus, CandidateStatus, RunDirectory  # noqa: E402
 
 CALC = "campaign_fixtures:CountingEMT"
-KILL_KINDS = ("step", "evaluate", "retrain", "clock")
+KILL_KINDS = ("step", "evaluate", "retrain", "write", "clock")
 CALL_LOG = "calls.log"
 SMALL = {"budget": 6, "cycles": 3}  # 3 cycles of 2 candidates: room for 6 kills, cheap in CI
 
@@ -66,10 +68,12 @@ class Setup:
 @dataclass
 class KillReport:
     """What :func:`run_with_kills` did: kills that landed, the step after which each landed,
-    and a message when the driver ended in any other way than SIGKILL or success."""
+    the kind of each (``KILL_KINDS``), and a message when the driver ended in any other way
+    than SIGKILL or success."""
 
     kills: int = 0
     landed: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
     failure: str = ""
 
 
@@ -101,7 +105,8 @@ def prepare(folder: Path, setup: Setup, template: Path | None = None) -> Path:
 
 def driver_env(folder: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of the driver (and of the jobs it starts): calls counted in ``calls.log``."""
-    env = {**os.environ, "PYTHONPATH": str(INTEGRATION), "OMP_NUM_THREADS": "1",
+    path = os.pathsep.join(filter(None, (str(INTEGRATION), os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
            "QAWARE_NO_PROGRESS": "1", "QAWARE_TEST_CALL_LOG": str(folder / CALL_LOG)}  # fmt: skip
     env.pop("QAWARE_CRASH_AT", None)
     for key, value in (extra or {}).items():
@@ -148,6 +153,8 @@ def run_with_kills(
             env["QAWARE_CRASH_AT"] = f"{how}:{int(rng.integers(1, 3))}"
         elif how == "retrain":
             env["QAWARE_CRASH_AT"] = "retrain:1"
+        elif how == "write":
+            env["QAWARE_CRASH_AT"] = f"write:{int(rng.integers(1, 25))}"
         proc = start(folder, env)
         if how == "clock":
             _kill_later(proc, folder / "driver.log", float(rng.uniform(0.0, clock_window_s)))
@@ -158,6 +165,7 @@ def run_with_kills(
             report.failure = f"driver exited {code} (not killed):\n{_tail(folder)}"
             return report
         report.kills += 1
+        report.kinds.append(how)
         state = folder / "run" / "campaign_state.json"
         report.landed.append(CampaignState.load(folder / "run").step if state.exists() else "")
 

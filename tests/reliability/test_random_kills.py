@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crash_harness import SMALL, Setup, compare, prepare, run_with_kills
+from crash_harness import KILL_KINDS, SMALL, Setup, compare, prepare, run_with_kills
 
 
 @pytest.mark.slow(seconds=110)
@@ -33,8 +33,9 @@ def test_sqlite_local_pool_20_kills(tmp_path, reference):
     report = run_with_kills(cut, want, seed=2026)
     assert not report.failure, report.failure
     assert report.kills >= want, f"only {report.kills} kills landed before the run finished"
-    print("kills after steps:", Counter(report.landed))
+    print("kills after steps:", Counter(report.landed), "kinds:", Counter(report.kinds))
     assert len(set(report.landed)) >= 4, report.landed  # spread over the campaign's steps
+    assert set(report.kinds) == set(KILL_KINDS), report.kinds  # every kind of kill landed
     # a pool worker dies with the driver: at most the one call in flight (one worker) is
     # computed again per kill
     problems = compare(ref, cut, report, repeats_allowed=report.kills)
@@ -61,11 +62,14 @@ def test_submitit_jobs_outlive_killed_drivers_and_are_reattached(tmp_path, refer
     template, ref = reference(setup)
     cut = tmp_path / "cut"
     prepare(cut, setup, template=template)
-    # kills while jobs run: right after a result is stored (others in flight), or at a random
-    # moment of a run (a job takes about a second to start here)
-    report = run_with_kills(cut, 6, seed=5, kinds=("evaluate", "clock"), clock_window_s=4.0)
+    # kills while jobs run: right after a result is stored (others in flight), inside a store
+    # transaction (a result written but not committed: the job's pickle must serve it again),
+    # or at a random moment of a run (a job takes about a second to start here)
+    kinds = ("evaluate", "write", "clock")
+    report = run_with_kills(cut, 6, seed=5, kinds=kinds, clock_window_s=4.0)
     assert not report.failure, report.failure
     assert report.kills >= 6, report.landed
+    assert "write" in report.kinds, report.kinds
     reattached = (cut / "driver.log").read_text().count("re-attached call")
     assert reattached >= 1, "no kill left a job running: the test did not test re-attach"
     problems = compare(ref, cut, report, repeats_allowed=0)  # a job's call never runs twice

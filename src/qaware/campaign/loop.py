@@ -21,12 +21,12 @@ from typing import Any
 
 from qaware.campaign.components import Components, build_components, load_validator
 from qaware.campaign.context import CampaignContext
-from qaware.campaign.faults import crash_point
 from qaware.campaign.state import CampaignState
 from qaware.campaign.steps import STEP_FUNCTIONS
 from qaware.campaign.stopping import stop_reason
 from qaware.config import QawareConfig
 from qaware.errors import CalibrationError, RunDirectoryError
+from qaware.faults import crash_point
 
 __all__ = ["BASE_DIR_FILE", "CampaignResult", "resume_campaign", "run_campaign"]
 

@@ -27,9 +27,9 @@ from qaware.acquisition import (
 from qaware.campaign.analysis import hull_entries_e_above
 from qaware.campaign.components import generation_conditions
 from qaware.campaign.context import CampaignContext
-from qaware.campaign.faults import crash_point
 from qaware.campaign.novelty import is_unique
 from qaware.campaign.stopping import retrain_due
+from qaware.faults import crash_point
 from qaware.metrics.discovery import divergence_r2
 from qaware.store import CallStatus, CandidateStatus
 

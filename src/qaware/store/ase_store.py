@@ -26,6 +26,7 @@ from ase import Atoms
 from ase.db.core import check as ase_check_keys
 
 from qaware.errors import InvalidStructureError, MissingDependencyError, StoreError
+from qaware.faults import crash_point
 from qaware.oracles.result import OracleResult
 from qaware.protocols import CandidateRecord
 from qaware.store import keys as kv
@@ -98,6 +99,8 @@ class CampaignStore:
         try:
             with cached_table_names(db):  # ASE asks once per row read otherwise
                 yield db
+            if db.change_count:  # rows written, not yet committed: a kill here must lose them
+                crash_point("write")
             raw.commit()
         except BaseException as err:
             self._raw = None

@@ -3,7 +3,9 @@ SIGKILL the n-th time (default first) it passes ``point``.
 
 The points sit where a real crash hurts most: right after an oracle result is stored while other
 calls are in flight (``evaluate``), after the validator is retrained but before it is saved
-(``retrain``), and after a step's writes but before the state file records it (``step``).
+(``retrain``), after a step's writes but before the state file records it (``step``), and
+inside a store transaction that changed rows, after its writes and before its commit
+(``write``: the database must discard the half-written transaction).
 Unset (always, outside tests), :func:`crash_point` is one dictionary lookup.
 """
 
