@@ -21,6 +21,9 @@ Models per fold (same architecture as the quick-start validator, same epoch budg
 * ``full``: the multi-fidelity model on every level of the ladder.
 * ``residual``: ``full`` with Δ-learning heads (``ModelConfig.residual_levels``: each level
   predicts a correction to the level below).
+* ``residual_shrunk``: the trained ``residual`` model with each upper level's correction
+  scaled by a factor in [0, 1] fitted on the validation families, σ recalibrated there
+  (:mod:`qaware.validator.correction_shrinkage`; no retraining).
 * ``low_only`` ("PBE-only validator"): PBE only; its D is 0 everywhere.
 * ``direct``: the bottom and top levels only ("direct PBE→top", no intermediate levels); the
   same as ``full`` while the ladder has two levels, and then not trained twice.
@@ -72,15 +75,16 @@ from _live_data import (  # LEVELS, TRACK_X: read by validator_track_x and tests
     validation_of,  # noqa: F401 - read by the tests
 )
 from _provenance import REPO, RESULTS, Recorder
+from _validator_baselines import lsq_d_fold, lsq_fold
 from qaware.datasets import dataset_file, elemental_references, read_dataset
 from qaware.datasets.spec import level_key
 from qaware.fidelity import FidelityLadder
-from qaware.thermo.formation import formation_energies_per_atom
 from qaware.validator import ModelConfig, TrainConfig
 from qaware.validator.calibration import calibrated_std, regression_ece
+from qaware.validator.correction_shrinkage import shrink_corrections
 from qaware.validator.cross_calibration import cross_calibrate
 from qaware.validator.train import prepare_samples
-from qaware.validator.uncertainty import held_out_errors
+from qaware.validator.uncertainty import calibrate_model, held_out_errors
 from qaware.validator.workflow import train_on_frames
 
 
@@ -117,45 +121,6 @@ def fold_predictions(trained, frames: list, ladder: FidelityLadder) -> dict[str,
     c, f = float(model.std_scale[top]), float(model.std_floor[top])
     return {"index": trained.split.test, "e_form": pred, "top_err": e, "top_std": s,
             "top_std_cal": calibrated_std(s, c, f)}  # fmt: skip
-
-
-def lsq_fold(frames: list, ladder: FidelityLadder, refs: dict, test, held_out=None) -> dict:
-    """Per-level least-squares element energies on the frames outside ``held_out`` (default:
-    ``test``), e_form on ``test``."""
-    elements = sorted({s for a in frames for s in a.get_chemical_symbols()})
-    comp = np.array([[a.get_chemical_symbols().count(e) for e in elements] for a in frames], float)
-    train = np.setdiff1d(np.arange(len(frames)), test if held_out is None else held_out)
-    out = {}
-    for level in ladder.names:
-        energy = np.array([a.info.get(f"energy_{level_key(level)}", np.nan) for a in frames])
-        ok = train[np.isfinite(energy[train])]
-        mu, *_ = np.linalg.lstsq(comp[ok], energy[ok], rcond=None)
-        out[level] = formation_energies_per_atom(
-            comp[test] @ mu, comp[test].astype(int), elements, refs[level], level=level
-        )
-    return out
-
-
-def lsq_d_fold(frames: list, ladder: FidelityLadder, refs: dict, test, held_out) -> dict:
-    """``lsq_fold`` with the top level fitted on the *difference* E_top − E_low of the training
-    frames labelled at both (a composition-linear D; low level as in ``lsq_fold``): how much of
-    D a linear model of composition explains when it is fitted on D itself."""
-    low, top = ladder.names[0], ladder.names[-1]
-    out = lsq_fold(frames, FidelityLadder((ladder[0],)), refs, test, held_out)
-    elements = sorted({s for a in frames for s in a.get_chemical_symbols()})
-    comp = np.array([[a.get_chemical_symbols().count(e) for e in elements] for a in frames], float)
-    train = np.setdiff1d(np.arange(len(frames)), held_out)
-    e = {x: np.array([a.info.get(f"energy_{level_key(x)}", np.nan) for a in frames])
-         for x in (low, top)}  # fmt: skip
-    ok = train[np.isfinite(e[low][train]) & np.isfinite(e[top][train])]
-    delta, *_ = np.linalg.lstsq(comp[ok], e[top][ok] - e[low][ok], rcond=None)
-    e_top = formation_energies_per_atom(  # the low level's e_form moved by the fitted ΔE
-        comp[test] @ delta, comp[test].astype(int), elements, refs[top], level=top
-    ) - formation_energies_per_atom(
-        np.zeros(len(test)), comp[test].astype(int), elements, refs[low], level=low
-    )
-    out[top] = out[low] + e_top
-    return out
 
 
 def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, top: str) -> dict:
@@ -198,6 +163,23 @@ def cross_family(
     return fitted.to_dict()
 
 
+def shrunk_fold(trained, frames, ladder, kept, pred: dict, calib: dict) -> dict[str, Any]:
+    """``residual_shrunk``: the trained residual model with its Δ corrections shrunk and its σ
+    recalibrated on the fold's validation families (:mod:`qaware.validator.
+    correction_shrinkage`; no retraining, changes ``trained`` in place); test predictions into
+    ``pred``/``calib``; returns the fitted factors."""
+    model = trained.validator._require_model()
+    validation = prepare_samples([frames[i] for i in trained.split.validation], model.config)
+    fitted = shrink_corrections(model, validation)
+    calibrate_model(model, validation)
+    sp = fold_predictions(trained, frames, ladder)
+    for x in ladder.names:
+        pred["residual_shrunk"][x][kept[sp["index"]]] = sp["e_form"][x]
+    for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
+        calib[f"residual_shrunk_{key}"].append(sp[name])
+    return {k: vars(v) for k, v in fitted.items()}
+
+
 def cross_validate(everything, ladder, refs, species, true, args, cross=False) -> dict[str, Any]:
     """Grouped K-fold over ``info["family"]``: every model per fold, scores pooled. ``cross``:
     also calibrate the full and residual models across families (:func:`cross_family`)."""
@@ -205,12 +187,14 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     folds = folds_of(everything, args.folds, args.seed)
 
     n = len(everything)
-    names = ("full", "residual", "low_only", "lsq", "lsq_D") + (
+    names = ("full", "residual", "residual_shrunk", "low_only", "lsq", "lsq_D") + (
         ("direct",) if len(ladder) > 2 else ()
     )
     pred = {m: {x: np.full(n, np.nan) for x in ladder.names} for m in names}
     calib: dict[str, list] = {k: [] for k in ("err", "std", "std_cal")}
-    calib.update({f"residual_{k}": [] for k in ("err", "std", "std_cal")})
+    calib.update({f"{m}_{k}": [] for m in ("residual", "residual_shrunk")
+                  for k in ("err", "std", "std_cal")})  # fmt: skip
+    shrink_log: list[dict] = []
     fold_log = []
     cross_log: list[dict] = []
     cross_errors: dict[str, tuple[list, list]] = {}
@@ -239,6 +223,7 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
             cross_log_res.append(
                 cross_family(res, frames, ladder, species, args, cross_errors_res, residual=True)
             )
+        shrink_log.append(shrunk_fold(res, frames, ladder, kept, pred, calib))
         low_frames = only_levels(frames, (low,), ladder.names)
         keep = [i for i, a in enumerate(frames) if f"energy_{level_key(low)}" in a.info]
         lo = train_fold(low_frames, FidelityLadder((ladder[0],)), refs, species, test, validation,
@@ -273,7 +258,8 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     for m, p in pred.items():
         models[m] = score({x: p[x][test_all] for x in p}, {x: true[x][test_all] for x in true},
                           low, top)  # fmt: skip
-    for m, prefix in (("full", ""), ("residual", "residual_")):
+    for m, prefix in (("full", ""), ("residual", "residual_"),
+                      ("residual_shrunk", "residual_shrunk_")):  # fmt: skip
         err, std, cal = (np.concatenate(calib[prefix + k]) for k in ("err", "std", "std_cal"))
         models[m]["ece_top_before_calibration"] = regression_ece(err, std)
         models[m]["ece_top_after_calibration"] = regression_ece(err, cal)
@@ -286,6 +272,8 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
                 "n": {x: int(sum(map(len, e))) for x, (e, _) in errors.items()},
                 "folds": log,
             }  # fmt: skip
+    for log, factors in zip(fold_log, shrink_log, strict=True):
+        log["residual_shrunk"] = factors
     return {"models": models, "folds": fold_log,
             "n_families": sum(map(len, folds))}  # fmt: skip
 

@@ -86,6 +86,22 @@ def test_train_validator_cross_family_calibration(tmp_path, perov_standin_frames
         assert float(validator.model.std_scale[f]) == pytest.approx(scale, rel=1e-6)
 
 
+def test_train_validator_shrinks_delta_corrections(tmp_path, perov_standin_frames, capsys):
+    """``calibration.shrink_corrections``: the top level's factor is fitted on the validation
+    part, printed, kept in the checkpoint (buffer and metadata), and the scores use it."""
+    from qaware.validator import MFValidator
+
+    frames = _tiny_frames(perov_standin_frames)
+    extra = "calibration: {shrink_corrections: true}\n"
+    assert main(["train-validator", str(_config(tmp_path, frames, extra))]) == EXIT_OK
+    assert f"Δ correction {TOP}: ×" in capsys.readouterr().out
+    validator = MFValidator.load(tmp_path / "out" / "model.pt")
+    assert set(validator.shrinkage) == {TOP} and validator.shrinkage[TOP].n == 8
+    factor = validator.shrinkage[TOP].factor
+    assert 0.0 <= factor <= 1.0
+    assert validator.model.correction_factor.tolist() == pytest.approx([1.0, factor])
+
+
 def test_train_validator_writes_a_loadable_calibrated_checkpoint(trained, capsys):
     from qaware.validator import MFValidator
 

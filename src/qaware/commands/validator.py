@@ -92,6 +92,7 @@ def train_validator(
         validation_groups=settings.split.validation_groups,
         log=progress,
         partial_checkpoint=partial,
+        shrink_corrections=settings.calibration.shrink_corrections,
     )
     if settings.calibration.method == "cross_family":
         _cross_calibrate(trained, frames, model_config, train_config, settings)
@@ -104,6 +105,12 @@ def train_validator(
         f"tested on {len(split.test)} structures in {trained.train_seconds:.0f} s "
         f"(best epoch {trained.result.best_epoch})"
     )
+    for level, shrunk in trained.validator.shrinkage.items():
+        typer.echo(
+            f"Δ correction {level}: × {shrunk.factor:.3g}, validation MAE meV/atom "
+            f"{shrunk.mae_trained * 1000:.1f} (as trained) {shrunk.mae_offsets_only * 1000:.1f} "
+            f"(offsets only) -> {shrunk.mae_shrunk * 1000:.1f}"
+        )
     for level, cal in trained.calibration.items():
         typer.echo(
             f"calibration {level}: σ × {cal['scale']:.3g}, validation ECE "

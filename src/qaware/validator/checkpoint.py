@@ -82,5 +82,6 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> tuple[MFENNP, d
     model = model.to(getattr(torch, payload.get("dtype", "float32")))
     state = dict(payload["state_dict"])
     state.setdefault("std_floor", torch.zeros_like(model.std_floor))  # written before the floor
+    state.setdefault("correction_factor", torch.ones_like(model.correction_factor))  # and this
     model.load_state_dict(state)
     return model.eval(), dict(payload.get("metadata", {}))

@@ -30,6 +30,7 @@ from qaware.thermo.references import ElementalReferences
 from qaware.validator.calculator import QawareCalculator
 from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
 from qaware.validator.config import ModelConfig
+from qaware.validator.correction_shrinkage import CorrectionShrinkage, shrink_corrections
 from qaware.validator.data import Labels
 from qaware.validator.domain import ApplicabilityDomain, fit_domain
 from qaware.validator.graph import batch_graph
@@ -59,6 +60,9 @@ class MFValidator:
                   warm start: ``TrainConfig(epochs=30, learning_rate=1e-3, max_seconds=20)``).
     min_calibration: ``fit`` refits the σ factor only with at least this many held-out
                   structures (fewer would make it noise); otherwise the factor is kept.
+    shrink_corrections: with ``residual_levels``, ``fit`` also scales each upper level's
+                  learned Δ correction by a factor in [0, 1] fitted on the same held-out
+                  structures, before the σ calibration (:mod:`.correction_shrinkage`).
     device:       where the model runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``; None:
                   where it is, the CPU for a new or loaded one). Predictions come back as
                   NumPy arrays whatever the device; checkpoints are always saved from the CPU.
@@ -76,6 +80,7 @@ class MFValidator:
         train_config: TrainConfig = TrainConfig(),
         batch_size: int = 64,
         min_calibration: int = 5,
+        shrink_corrections: bool = False,
         device: str | None = None,
         progress: bool = False,
     ) -> None:
@@ -101,8 +106,10 @@ class MFValidator:
         self.train_config = train_config
         self.batch_size = int(batch_size)
         self.min_calibration = int(min_calibration)
+        self.shrink_corrections = bool(shrink_corrections)
         self.last_fit: TrainResult | None = None
         self.calibration: dict[str, LevelCalibration] = {}
+        self.shrinkage: dict[str, CorrectionShrinkage] = {}
         self.domain: ApplicabilityDomain | None = None
 
     @property
@@ -214,6 +221,8 @@ class MFValidator:
         self.last_fit = result
         held_out = [samples[i] for i in result.val_indices]
         if held_out and len(held_out) >= self.min_calibration:
+            if self.shrink_corrections:
+                self.shrinkage = shrink_corrections(self.model, held_out)
             self.calibration = calibrate_model(self.model, held_out)
         trained_on = result.train_indices or list(range(len(structures)))
         if len(trained_on) >= 2:
@@ -256,6 +265,7 @@ class MFValidator:
             ],
             "elemental_references": {k: v.to_dict() for k, v in self.references.items()},
             "calibration": {k: vars(v) for k, v in self.calibration.items()},
+            "correction_shrinkage": {k: vars(v) for k, v in self.shrinkage.items()},
         }
         if self.domain is not None:
             meta["domain"] = self.domain.to_dict()
@@ -276,6 +286,10 @@ class MFValidator:
         validator.calibration = {
             level: LevelCalibration(**values)
             for level, values in meta.get("calibration", {}).items()
+        }
+        validator.shrinkage = {
+            level: CorrectionShrinkage(**values)
+            for level, values in meta.get("correction_shrinkage", {}).items()
         }
         if "domain" in meta:
             validator.domain = ApplicabilityDomain.from_dict(meta["domain"])

@@ -92,11 +92,14 @@ class MFENNP(nn.Module):
 
     Buffers: ``reference_energies`` (L, n_species) eV, ``energy_scale`` (L,) eV,
     ``std_scale`` (L,) calibration factor of the head spread, ``std_floor`` (L,) eV/atom floor:
-    ``energy_std = sqrt((std_scale·spread)² + (std_floor·n_atoms)²)``.
+    ``energy_std = sqrt((std_scale·spread)² + (std_floor·n_atoms)²)``; ``correction_factor``
+    (L,) multiplies each level's learned part, 1 but where :mod:`.correction_shrinkage` shrank a
+    Δ correction after training (training resets it to 1).
     """
 
     reference_energies: torch.Tensor
     energy_scale: torch.Tensor
+    correction_factor: torch.Tensor
     std_scale: torch.Tensor
     std_floor: torch.Tensor
 
@@ -149,6 +152,7 @@ class MFENNP(nn.Module):
                     head.w2.zero_()
         self.register_buffer("reference_energies", torch.zeros(n_levels, n_species))
         self.register_buffer("energy_scale", torch.ones(n_levels))
+        self.register_buffer("correction_factor", torch.ones(n_levels))
         self.register_buffer("std_scale", torch.ones(n_levels))
         self.register_buffer("std_floor", torch.zeros(n_levels))
 
@@ -289,8 +293,9 @@ class MFENNP(nn.Module):
 
     def _learned(self, raw: torch.Tensor, species: torch.Tensor, n_atoms: int) -> torch.Tensor:
         """(L, N, K) eV: head outputs of the atoms minus those of their isolated atoms, times
-        each level's scale."""
-        return (raw[:, :n_atoms] - raw[:, n_atoms + species]) * self.energy_scale[:, None, None]
+        each level's scale and correction factor."""
+        scale = self.energy_scale * self.correction_factor
+        return (raw[:, :n_atoms] - raw[:, n_atoms + species]) * scale[:, None, None]
 
     def compute(
         self,

@@ -62,6 +62,11 @@ class CalibrationSection(_Section):
     level is sparsely labelled, at K extra trainings)."""
 
     method: Literal["validation", "cross_family"] = "validation"
+    shrink_corrections: bool = Field(
+        False,
+        description="Δ heads: scale each upper level's learned correction by a factor in "
+        "[0, 1] fitted on the validation families, before σ is calibrated.",
+    )
     folds: int = Field(4, ge=2, description="cross_family: folds of families.")
     always_train: list[str] = Field(
         default_factory=list, description="cross_family: families never held out."

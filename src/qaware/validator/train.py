@@ -272,7 +272,9 @@ def train(
     ``config.validation_fraction`` (by whole groups when every sample has one; fewer than five
     samples: no split, early stopping watches the training loss).
     checkpoint: where to write the best model (with sha256) whenever validation improves.
-    The best weights (lowest validation loss) are restored at the end.
+    The best weights (lowest validation loss) are restored at the end. Corrections shrunk after
+    an earlier fit (``correction_factor``) are restored to full size first: a factor 0 would
+    stop their gradients.
     """
     if tuple(ladder.names) != tuple(model.config.levels):
         raise ConfigError(
@@ -281,6 +283,8 @@ def train(
         )
     if config.device is not None:
         model.to(resolve_device(config.device))
+    with torch.no_grad():
+        model.correction_factor.fill_(1.0)
     samples = list(samples)
     rng = np.random.default_rng(config.seed)
     if validation is None:

@@ -32,6 +32,7 @@ from qaware.fidelity import FidelityLadder
 from qaware.thermo.references import ElementalReferences
 from qaware.validator.calibration import calibrated_std, regression_ece, reliability_diagram
 from qaware.validator.config import ModelConfig
+from qaware.validator.correction_shrinkage import shrink_corrections as _shrink
 from qaware.validator.mf_validator import MFValidator
 from qaware.validator.train import (
     EpochLog,
@@ -312,6 +313,7 @@ def train_on_frames(
     checkpoint: str | Path | None = None,
     partial_checkpoint: str | Path | None = None,
     domain: bool = True,
+    shrink_corrections: bool = False,
 ) -> TrainedValidator:
     """Split by family, initialise, train, calibrate on validation, report on test families.
 
@@ -319,8 +321,10 @@ def train_on_frames(
     is ignored (the family split decides). checkpoint: where the calibrated validator is saved;
     partial_checkpoint: the best raw model so far, written during training (crash insurance,
     :func:`~qaware.validator.load_checkpoint` reads it); domain: fit the applicability domain
-    on the training frames (off for throw-away models, e.g. cross-calibration folds). Raises
-    ConfigError when a frame lacks ``info[group_key]``.
+    on the training frames (off for throw-away models, e.g. cross-calibration folds);
+    shrink_corrections: shrink the Δ corrections on the validation frames before σ is
+    calibrated there (:mod:`.correction_shrinkage`). Raises ConfigError when a frame lacks
+    ``info[group_key]``.
     """
     from dataclasses import replace
 
@@ -354,9 +358,11 @@ def train_on_frames(
     )
     seconds = time.perf_counter() - start
     result.train_indices, result.val_indices = list(split.train), list(split.validation)
+    shrinkage = _shrink(model, validation) if shrink_corrections and validation else {}
     calibration = calibrate_model(model, validation) if validation else {}
-    validator = MFValidator(ladder, references, model=model, train_config=train_config)
-    validator.calibration = calibration
+    validator = MFValidator(ladder, references, model=model, train_config=train_config,
+                            shrink_corrections=shrink_corrections)  # fmt: skip
+    validator.calibration, validator.shrinkage = calibration, shrinkage
     validator.last_fit = result
     if domain:
         validator.fit_domain([frames[i] for i in split.train])
