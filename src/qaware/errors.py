@@ -120,6 +120,10 @@ class CalibrationError(QawareError):
     """The validator's uncertainties fail the calibration gate (ECE too high) before a campaign."""
 
 
+class TrainingError(QawareError):
+    """Training diverged (a non-finite loss) with no earlier weights to fall back on."""
+
+
 class ExecutionError(QawareError):
     """An executor backend could not be started or lost its work."""
 

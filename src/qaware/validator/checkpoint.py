@@ -20,9 +20,19 @@ from qaware.errors import ConfigError
 from qaware.validator.config import ModelConfig
 from qaware.validator.model import MFENNP
 
-__all__ = ["FORMAT", "load_checkpoint", "save_checkpoint", "sha256_of"]
+__all__ = ["FORMAT", "load_checkpoint", "plain_metadata", "save_checkpoint", "sha256_of"]
 
 FORMAT = "qaware-mfennp/1"
+
+
+def plain_metadata(value: Any) -> Any:
+    """``value`` with string keys and lists for tuples, all the way down: what
+    ``torch.load(weights_only=True)`` and JSON both read back as written."""
+    if isinstance(value, dict):
+        return {str(k): plain_metadata(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_metadata(v) for v in value]
+    return value
 
 
 def sha256_of(path: str | Path) -> str:

@@ -191,8 +191,9 @@ class MFValidator:
     ) -> None:
         """(Re)train on total energies ``labels[level][i]`` (eV, None = missing), then
         recalibrate the spread on the validation split (when it holds ``min_calibration``
-        structures). ``warm_start`` continues from the current weights and references;
-        otherwise (or without a model) starts afresh. Pass every label so far, not only the
+        structures). ``warm_start`` continues from the current weights and references, and
+        keeps them when no epoch beats them on the validation split; otherwise (or without a
+        model) starts afresh. Pass every label so far, not only the
         new ones: a warm start on the new labels alone forgets the old ones."""
         unknown = sorted(set(labels) - set(self._ladder.names))
         if unknown:
@@ -213,11 +214,15 @@ class MFValidator:
             label_sets.append(Labels(energy, no_forces, np.full((n_levels, 3, 3), np.nan)))
         config = self._config_for(structures)
         samples = prepare_samples(structures, config, label_sets)
-        if self.model is None or not warm_start:
+        warm = self.model is not None and warm_start
+        if not warm:
             self.model = initialise_model(config, samples, self._reference_mu())
             if self.device is not None:
                 self.model.to(self.device)
-        result = train_model(self.model, samples, self._ladder, self.train_config)
+        assert self.model is not None
+        result = train_model(
+            self.model, samples, self._ladder, self.train_config, start_competes=warm
+        )
         self.last_fit = result
         held_out = [samples[i] for i in result.val_indices]
         if held_out and len(held_out) >= self.min_calibration:

@@ -8,6 +8,7 @@ training resumes from the current weights (the campaign retrains every cycle in 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,20 +21,22 @@ import torch
 from ase import Atoms
 
 from qaware._device import resolve_device
-from qaware.errors import ConfigError
+from qaware.errors import ConfigError, TrainingError
 from qaware.fidelity import FidelityLadder
 from qaware.validator.atomic_energies import (
     composition_matrix,
     fit_energy_scales,
     fit_reference_energies,
 )
-from qaware.validator.checkpoint import save_checkpoint
+from qaware.validator.checkpoint import plain_metadata, save_checkpoint
 from qaware.validator.config import ModelConfig
 from qaware.validator.data import Labels, collate_labels, read_labels
 from qaware.validator.graph import StructureGraph, collate, structure_graph
 from qaware.validator.loss import LossWeights, multi_fidelity_loss
 from qaware.validator.model import MFENNP
 from qaware.validator.splits import split_indices
+
+log_ = logging.getLogger(__name__)
 
 __all__ = [
     "WARM_START",
@@ -265,6 +268,7 @@ def train(
     validation: Sequence[Sample] | None = None,
     checkpoint: str | Path | None = None,
     log: Callable[[EpochLog], Any] | None = None,
+    start_competes: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place (a warm start when it is already trained) and return the history.
 
@@ -274,7 +278,9 @@ def train(
     checkpoint: where to write the best model (with sha256) whenever validation improves.
     The best weights (lowest validation loss) are restored at the end. Corrections shrunk after
     an earlier fit (``correction_factor``) are restored to full size first: a factor 0 would
-    stop their gradients.
+    stop their gradients. start_competes: the starting weights are a candidate too
+    (``best_epoch`` −1 when they stay), so a warm start never returns a model worse on its
+    validation split than the one it was given.
     """
     if tuple(ladder.names) != tuple(model.config.levels):
         raise ConfigError(
@@ -310,8 +316,11 @@ def train(
         optimiser, factor=0.5, patience=max(2, config.patience // 3)
     )
     best = (math.inf, -1, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    keep_best = False  # restore best[2] at the end (an epoch beat the start, or the start counts)
+    if start_competes and validation:
+        best, keep_best = (evaluate(model, validation, weights, config.loss)[0], *best[1:]), True
     history: list[EpochLog] = []
-    sha = None
+    sha, diverged = None, False
     start = time.perf_counter()
     for epoch in range(config.epochs):
         t0 = time.perf_counter()
@@ -358,11 +367,15 @@ def train(
         history.append(entry)
         if log is not None:
             log(entry)
+        diverged = not all(bool(torch.isfinite(q).all()) for q in model.parameters())
+        if diverged:  # NaN/inf weights: nothing after this epoch can be better
+            break
         if val_loss < best[0]:
             best = (val_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            keep_best = True
             if checkpoint is not None:
                 meta = {
-                    "train_config": _plain(asdict(config)),
+                    "train_config": plain_metadata(asdict(config)),
                     "epoch": epoch,
                     "val_loss": val_loss,
                 }
@@ -371,15 +384,13 @@ def train(
             break
         if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
             break
-    if best[1] >= 0:
+    if diverged:
+        what = f"training diverged at epoch {history[-1].epoch} (loss {history[-1].train_loss})"
+        if not keep_best:
+            raise TrainingError(f"{what} with no earlier weights to keep: lower "
+                                f"learning_rate (now {config.learning_rate})")  # fmt: skip
+        log_.warning("%s: keeping epoch %d", what, best[1])
+    if keep_best:
         model.load_state_dict(best[2])
     model.eval()
     return TrainResult(history, best[1], best[0], train_idx, val_idx, sha)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

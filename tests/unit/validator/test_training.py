@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from qaware.errors import ConfigError
+from qaware.errors import ConfigError, TrainingError
 from qaware.fidelity import Fidelity, FidelityLadder
 from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
 from qaware.validator.config import ModelConfig
@@ -142,6 +142,40 @@ def test_warm_start_continues_from_the_trained_weights(trained):
     )
     assert torch.equal(model.reference_energies, mu), "a warm start keeps the references"
     assert warm.history[0].val_loss < 3 * before, "no re-initialisation"
+
+
+def test_a_warm_start_that_does_not_help_keeps_the_starting_weights(trained):
+    import copy
+
+    start_model, samples, _, _ = trained
+    before, _, _ = evaluate(start_model, samples[20:], LADDER.weights())
+    harmful = TrainConfig(epochs=2, learning_rate=0.3, bootstrap=False)  # every epoch worse
+    model = copy.deepcopy(start_model)
+    kept = train(model, samples[:20], LADDER, harmful, validation=samples[20:],
+                 start_competes=True)  # fmt: skip
+    assert all(entry.val_loss > before for entry in kept.history)
+    assert kept.best_epoch == -1 and kept.best_val_loss == pytest.approx(before)
+    for key, value in start_model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    model = copy.deepcopy(start_model)  # the default: the best epoch, worse than the start
+    moved = train(model, samples[:20], LADDER, harmful, validation=samples[20:])
+    assert moved.best_epoch >= 0 and moved.best_val_loss > before
+
+
+def test_a_diverging_training_says_so_and_keeps_what_it_can(trained, caplog):
+    import copy
+
+    start_model, samples, _, _ = trained
+    exploding = TrainConfig(epochs=3, learning_rate=1e3, bootstrap=False, max_grad_norm=None)
+    model = copy.deepcopy(start_model)
+    with pytest.raises(TrainingError, match="diverged at epoch 0.*learning_rate"):
+        train(model, samples[:20], LADDER, exploding, validation=samples[20:])
+    model = copy.deepcopy(start_model)  # a warm start falls back on its starting weights
+    kept = train(model, samples[:20], LADDER, exploding, validation=samples[20:],
+                 start_competes=True)  # fmt: skip
+    assert kept.best_epoch == -1 and len(kept.history) == 1
+    assert "diverged" in caplog.text
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def test_ladder_must_match_model_levels(structures):
