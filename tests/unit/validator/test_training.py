@@ -168,7 +168,7 @@ def test_a_diverging_training_says_so_and_keeps_what_it_can(trained, caplog):
     start_model, samples, _, _ = trained
     exploding = TrainConfig(epochs=3, learning_rate=1e3, bootstrap=False, max_grad_norm=None)
     model = copy.deepcopy(start_model)
-    with pytest.raises(TrainingError, match="diverged at epoch 0.*learning_rate"):
+    with pytest.raises(TrainingError, match=r"diverged at epoch 0.*learning_rate"):
         train(model, samples[:20], LADDER, exploding, validation=samples[20:])
     model = copy.deepcopy(start_model)  # a warm start falls back on its starting weights
     kept = train(model, samples[:20], LADDER, exploding, validation=samples[20:],
