@@ -24,6 +24,9 @@ Models per fold (same architecture as the quick-start validator, same epoch budg
 * ``residual_shrunk``: the trained ``residual`` model with each upper level's correction
   scaled by a factor in [0, 1] fitted on the validation families, σ recalibrated there
   (:mod:`qaware.validator.correction_shrinkage`; no retraining).
+* ``residual_shrunk_cross`` (with ``--cross-folds``): the factors and σ fitted instead on the
+  out-of-family predictions of the K models the residual model's cross-family calibration
+  trains (on its training and validation families; no further training).
 * ``low_only`` ("PBE-only validator"): PBE only; its D is 0 everywhere.
 * ``direct``: the bottom and top levels only ("direct PBE→top", no intermediate levels); the
   same as ``full`` while the ladder has two levels, and then not trained twice.
@@ -45,6 +48,7 @@ and after calibration. Writes benchmarks/results/validator_track_m.json with pro
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -145,22 +149,22 @@ def score(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], low: str, to
 
 
 def cross_family(
-    trained, frames, ladder, species, args, pooled: dict, residual: bool = False
-) -> dict[str, Any]:
+    trained, frames, ladder, species, args, pooled: dict, residual: bool = False, **kw
+) -> Any:
     """Re-fit ``trained``'s σ factors by :func:`cross_calibrate` on its own training and
     validation families (never the test ones); append the test families' (error, calibrated
-    σ) per level to ``pooled``; return what was fitted."""
+    σ) per level to ``pooled``; return what was fitted (``kw``: to cross_calibrate)."""
     model = trained.validator._require_model()
     outer = [frames[i] for i in sorted(trained.split.train + trained.split.validation)]
     mc, config = fold_configs(species, ladder, args, residual)
     fitted = cross_calibrate(trained.validator, outer, mc, config, folds=args.cross_folds,
-                             group_key="family", always_train=[REFERENCES])  # fmt: skip
+                             group_key="family", always_train=[REFERENCES], **kw)  # fmt: skip
     test = [frames[i] for i in trained.split.test]
     for f, (e, s) in held_out_errors(model, prepare_samples(test, model.config)).items():
         errors, sigma = pooled.setdefault(ladder.names[f], ([], []))
         errors.append(e)
         sigma.append(calibrated_std(s, float(model.std_scale[f]), float(model.std_floor[f])))
-    return fitted.to_dict()
+    return fitted
 
 
 def shrunk_fold(trained, frames, ladder, kept, pred: dict, calib: dict) -> dict[str, Any]:
@@ -187,8 +191,10 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     folds = folds_of(everything, args.folds, args.seed)
 
     n = len(everything)
-    names = ("full", "residual", "residual_shrunk", "low_only", "lsq", "lsq_D") + (
-        ("direct",) if len(ladder) > 2 else ()
+    names = (
+        ("full", "residual", "residual_shrunk", "low_only", "lsq", "lsq_D")
+        + (("direct",) if len(ladder) > 2 else ())
+        + (("residual_shrunk_cross",) if cross else ())
     )
     pred = {m: {x: np.full(n, np.nan) for x in ladder.names} for m in names}
     calib: dict[str, list] = {k: [] for k in ("err", "std", "std_cal")}
@@ -200,6 +206,8 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
     cross_errors: dict[str, tuple[list, list]] = {}
     cross_log_res: list[dict] = []
     cross_errors_res: dict[str, tuple[list, list]] = {}
+    cross_errors_shrunk: dict[str, tuple[list, list]] = {}
+    cross_log_shrunk: list[dict] = []
     for j, test in enumerate(folds):
         validation = validation_for(everything, folds, j, 12)
         kept = covered(everything, test + validation)
@@ -212,17 +220,26 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[key].append(fp[name])
         if cross:
-            cross_log.append(cross_family(full, frames, ladder, species, args, cross_errors))
+            cross_log.append(
+                cross_family(full, frames, ladder, species, args, cross_errors).to_dict()
+            )
         res = train_fold(frames, ladder, refs, species, test, validation, args, residual=True)
         rp = fold_predictions(res, frames, ladder)
         for x in ladder.names:
             pred["residual"][x][kept[rp["index"]]] = rp["e_form"][x]
         for key, name in (("err", "top_err"), ("std", "top_std"), ("std_cal", "top_std_cal")):
             calib[f"residual_{key}"].append(rp[name])
-        if cross:
-            cross_log_res.append(
-                cross_family(res, frames, ladder, species, args, cross_errors_res, residual=True)
-            )
+        if cross:  # and the same K fold models shrink a copy's Δ corrections (no training)
+            shrunk = copy.deepcopy(res)
+            fitted = cross_family(res, frames, ladder, species, args, cross_errors_res, True)
+            cross_log_res.append(fitted.to_dict())
+            cross_log_shrunk.append(
+                cross_family(shrunk, frames, ladder, species, args, cross_errors_shrunk, True,
+                             shrink=True, fold_models=fitted.models).to_dict()
+            )  # fmt: skip
+            sp = fold_predictions(shrunk, frames, ladder)
+            for x in ladder.names:
+                pred["residual_shrunk_cross"][x][kept[sp["index"]]] = sp["e_form"][x]
         shrink_log.append(shrunk_fold(res, frames, ladder, kept, pred, calib))
         low_frames = only_levels(frames, (low,), ladder.names)
         keep = [i for i, a in enumerate(frames) if f"energy_{level_key(low)}" in a.info]
@@ -263,8 +280,11 @@ def cross_validate(everything, ladder, refs, species, true, args, cross=False) -
         err, std, cal = (np.concatenate(calib[prefix + k]) for k in ("err", "std", "std_cal"))
         models[m]["ece_top_before_calibration"] = regression_ece(err, std)
         models[m]["ece_top_after_calibration"] = regression_ece(err, cal)
-    for m, errors, log in (("full", cross_errors, cross_log),
-                           ("residual", cross_errors_res, cross_log_res)):  # fmt: skip
+    for m, errors, log in (
+        ("full", cross_errors, cross_log),
+        ("residual", cross_errors_res, cross_log_res),
+        ("residual_shrunk_cross", cross_errors_shrunk, cross_log_shrunk),
+    ):
         if cross:
             models[m]["cross_family_calibration"] = {
                 "ece_after": {x: regression_ece(np.concatenate(e), np.concatenate(s))
@@ -347,6 +367,11 @@ def main(argv: list[str] | None = None, data: LiveData = TRACK_M) -> int:
                 "ece_top_after_calibration": models["residual"]["ece_top_after_calibration"],
                 "ece_top_after_cross_family_calibration": models["residual"]
                 .get("cross_family_calibration", {}).get("ece_after", {}).get(top),
+            },
+            "residual_shrunk": {  # Δ corrections shrunk on validation / out-of-family data
+                m: {"r2_D_vs_true_low_error": models[m]["D"]["r2"],
+                    "e_form_mae_top_meV_per_atom": 1e3 * models[m]["e_form_mae_eV_per_atom"][top]}
+                for m in ("residual_shrunk", "residual_shrunk_cross") if m in models
             },
             "targets": {"ece_top": 0.05, "r2_D": 0.7},
         },

@@ -64,19 +64,24 @@ def trained(tmp_path_factory, perov_standin_frames) -> Path:
 
 def test_train_validator_cross_family_calibration(tmp_path, perov_standin_frames, capsys):
     """Three training families (the two training tags and the validation part): one model per
-    fold predicts families it never saw, and their errors set the checkpoint's factors."""
+    fold predicts families it never saw, and their errors set the checkpoint's σ factors and
+    Δ-correction factor."""
     from qaware.validator import MFValidator
 
     frames = _tiny_frames(perov_standin_frames)
     for a in frames:
         if a.info["part"] == "train":
             a.info["part"] = f"train {a.info['tag']}"
-    extra = "calibration: {method: cross_family, folds: 3}\n"
+    extra = "calibration: {method: cross_family, folds: 3, shrink_corrections: true}\n"
     assert main(["train-validator", str(_config(tmp_path, frames, extra))]) == EXIT_OK
     out = capsys.readouterr().out
     assert out.count("cross-family calibration: model") == 3
     assert "out-of-family errors" in out
     validator = MFValidator.load(tmp_path / "out" / "model.pt")
+    # the Δ correction is shrunk on the same out-of-family predictions (not the validation part)
+    assert f"Δ correction {TOP}: ×" in out
+    assert validator.shrinkage[TOP].n == validator.calibration[TOP].n
+    assert validator.model.correction_factor[1] == pytest.approx(validator.shrinkage[TOP].factor)
     assert {c.method for c in validator.calibration.values()} <= {
         "cross_family",
         "cross_family (all levels)",

@@ -80,6 +80,7 @@ def train_validator(
         )
 
     partial = out.with_name(out.stem + ".partial.pt")
+    shrink = settings.calibration.shrink_corrections  # fitted where σ is: same held-out data
     trained = train_on_frames(
         frames,
         ladder,
@@ -92,7 +93,7 @@ def train_validator(
         validation_groups=settings.split.validation_groups,
         log=progress,
         partial_checkpoint=partial,
-        shrink_corrections=settings.calibration.shrink_corrections,
+        shrink_corrections=shrink and settings.calibration.method == "validation",
     )
     if settings.calibration.method == "cross_family":
         _cross_calibrate(trained, frames, model_config, train_config, settings)
@@ -142,6 +143,7 @@ def _cross_calibrate(
         always_train=settings.calibration.always_train,
         validation_fraction=settings.split.validation_fraction,
         progress=progress,
+        shrink=settings.calibration.shrink_corrections,
     )
     trained.calibration = {k: vars(v) for k, v in trained.validator.calibration.items()}
     for level, scale in fitted.scales.items():

@@ -25,7 +25,7 @@ from qaware.validator.model import MFENNP
 from qaware.validator.train import Sample
 from qaware.validator.uncertainty import held_out_errors
 
-__all__ = ["CorrectionShrinkage", "shrink_corrections"]
+__all__ = ["CorrectionShrinkage", "shrink_corrections", "shrink_pooled"]
 
 
 @dataclass(frozen=True)
@@ -49,31 +49,55 @@ def shrink_corrections(
     A level with fewer than ``min_samples`` labelled samples keeps factor 1; a model without
     ``residual_levels`` is left as it is ({} returned). Returns what was fitted per level.
     """
-    if not model.config.residual_levels:
+    return shrink_pooled([(model, samples)], min_samples=min_samples)
+
+
+def shrink_pooled(
+    pairs: Sequence[tuple[MFENNP, Sequence[Sample]]], *, min_samples: int = 5
+) -> dict[str, CorrectionShrinkage]:
+    """:func:`shrink_corrections` with one factor per level shared by several models, each
+    with its own held-out samples, fitted on their pooled errors and set in every model: the
+    cross-family variant, where K models each predict families they never saw
+    (:mod:`.cross_calibration`). The models must share their levels."""
+    if not pairs or not pairs[0][0].config.residual_levels:
         return {}
+    levels = pairs[0][0].config.levels
+    if any(m.config.levels != levels or not m.config.residual_levels for m, _ in pairs):
+        raise ValueError("shrink_pooled: the models differ in levels or head kind")
     out: dict[str, CorrectionShrinkage] = {}
-    for f in range(1, model.config.n_levels):
-        with torch.no_grad():
-            model.correction_factor[f] = 1.0
-        trained = held_out_errors(model, samples).get(f)
-        if trained is None or trained[0].size < min_samples:
+    for f in range(1, len(levels)):
+        trained = _pooled_errors(pairs, f, 1.0)
+        if trained.size < min_samples:
+            _set_factor(pairs, f, 1.0)
             continue
-        with torch.no_grad():
-            model.correction_factor[f] = 0.0
-        offsets_only = held_out_errors(model, samples)[f][0]
-        correction = trained[0] - offsets_only  # per atom, what the learned part adds
+        offsets_only = _pooled_errors(pairs, f, 0.0)
+        correction = trained - offsets_only  # per atom, what the learned part adds
         norm = float(correction @ correction)
         factor = 1.0 if norm == 0.0 else float(np.clip(-(offsets_only @ correction) / norm, 0, 1))
-        with torch.no_grad():
-            model.correction_factor[f] = factor
+        _set_factor(pairs, f, factor)
         shrunk = offsets_only + factor * correction
-        level = model.config.levels[f]
-        out[level] = CorrectionShrinkage(
-            level,
+        out[levels[f]] = CorrectionShrinkage(
+            levels[f],
             factor,
-            float(np.abs(trained[0]).mean()),
+            float(np.abs(trained).mean()),
             float(np.abs(offsets_only).mean()),
             float(np.abs(shrunk).mean()),
             int(correction.size),
         )
     return out
+
+
+def _set_factor(pairs: Sequence[tuple[MFENNP, Sequence[Sample]]], f: int, value: float) -> None:
+    with torch.no_grad():
+        for model, _ in pairs:
+            model.correction_factor[f] = value
+
+
+def _pooled_errors(
+    pairs: Sequence[tuple[MFENNP, Sequence[Sample]]], f: int, factor: float
+) -> np.ndarray:
+    """Level ``f``'s per-atom signed errors of every pair, with its correction factor set to
+    ``factor`` in every model (it stays set)."""
+    _set_factor(pairs, f, factor)
+    parts = [held_out_errors(model, samples).get(f) for model, samples in pairs]
+    return np.concatenate([p[0] for p in parts if p is not None] or [np.zeros(0)])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,8 +27,10 @@ from qaware.fidelity import FidelityLadder
 from qaware.thermo.references import ElementalReferences
 from qaware.validator.calibration import fit_std_scale, regression_ece, reliability_diagram
 from qaware.validator.config import ModelConfig
+from qaware.validator.correction_shrinkage import CorrectionShrinkage, shrink_pooled
 from qaware.validator.mf_validator import MFValidator
-from qaware.validator.train import TrainConfig, prepare_samples
+from qaware.validator.model import MFENNP
+from qaware.validator.train import Sample, TrainConfig, prepare_samples
 from qaware.validator.uncertainty import LevelCalibration, held_out_errors
 
 __all__ = [
@@ -38,7 +40,8 @@ __all__ = [
     "family_folds",
     "fit_level_scales",
     "fold_frames",
-    "out_of_family_errors",
+    "out_of_family_models",
+    "pooled_errors",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,8 @@ class CrossCalibration:
     """What :func:`cross_calibrate` fitted: a factor per level, the number of out-of-family
     labels behind it, which levels took the all-level factor, the ECE on the out-of-family
     errors with the raw spread and with the factor (the latter in-sample: the fit's own data),
-    and the folds of families."""
+    and the folds of families; with ``shrink``, the Δ-correction factors fitted on the same
+    out-of-family predictions."""
 
     scales: dict[str, float]
     n: dict[str, int]
@@ -64,9 +68,14 @@ class CrossCalibration:
     ece_before: dict[str, float]
     ece_after: dict[str, float]
     folds: tuple[tuple[str, ...], ...]
+    shrinkage: dict[str, CorrectionShrinkage] = field(default_factory=dict)
+    models: tuple[tuple[MFENNP, list[Sample]], ...] = field(default=(), repr=False, compare=False)
+    """The K fold models with their held-out samples (not saved): ``fold_models`` of a later
+    :func:`cross_calibrate` on the same data, so a variant costs no training."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "shrinkage": {k: vars(v) for k, v in self.shrinkage.items()},
             "method": "cross_family",
             "scales": dict(self.scales),
             "n": dict(self.n),
@@ -137,7 +146,7 @@ def _validation_groups(
     return chosen
 
 
-def out_of_family_errors(
+def out_of_family_models(
     frames: Sequence[Atoms],
     ladder: FidelityLadder,
     references: Mapping[str, ElementalReferences],
@@ -149,14 +158,14 @@ def out_of_family_errors(
     validation_fraction: float = 0.1,
     always_train: Sequence[str] = (),
     progress: Callable[[int, int, list[str]], Any] | None = None,
-) -> Errors:
-    """Train one model per fold without that fold's families, predict them: level -> (signed
-    error, raw spread) per atom, pooled over the folds. Held-out frames with an element no
-    training frame has are skipped (their element energy would be fitted to nothing)."""
+) -> list[tuple[MFENNP, list[Sample]]]:
+    """Train one model per fold without that fold's families: (model, samples of the fold's
+    frames) per fold. Held-out frames with an element no training frame has are skipped
+    (their element energy would be fitted to nothing)."""
     from qaware.validator.workflow import train_on_frames
 
     groups = [str(a.info.get(group_key, "")) for a in frames]
-    out: dict[str, tuple[list[float], list[float]]] = {x: ([], []) for x in ladder.names}
+    out: list[tuple[MFENNP, list[Sample]]] = []
     for j, fold in enumerate(folds):
         if progress is not None:
             progress(j, len(folds), list(fold))
@@ -182,8 +191,16 @@ def out_of_family_errors(
         )
         model = trained.validator._require_model()
         test = [subset[i] for i in trained.split.test]
-        for f, (e, s) in held_out_errors(model, prepare_samples(test, model.config)).items():
-            errors, spread = out[ladder.names[f]]
+        out.append((model, prepare_samples(test, model.config)))
+    return out
+
+
+def pooled_errors(pairs: Sequence[tuple[MFENNP, Sequence[Sample]]]) -> Errors:
+    """level -> (signed error, raw spread) per atom of each model on its samples, pooled."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for model, samples in pairs:
+        for f, (e, s) in held_out_errors(model, samples).items():
+            errors, spread = out.setdefault(model.config.levels[f], ([], []))
             errors += e.tolist()
             spread += s.tolist()
     return {x: (np.array(e), np.array(s)) for x, (e, s) in out.items() if e}
@@ -224,6 +241,8 @@ def cross_calibrate(
     validation_fraction: float = 0.1,
     min_labels: int = MIN_LEVEL_LABELS,
     progress: Callable[[int, int, list[str]], Any] | None = None,
+    shrink: bool = False,
+    fold_models: Sequence[tuple[MFENNP, list[Sample]]] | None = None,
 ) -> CrossCalibration:
     """Fit ``validator``'s σ factors on out-of-family errors (floor 0) and return what was fitted.
 
@@ -231,7 +250,11 @@ def cross_calibrate(
     families); ``model_config`` and ``train_config`` as for that training, so the K fold
     models are the same kind of model. Levels without out-of-family labels keep their factor.
     ``validator.calibration`` gets a :class:`LevelCalibration` per refitted level (saved with
-    the checkpoint).
+    the checkpoint). ``shrink`` (Δ heads): first fit the correction factors on the same
+    out-of-family predictions (:func:`~qaware.validator.correction_shrinkage.shrink_pooled`),
+    set them in ``validator`` (``validator.shrinkage``), then fit σ on the shrunk errors.
+    ``fold_models``: the ``models`` of an earlier call on the same frames and settings, used
+    instead of training K new ones (their correction factors are refitted or reset to 1).
     """
     model = validator._require_model()
     groups = []
@@ -240,18 +263,32 @@ def cross_calibrate(
             raise ConfigError(f"frame {i}: no info['{group_key}'] (the split's group key)")
         groups.append(str(atoms.info[group_key]))
     chosen = family_folds(groups, folds, seed=train_config.seed, always_train=always_train)
-    errors = out_of_family_errors(
-        frames,
-        validator.ladder,
-        validator.references,
-        replace(model_config, levels=validator.ladder.names),
-        train_config,
-        chosen,
-        group_key=group_key,
-        validation_fraction=validation_fraction,
-        always_train=always_train,
-        progress=progress,
+    pairs = (
+        list(fold_models)
+        if fold_models is not None
+        else out_of_family_models(
+            frames,
+            validator.ladder,
+            validator.references,
+            replace(model_config, levels=validator.ladder.names),
+            train_config,
+            chosen,
+            group_key=group_key,
+            validation_fraction=validation_fraction,
+            always_train=always_train,
+            progress=progress,
+        )
     )
+    if fold_models is not None:  # as trained: no factor of an earlier shrink stays
+        for fold_model, _ in pairs:
+            with torch.no_grad():
+                fold_model.correction_factor.fill_(1.0)
+    shrinkage = shrink_pooled(pairs) if shrink else {}
+    with torch.no_grad():
+        for level, shrunk in shrinkage.items():
+            model.correction_factor[validator.ladder.names.index(level)] = shrunk.factor
+    validator.shrinkage.update(shrinkage)
+    errors = pooled_errors(pairs)
     if not errors:
         raise ConfigError(
             "cross-family calibration: no held-out family could be predicted (each fold's "
@@ -284,4 +321,6 @@ def cross_calibrate(
         {x: c.ece_before for x, c in fitted.items()},
         {x: c.ece_after for x, c in fitted.items()},
         tuple(tuple(f) for f in chosen),
+        shrinkage,
+        tuple(pairs),
     )

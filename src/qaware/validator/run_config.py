@@ -65,7 +65,8 @@ class CalibrationSection(_Section):
     shrink_corrections: bool = Field(
         False,
         description="Δ heads: scale each upper level's learned correction by a factor in "
-        "[0, 1] fitted on the validation families, before σ is calibrated.",
+        "[0, 1] fitted on the data σ is calibrated on (the validation families, or with "
+        "cross_family the K models' out-of-family predictions), before σ is.",
     )
     folds: int = Field(4, ge=2, description="cross_family: folds of families.")
     always_train: list[str] = Field(

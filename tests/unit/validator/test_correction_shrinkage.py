@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from qaware.validator.checkpoint import load_checkpoint, save_checkpoint
-from qaware.validator.correction_shrinkage import shrink_corrections
+from qaware.validator.correction_shrinkage import shrink_corrections, shrink_pooled
 from qaware.validator.graph import collate
 from qaware.validator.train import TrainConfig, initialise_model, prepare_samples, train
 from qaware.validator.uncertainty import held_out_errors
@@ -91,3 +91,22 @@ def test_training_restores_the_full_correction(tmp_path):
     train(model, samples, LADDER, TrainConfig(epochs=1, batch_size=8))
     assert float(model.correction_factor[1]) == 1.0
     assert not torch.equal(model.heads[1].w2, before)  # the correction's gradients flowed
+
+
+def test_one_factor_fitted_on_several_models_pooled_errors():
+    """The cross-family case: K models, each with its own held-out samples, one factor."""
+    pairs = []
+    for seed in (3, 4):
+        model, samples = _model_and_samples()
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(seed)
+            for p in model.heads[1].parameters():
+                p.add_(0.2 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+        pairs.append((model, _labelled_by_the_model(model, samples[: 6 + seed], 0.6)))
+    result = shrink_pooled(pairs)
+    assert result["TOP"].factor == pytest.approx(0.6, abs=1e-5)
+    assert result["TOP"].n == sum(len(s) for _, s in pairs)
+    assert all(float(m.correction_factor[1]) == pytest.approx(0.6, abs=1e-5) for m, _ in pairs)
+    other, samples = _model_and_samples(residual=False)
+    with pytest.raises(ValueError, match="differ"):
+        shrink_pooled([pairs[0], (other, samples)])

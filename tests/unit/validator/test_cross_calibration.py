@@ -107,3 +107,31 @@ def test_cross_calibration_survives_a_checkpoint_round_trip(calibrated, tmp_path
     loaded = MFValidator.load(tmp_path / "v.pt")
     assert loaded.calibration["TOP"].method == "cross_family"
     assert float(loaded._require_model().std_scale[1]) == pytest.approx(fitted.scales["TOP"])
+
+
+def test_the_fold_models_serve_a_shrunk_variant_without_training(calibrated, monkeypatch):
+    import copy
+
+    trained, fitted, _ = calibrated
+    assert len(fitted.models) == 3 and fitted.shrinkage == {}
+    frames = emt_structures(40, seed=5, top_every=1)
+    for i, atoms in enumerate(frames):
+        atoms.info["grp"] = f"g{i % 8}"
+    outer = [frames[i] for i in sorted(trained.split.train + trained.split.validation)]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("fold_models were given: nothing may train")
+
+    monkeypatch.setattr(cc, "out_of_family_models", no_training)
+    validator = copy.deepcopy(trained.validator)
+    config = TrainConfig(epochs=4, learning_rate=1e-2, batch_size=8)
+    again = cc.cross_calibrate(validator, outer, small_config(), config, folds=3, group_key="grp",
+                               fold_models=fitted.models)  # fmt: skip
+    assert again.scales == pytest.approx(fitted.scales)  # the same models, the same factors
+    shrunk = cc.cross_calibrate(validator, outer, small_config(), config, folds=3,
+                                group_key="grp", fold_models=fitted.models, shrink=True)  # fmt: skip
+    factor = shrunk.shrinkage["TOP"].factor
+    assert 0.0 <= factor <= 1.0 and shrunk.shrinkage["TOP"].n == fitted.n["TOP"]
+    assert float(validator._require_model().correction_factor[1]) == pytest.approx(factor)
+    assert validator.shrinkage["TOP"].factor == factor
+    assert "shrinkage" in shrunk.to_dict() and "models" not in shrunk.to_dict()
