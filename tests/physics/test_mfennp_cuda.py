@@ -97,6 +97,7 @@ def test_a_validator_trained_on_the_gpu_reloads_on_the_cpu(tmp_path):
         refs,
         model_config=config,
         train_config=TrainConfig(epochs=10, learning_rate=1e-2, validation_fraction=0.2),
+        shrink_corrections=True,  # the Δ-correction factor is fitted and kept on the GPU too
         device="cuda",
     )
     torch.manual_seed(0)
@@ -104,6 +105,8 @@ def test_a_validator_trained_on_the_gpu_reloads_on_the_cpu(tmp_path):
     assert validator.model is not None and validator.model.device.type == "cuda"
     assert validator.last_fit is not None
     assert np.isfinite([e.train_loss for e in validator.last_fit.history]).all()
+    assert set(validator.shrinkage) == {"TOP"}
+    assert validator.model.correction_factor.device.type == "cuda"
     on_gpu = validator.predict(structures)
     validator.save(tmp_path / "v.pt")
     on_cpu = MFValidator.load(tmp_path / "v.pt").predict(structures)  # CPU by default
@@ -119,7 +122,7 @@ def test_a_validator_trained_on_the_gpu_reloads_on_the_cpu(tmp_path):
     atoms.calc = calc
     assert np.isfinite(atoms.get_forces()).all()
     again = MFValidator.load(tmp_path / "v.pt", device="cuda")
-    again.train_config = TrainConfig(epochs=2, learning_rate=1e-3, validation_fraction=0.0)
+    again.train_config = TrainConfig(epochs=2, learning_rate=1e-3, validation_fraction=0.2)
     again.fit(structures, labels, warm_start=True)  # warm start stays on the GPU
     assert again.model is not None and again.model.device.type == "cuda"
     assert again.last_fit is not None  # the warm start's own losses, not the first fit's
