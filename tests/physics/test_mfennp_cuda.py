@@ -83,7 +83,7 @@ def test_a_validator_trained_on_the_gpu_reloads_on_the_cpu(tmp_path):
         for el in emt.mu
     }
     refs = {"EMT": emt, "TOP": ElementalReferences("TOP", "synthetic", top)}
-    structures = emt_two_level_cells(30, seed=11)
+    structures = emt_two_level_cells(30, seed=11, top_every=1)
     labels = {
         "EMT": [a.info["energy_EMT"] for a in structures],
         "TOP": [a.info.get("energy_TOP") for a in structures],
