@@ -193,8 +193,8 @@ class MFValidator:
         recalibrate the spread on the validation split (when it holds ``min_calibration``
         structures). ``warm_start`` continues from the current weights and references, and
         keeps them when no epoch beats them on the validation split; otherwise (or without a
-        model) starts afresh. Pass every label so far, not only the
-        new ones: a warm start on the new labels alone forgets the old ones."""
+        model) starts afresh. Pass every label so far, not only the new ones: a warm start on
+        the new labels alone forgets the old ones."""
         unknown = sorted(set(labels) - set(self._ladder.names))
         if unknown:
             raise ConfigError(f"validator.fit: levels {unknown} are not on the ladder")
@@ -215,20 +215,19 @@ class MFValidator:
         config = self._config_for(structures)
         samples = prepare_samples(structures, config, label_sets)
         warm = self.model is not None and warm_start
-        if not warm:
-            self.model = initialise_model(config, samples, self._reference_mu())
+        model = self.model if warm and self.model is not None else None
+        if model is None:
+            model = initialise_model(config, samples, self._reference_mu())
             if self.device is not None:
-                self.model.to(self.device)
-        assert self.model is not None
-        result = train_model(
-            self.model, samples, self._ladder, self.train_config, start_competes=warm
-        )
-        self.last_fit = result
+                model.to(self.device)
+        self.model = model
+        result = train_model(model, samples, self._ladder, self.train_config, start_competes=warm)
+        self.last_fit, self.shrinkage = result, {}  # training reset every correction factor to 1
         held_out = [samples[i] for i in result.val_indices]
         if held_out and len(held_out) >= self.min_calibration:
             if self.shrink_corrections:
-                self.shrinkage = shrink_corrections(self.model, held_out)
-            self.calibration = calibrate_model(self.model, held_out)
+                self.shrinkage = shrink_corrections(model, held_out)
+            self.calibration = calibrate_model(model, held_out)
         trained_on = result.train_indices or list(range(len(structures)))
         if len(trained_on) >= 2:
             self.fit_domain([structures[i] for i in trained_on])
