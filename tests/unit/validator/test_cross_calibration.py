@@ -128,8 +128,8 @@ def test_the_fold_models_serve_a_shrunk_variant_without_training(calibrated, mon
     again = cc.cross_calibrate(validator, outer, small_config(), config, folds=3, group_key="grp",
                                fold_models=fitted.models)  # fmt: skip
     assert again.scales == pytest.approx(fitted.scales)  # the same models, the same factors
-    shrunk = cc.cross_calibrate(validator, outer, small_config(), config, folds=3,
-                                group_key="grp", fold_models=fitted.models, shrink=True)  # fmt: skip
+    reuse = {"folds": 3, "group_key": "grp", "fold_models": fitted.models}
+    shrunk = cc.cross_calibrate(validator, outer, small_config(), config, shrink=True, **reuse)
     factor = shrunk.shrinkage["TOP"].factor
     assert 0.0 <= factor <= 1.0 and shrunk.shrinkage["TOP"].n == fitted.n["TOP"]
     assert float(validator._require_model().correction_factor[1]) == pytest.approx(factor)
