@@ -7,12 +7,13 @@ from typing import Any, Final
 
 import numpy as np
 
-from qaware.metrics.discovery import classification, divergence_r2
+from qaware.metrics.discovery import classification, divergence_r2, top_level_ece
 
 
 def _metrics(units: list[dict[str, Any]], strategy: str) -> dict[str, float]:
     """One seed's campaign metrics for ``strategy``, pooled over the folds of a split."""
     sel, pos, d_eval, e_eval, d_pool, e_pool = [], [], [], [], [], []
+    top_eval: list[list[float]] = []  # (predicted, true, σ) of the evaluated candidates
     hits = calls = 0
     cost = wall = oracle = 0.0
     for u in units:
@@ -24,11 +25,13 @@ def _metrics(units: list[dict[str, Any]], strategy: str) -> dict[str, float]:
         d_eval += c["d_eval"]
         e_eval += err[c["picked"]].tolist()
         d_pool += c["d_pool"]
+        top_eval += c.get("top_eval", [])
         e_pool += err.tolist()
         hits, calls = hits + sum(c["hits"]), calls + len(c["picked"])
         cost, wall, oracle = cost + c["cost"], wall + c["wall_s"], oracle + c["oracle_s"]
     cls = classification(np.concatenate(sel), np.concatenate(pos))
     de, ee, dp, ep = (np.array(x) for x in (d_eval, e_eval, d_pool, e_pool))
+    top = np.array(top_eval, float).reshape(-1, 3)
     return {
         "hits": hits,
         "calls": calls,
@@ -43,6 +46,7 @@ def _metrics(units: list[dict[str, Any]], strategy: str) -> dict[str, float]:
         "r2_abs_evaluated": divergence_r2(abs(de), abs(ee)),
         "r2_signed_pool": divergence_r2(dp, ep),
         "r2_abs_pool": divergence_r2(abs(dp), abs(ep)),
+        "ece_top_evaluated": top_level_ece(top[:, 0], top[:, 1], top[:, 2]),
         "wall_s": wall,
         "oracle_s": oracle,
     }
@@ -116,6 +120,9 @@ def targets(ratio: float | None, dft_only_hpc: float | None) -> dict[str, Any]:
     }
 
 
+_NA: Final[dict[str, float | None]] = {"mean": None, "std": None}
+
+
 def _cell(stat: dict[str, float | None], digits: int = 3) -> str:
     m, s = stat["mean"], stat["std"]
     return "n/a" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
@@ -147,8 +154,8 @@ def markdown(doc: dict[str, Any]) -> str:
         ]
         lines += [
             "| strategy | hits/call | hits | hits per 1000 cost | F1 | DAF "
-            "| R²(D) eval | R²(D) pool | R²(abs D) eval | R²(abs D) pool | wall s |",
-            "|" + "---|" * 11,
+            "| R²(D) eval | R²(D) pool | R²(abs D) eval | R²(abs D) pool | ECE eval | wall s |",
+            "|" + "---|" * 12,
         ]
         for s, m in split["strategies"].items():
             lines.append(
@@ -156,6 +163,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{_cell(m['hits_per_1000_cost'])} | {_cell(m['f1'])} | {_cell(m['daf'], 2)} | "
                 f"{_cell(m['r2_signed_evaluated'], 2)} | {_cell(m['r2_signed_pool'], 2)} | "
                 f"{_cell(m['r2_abs_evaluated'], 2)} | {_cell(m['r2_abs_pool'], 2)} | "
+                f"{_cell(m.get('ece_top_evaluated', _NA), 3)} | "
                 f"{_cell(m['wall_s'], 1)} |"
             )
         ratios = ", ".join(
@@ -187,6 +195,8 @@ NOTES: Final = (
     "its pool. Cost model: lowest level 1 per call (bought for the whole pool), SCAN-like 3, "
     "HSE06 30, experiment 100 per selected candidate. R²(D) is the squared Pearson r between the "
     "validator's signed divergence (low − predicted top) and the true low-level error (low − "
-    "experiment) on the evaluated candidates and on the whole pool; model-free strategies use the "
-    "cycle-0 validator. See the script's docstring for the split, seed set and hit rules."
+    "experiment) on the evaluated candidates and on the whole pool; ECE eval is the regression ECE "
+    "of the predicted top-level value and σ against the top-level result of the evaluated "
+    "candidates (a single-level validator's own σ stands for the top's). Model-free strategies "
+    "use the cycle-0 validator. See the script's docstring for the split, seed set and hit rules."
 )

@@ -239,8 +239,10 @@ NOTES: Final = (
     "pool holds every molecule of its family with PBE and a computed CCSD(T)/def2-SVP, gated ones "
     "included (n_top_ok of them pass the gate): a gated call is spent and never a hit. Values are "
     "e_form per atom against each level's isolated atoms. R²(D) compares the validator's signed "
-    "divergence (e_form PBE − predicted e_form CCSD(T)) with the true one where the truth exists. "
-    "Model-free strategies (perfect, random, dft_only) use the cycle-0 validator for R²(D)."
+    "divergence (e_form PBE − predicted e_form CCSD(T)) with the true one where the truth exists; "
+    "ECE eval is the regression ECE of the predicted CCSD(T) e_form and σ on the evaluated "
+    "candidates. Model-free strategies (perfect, random, dft_only) use the cycle-0 validator "
+    "for R²(D) and ECE."
 )
 
 if __name__ == "__main__":

@@ -246,6 +246,7 @@ def run_campaign(fold: Fold, strategy: str) -> dict[str, Any]:
     picked: list[int] = []
     hits: list[bool] = []
     d_eval: list[float] = []
+    top_eval: list[tuple[float, float, float]] = []  # (predicted, true, σ) at the top level
     per_cycle: list[int] = []
     pred = fold.pred0
     while not stop_reason(
@@ -297,6 +298,8 @@ def run_campaign(fold: Fold, strategy: str) -> dict[str, Any]:
             hits.append(hit)
             n_hits += hit
             d_eval.append(float(state.values[low][i] - pred["top"][j]))
+            true_top = state.values[top][i] if state.known[top][i] else math.nan
+            top_eval.append((float(pred["top"][j]), float(true_top), float(pred["sigma"][j])))
         per_cycle.append(n_hits)
     return {
         "strategy": strategy + (FEASIBLE if feasible else ""),
@@ -305,6 +308,7 @@ def run_campaign(fold: Fold, strategy: str) -> dict[str, Any]:
         "cost": cost,
         "cycles": len(per_cycle),
         "d_eval": d_eval,
+        "top_eval": top_eval,
         "d_pool": (state.values[low][pool] - pred["top"]).tolist(),
         "wall_s": time.perf_counter() - t0,
         "oracle_s": state.oracle_s,

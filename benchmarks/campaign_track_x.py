@@ -330,10 +330,11 @@ NOTES: Final = (
     "Hits per top-level call, mean ± std over seeds; each fold's budget is 10 % of its pool. "
     "Values are E_hull (eV/atom) against the known phases of the data set at each level (element "
     "cells, binary oxides; no nitrides, fluorides or sulfides). R²(D) compares the validator's "
-    "signed divergence (E_hull low − predicted E_hull top) with the true one. Model-free "
-    "strategies (perfect, random, dft_only) use the cycle-0 validator for R²(D). The standin "
-    "ladder is a pretrained stand-in for PBE -> r2SCAN, not live DFT; the dft ladder is live "
-    "GPAW PBE -> HSE06@PBE (HSE06 evaluated once on the PBE orbitals) from data/track_x."
+    "signed divergence (E_hull low − predicted E_hull top) with the true one; ECE eval is the "
+    "regression ECE of the predicted top E_hull and σ on the evaluated candidates. Model-free "
+    "strategies (perfect, random, dft_only) use the cycle-0 validator for R²(D) and ECE. The "
+    "standin ladder is a pretrained stand-in for PBE -> r2SCAN, not live DFT; the dft ladder is "
+    "live GPAW PBE -> HSE06@PBE (HSE06 evaluated once on the PBE orbitals) from data/track_x."
 )
 
 if __name__ == "__main__":

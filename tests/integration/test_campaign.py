@@ -19,6 +19,7 @@ from campaign_fixtures import LOW, TOP, write_campaign_inputs
 from qaware.campaign import CampaignState, resume_campaign, run_campaign
 from qaware.config_io import load_config
 from qaware.errors import CalibrationError, ConfigError, RunDirectoryError
+from qaware.report.campaign_summary import summary_table
 from qaware.store import CallStatus, RunDirectory
 
 HERE = Path(__file__).parent
@@ -64,6 +65,9 @@ def test_three_cycle_campaign_runs_stops_and_walks_the_state_machine(tmp_path):
         assert max(keys.values()) == 1  # one row per oracle-call key
         top = [c for c in store.calls(level=TOP) if c.candidate_id is not None]
         assert len(top) == 6 and all(c.attempt == 1 for c in top)
+    assert "validator on the 6 evaluated candidates: R²(D) " in summary_table(result)
+    check = json.loads((tmp_path / "run" / "summary.json").read_text())["evaluated"]
+    assert check["n"] == 6 and 0.0 <= check["top_ece"] <= 0.5
     # finished: running it again does nothing and spends nothing
     again = run_campaign(cfg, base_dir=tmp_path)
     assert again.state.history == state.history

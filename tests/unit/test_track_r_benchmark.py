@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qaware.metrics.discovery import top_level_ece
 from qaware.oracles.replay_tables import ReplayTable
 
 POOL = ["FeO", "Fe2O3", "Fe3O4", "NiO", "CoO", "Co3O4", "MnO", "Mn2O3", "MnO2", "Mn3O4"]
@@ -55,6 +56,20 @@ def test_every_strategy_spends_exactly_the_budget_on_distinct_pool_members(unit)
         assert all(0 <= j < result["n_pool"] for j in c["picked"]), name
         assert c["cycles"] == 4, name
         assert len(c["d_eval"]) == budget and len(c["d_pool"]) == result["n_pool"]
+        assert len(c["top_eval"]) == budget and all(s >= 0 for _, _, s in c["top_eval"])
+
+
+def test_top_eval_holds_the_true_top_level_of_the_picked_candidates(unit, table):
+    """(predicted, true, σ) per call: the true value is the table's experiment entry, and
+    predicted − true is the divergence minus the low level's own error."""
+    result, _ = unit
+    pool = np.flatnonzero(np.array(table.families) == "3d-oxide")
+    top = np.array(table.values[table.levels[-1]])[pool]
+    low = np.array(table.values[table.levels[0]])[pool]
+    for name, c in result["campaigns"].items():
+        pred, true, _ = np.array(c["top_eval"]).T
+        np.testing.assert_allclose(true, top[c["picked"]], err_msg=name)
+        np.testing.assert_allclose(low[c["picked"]] - pred, c["d_eval"], err_msg=name)
 
 
 def test_hits_are_the_truth_of_the_picked_candidates(unit):
@@ -94,6 +109,10 @@ def test_summary_pools_folds_and_reports_ratios(bench, unit):
     assert perfect["hits_per_call"]["mean"] == pytest.approx(expected)
     assert perfect["calls"]["mean"] == result["budget"]
     assert perfect["precision"]["mean"] == pytest.approx(expected)
+    top = np.array(result["campaigns"]["qaware"]["top_eval"])
+    ece = summary["strategies"]["qaware"]["ece_top_evaluated"]["mean"]
+    assert ece == pytest.approx(top_level_ece(top[:, 0], top[:, 1], top[:, 2]))
+    assert 0.0 <= ece <= 0.5
     assert set(summary["ratios"]) == {"qaware/dft_only", "qaware/random"}
     assert summary["folds"]["3d-oxide"]["n_positive"] == sum(result["positive"])
     verdict = summary["targets"]["qaware_over_dft_only"]

@@ -3,7 +3,9 @@
 Calls are counted at the top level; a failed call counts as a spent call, never as a hit.
 Where the truth of every pool member is known (replay benchmarks), precision, recall, F1 and the
 discovery acceleration factor (DAF = precision / prevalence, as Matbench Discovery defines it)
-compare the selected set with the true positives of the whole pool.
+compare the selected set with the true positives of the whole pool. The two validator checks
+on the evaluated candidates are the R² of the predicted divergence against the true low-level
+error and the regression ECE of the predicted top-level σ (DESIGN.md §3).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "discoveries_per_call",
     "divergence_r2",
     "hit_rate_per_cycle",
+    "top_level_ece",
 ]
 
 
@@ -87,3 +90,21 @@ def divergence_r2(predicted: np.ndarray, true_error: np.ndarray) -> float:
         return float("nan")
     r = np.corrcoef(p[ok], t[ok])[0, 1]
     return float(r * r)
+
+
+def top_level_ece(
+    predicted: np.ndarray, observed: np.ndarray, sigma: np.ndarray, *, min_count: int = 3
+) -> float:
+    """Regression ECE (DESIGN.md §3) of the predicted top-level values against the top-level
+    results of the evaluated candidates, with the predicted σ as the Gaussian spread: 0 is
+    calibrated, 0.5 the worst. Rows with a non-finite value or a negative σ are left out; NaN
+    with fewer than ``min_count`` rows left (an ECE of two errors says nothing)."""
+    from qaware.validator.calibration import regression_ece
+
+    p, o, s = (np.asarray(x, dtype=float) for x in (predicted, observed, sigma))
+    if not p.shape == o.shape == s.shape:
+        raise ValueError(f"top_level_ece: shapes {p.shape}, {o.shape} and {s.shape} differ")
+    ok = np.isfinite(p) & np.isfinite(o) & np.isfinite(s) & (s >= 0)
+    if ok.sum() < max(min_count, 1):
+        return float("nan")
+    return regression_ece(p[ok] - o[ok], s[ok])

@@ -11,10 +11,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from qaware.campaign.loop import CampaignResult
+from qaware.metrics.discovery import divergence_r2, top_level_ece
 from qaware.store import CandidateStatus, RunDirectory
 
-__all__ = ["summary_table", "write_discoveries"]
+__all__ = ["summary_table", "validator_on_evaluated", "write_discoveries"]
 
 _COLUMNS = ("cycle", "new", "scored", "selected", "top calls", "failed", "hits", "discoveries")
 
@@ -24,10 +27,11 @@ def write_discoveries(result: CampaignResult) -> list[dict[str, Any]]:
     import ase.io
 
     run = RunDirectory.open(result.run_dir)
-    found, structures = [], []
+    found, structures, evaluated = [], [], []
     with run.store() as store:
         for rec in store.candidates(status=CandidateStatus.DONE):
             kvp = rec.key_value_pairs
+            evaluated.append(kvp)
             if not kvp.get("discovery"):
                 continue
             row = {
@@ -48,6 +52,7 @@ def write_discoveries(result: CampaignResult) -> list[dict[str, Any]]:
     summary = {
         "stopped": result.state.stopped,
         "calibration_ece": result.state.calibration_ece,
+        "evaluated": validator_on_evaluated(evaluated),
         "cycles": [asdict(s) for s in sorted(result.state.history, key=lambda s: s.cycle)],
         "discoveries": found,
     }
@@ -55,9 +60,28 @@ def write_discoveries(result: CampaignResult) -> list[dict[str, Any]]:
     return found
 
 
+def validator_on_evaluated(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the validator's predictions at scoring time held up on the evaluated candidates:
+    R² of the predicted divergence against the true one (where the low level was called too)
+    and the ECE of the predicted top-level σ (None with fewer than 3 candidates)."""
+
+    def col(key: str) -> np.ndarray:
+        return np.array([float(r.get(key, np.nan)) for r in rows], dtype=float)
+
+    pred_top, true_top = col("pred_e_top"), col("e_form_top")
+    r2 = divergence_r2(col("pred_e_low") - pred_top, col("e_form_low") - true_top)
+    ece = top_level_ece(pred_top, true_top, col("pred_sigma_top"))
+    return {
+        "n": len(rows),
+        "divergence_r2": None if np.isnan(r2) else r2,
+        "top_ece": None if np.isnan(ece) else ece,
+    }
+
+
 def summary_table(result: CampaignResult) -> str:
     """Per-cycle counts, totals, the discoveries and where the files are."""
     found = write_discoveries(result)
+    check = json.loads((result.run_dir / "summary.json").read_text())["evaluated"]
     rows = [
         [
             s.cycle,
@@ -81,6 +105,14 @@ def summary_table(result: CampaignResult) -> str:
     oracle = sum(s.oracle_time_s for s in result.state.history)
     other = sum(s.other_time_s for s in result.state.history)
     lines.append(f"time: {oracle:.0f} s labelling, {other:.0f} s generating/scoring/training")
+    if check["n"]:
+        r2, ece = (
+            "n/a (too few)" if v is None else f"{v:.2f}"
+            for v in (check["divergence_r2"], check["top_ece"])
+        )
+        lines.append(
+            f"validator on the {check['n']} evaluated candidates: R²(D) {r2}, ECE of σ_top {ece}"
+        )
     if found:
         lines.append(f"discoveries ({len(found)}), best first:")
         for d in sorted(found, key=lambda d: d["e_hull_top"] or 0.0)[:10]:

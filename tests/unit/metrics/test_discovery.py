@@ -13,6 +13,7 @@ from qaware.metrics.discovery import (
     discoveries_per_call,
     divergence_r2,
     hit_rate_per_cycle,
+    top_level_ece,
 )
 
 
@@ -50,3 +51,16 @@ def test_divergence_r2() -> None:
     )
     assert math.isnan(divergence_r2(x[:2], x[:2]))
     assert math.isnan(divergence_r2(np.ones(4), x))
+
+
+def test_top_level_ece_by_hand() -> None:
+    # three exact predictions and one 10σ miss: 3/4 of the errors sit inside every central
+    # interval (z ≤ 1.96), so ECE = mean over p = 0.05…0.95 of |0.75 − p| = 5.75 / 19
+    pred, sigma = np.array([1.0, 2.0, 3.0, 4.0, np.nan]), np.ones(5)
+    obs = np.array([1.0, 2.0, 3.0, 14.0, 0.0])  # the NaN prediction is left out
+    assert top_level_ece(pred, obs, sigma) == pytest.approx(5.75 / 19)
+    assert top_level_ece(pred[:4], obs[:4], 1e6 * sigma[:4]) == pytest.approx(0.5)  # too wide
+    assert top_level_ece(pred[:4], obs[:4] + 1.0, 0 * sigma[:4]) == pytest.approx(0.5)  # σ = 0
+    assert math.isnan(top_level_ece(pred[:2], obs[:2], sigma[:2]))  # too few to say anything
+    with pytest.raises(ValueError, match="shapes"):
+        top_level_ece(pred, obs[:3], sigma)
