@@ -206,3 +206,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
             for line in lines:
                 reporter.write_line("  " + line, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_HOLD_LOCK = """\
+import os, sys, time
+from qaware.store.driver_lock import driver_lock
+with driver_lock(sys.argv[1], "holder"):
+    if sys.argv[2] == "fork" and os.fork() == 0:  # a worker that outlives its driver
+        time.sleep(60)
+        os._exit(0)
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def driver_lock_holder() -> Iterator[Callable[..., Any]]:
+    """Start another process that holds the driver lock of a run directory (optionally with a
+    forked child); returns its Popen (read its first line: "held"). Killed at the end."""
+    import contextlib
+    import signal
+    import subprocess
+    import sys
+
+    started: list[Any] = []
+
+    def start(run_dir: Any, fork: bool = False) -> Any:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_LOCK, str(run_dir), "fork" if fork else "no"],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -107,7 +107,7 @@ def write_folder(
         (folder / f"{out}.yaml").write_text(text)
 
 
-def test_tiny_build_export_and_rerun(tmp_path, capsys, monkeypatch):
+def test_tiny_build_export_and_rerun(tmp_path, capsys, monkeypatch, driver_lock_holder):
     monkeypatch.setenv("QAWARE_NO_PROGRESS", "1")
     write_folder(tmp_path, n=3, calculator="ase.calculators.emt:EMT", kwargs="{}", outputs=["out"])
     spec = tmp_path / "out.yaml"
@@ -160,6 +160,14 @@ def test_tiny_build_export_and_rerun(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert "EMT: 4 ok, 0 failed, 0 gated, 0 pending (0 computed now" in printed
     assert "EMT@table: 2 ok, 1 failed, 0 gated, 0 pending (1 computed now" in printed
+    # a second build of the same output while one runs: refused, nothing written
+    holder = driver_lock_holder(tmp_path / "out" / "run")
+    before = (tmp_path / "out/run/events.jsonl").read_text()
+    assert main(["build-dataset", str(spec)]) == EXIT_BAD_INPUT
+    assert f"another qaware process drives this run directory (pid {holder.pid} " in (
+        capsys.readouterr().err
+    )
+    assert (tmp_path / "out/run/events.jsonl").read_text() == before
 
 
 def test_bad_specs_exit_with_code_2(tmp_path, capsys):

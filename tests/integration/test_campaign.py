@@ -69,9 +69,20 @@ def test_three_cycle_campaign_runs_stops_and_walks_the_state_machine(tmp_path):
     check = json.loads((tmp_path / "run" / "summary.json").read_text())["evaluated"]
     assert check["n"] == 6 and 0.0 <= check["top_ece"] <= 0.5
     # finished: running it again does nothing and spends nothing
+    labelled = _labelled(tmp_path / "run")
     again = run_campaign(cfg, base_dir=tmp_path)
     assert again.state.history == state.history
-    assert len(_labelled(tmp_path / "run")) == len(_labelled(tmp_path / "run"))
+    assert _labelled(tmp_path / "run") == labelled
+
+
+def test_a_second_driver_on_the_same_run_directory_is_refused(tmp_path, driver_lock_holder):
+    cfg = load_config(write_campaign_inputs(tmp_path, budget=2, cycles=1))
+    run_campaign(cfg, base_dir=tmp_path)
+    holder = driver_lock_holder(tmp_path / "run")  # as a `qaware run` still going would
+    for again in (lambda: run_campaign(cfg, base_dir=tmp_path),
+                  lambda: resume_campaign(tmp_path / "run")):  # fmt: skip
+        with pytest.raises(RunDirectoryError, match=f"another qaware process .*pid {holder.pid}"):
+            again()
 
 
 def test_resume_refuses_a_changed_config_unless_allowed(tmp_path):

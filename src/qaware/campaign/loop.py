@@ -27,6 +27,7 @@ from qaware.campaign.stopping import stop_reason
 from qaware.config import QawareConfig
 from qaware.errors import CalibrationError, RunDirectoryError
 from qaware.faults import crash_point
+from qaware.store.driver_lock import driver_lock
 
 __all__ = ["BASE_DIR_FILE", "CampaignResult", "resume_campaign", "run_campaign"]
 
@@ -118,6 +119,18 @@ def _drive(
     *,
     force: bool,
     parts: Components | None = None,
+) -> CampaignResult:
+    with driver_lock(run.path):  # a second `qaware run`/`resume` on this directory is refused
+        return _drive_locked(config, run, base_dir, force=force, parts=parts)
+
+
+def _drive_locked(
+    config: QawareConfig,
+    run: Any,
+    base_dir: Path,
+    *,
+    force: bool,
+    parts: Components | None,
 ) -> CampaignResult:
     state = CampaignState.load(run.path)
     if state.stopped:

@@ -40,6 +40,7 @@ from qaware.datasets.subset import (
 )
 from qaware.errors import ConfigError, InvalidStructureError
 from qaware.protocols import Oracle
+from qaware.store.driver_lock import driver_lock
 from qaware.store.keys import CallRecord
 
 __all__ = ["BuildSummary", "build_dataset", "collect_structures"]
@@ -217,86 +218,87 @@ def build_dataset(
     ]
     spec.output.mkdir(parents=True, exist_ok=True)
     run = _open_run(spec.output / RUN_SUBDIR, _record(spec))
-    summary = BuildSummary(spec.name, spec.output, run.path, len(structures), n_dup)
-    work = {o.level: {"computed": 0, "cached": 0} for o in spec.oracles}
+    with driver_lock(run.path, command or ""):  # a second build here is refused
+        summary = BuildSummary(spec.name, spec.output, run.path, len(structures), n_dup)
+        work = {o.level: {"computed": 0, "cached": 0} for o in spec.oracles}
 
-    def subsets_now(calls: Mapping[str, CallRecord]) -> list[list[int]]:
-        out = []
-        for o in spec.oracles:
-            has_passed = o.subset is not None and o.subset.passed is not None
-            passed = passed_structures(spec, base, o, hashes, calls) if has_passed else None
-            closed = o.subset is not None and o.subset.stored
-            stored = stored_structures(o, base, hashes, calls) if closed else None
-            out.append(select_subset(structures, o.subset, passed, stored))
-        return out
+        def subsets_now(calls: Mapping[str, CallRecord]) -> list[list[int]]:
+            out = []
+            for o in spec.oracles:
+                has_passed = o.subset is not None and o.subset.passed is not None
+                passed = passed_structures(spec, base, o, hashes, calls) if has_passed else None
+                closed = o.subset is not None and o.subset.stored
+                stored = stored_structures(o, base, hashes, calls) if closed else None
+                out.append(select_subset(structures, o.subset, passed, stored))
+            return out
 
-    prerequisites = any(
-        o.subset is not None and (o.subset.passed or o.subset.stored) for o in spec.oracles
-    )
-    with run.store() as store:
-        subsets = subsets_now({c.oracle_key: c for c in store.calls()} if prerequisites else {})
-        if not export_only:
-            run.write_cycle_structures(0, "structures", structures)
-            first = spec.oracles[0]
-            others = [RunDirectory.reused_store(p, "--reuse") for p in reuse]  # before any work
-            executor = make_executor(spec.execution, folder=run.path / "jobs")
-            runner = OracleRunner(
-                store,
-                executor,
-                timeout_s=first.timeout_s,
-                max_retries=first.max_retries,
-                desc=spec.name,
-                reuse=others,
-                retry_failed=retry_failed,
-            )
-            submitted: set[tuple[int, int]] = set()
-            try:
-                with executor, contextlib.ExitStack() as closing:
-                    for other in others:
-                        closing.callback(other.close)
-                    # Rounds: a 'passed' prerequisite computed in this build admits more pairs.
-                    for _ in range(len(spec.oracles)):
-                        pairs = [(k, i) for k, chosen in enumerate(subsets) for i in chosen]
-                        pairs = [pair for pair in pairs if pair not in submitted]
-                        if not pairs:
-                            break
-                        submitted.update(pairs)
-                        _run_pairs(run, runner, spec, structures, hashes, oracles, pairs, work)
-                        if not prerequisites:
-                            break
-                        subsets = subsets_now({c.oracle_key: c for c in store.calls()})
-            except KeyboardInterrupt:
-                run.events.append("interrupted", payload={"name": spec.name})
-                raise
-        calls = {c.oracle_key: c for c in store.calls()}
-        if prerequisites:
-            subsets = subsets_now(calls)
-    outcomes = []
-    for oracle, chosen in zip(oracles, subsets, strict=True):
-        digest = oracle.settings_hash()
-        for i in chosen:
-            key = oracle_call_key(hashes[i], digest)
-            outcomes.append(PairOutcome.from_call(i, oracle.level, key, calls.get(key)))
-    if spec.export:
-        summary.files = export_dataset(
-            spec,
-            structures,
-            hashes,
-            oracles,
-            outcomes,
-            command=command or f"qaware build-dataset {spec_path}",
+        prerequisites = any(
+            o.subset is not None and (o.subset.passed or o.subset.stored) for o in spec.oracles
         )
-    for o in spec.oracles:
-        summary.counts[o.level] = {s: 0 for s in ("ok", "failed", "gated", "pending")}
-        summary.counts[o.level].update(work[o.level])
-    for outcome in outcomes:
-        summary.counts[outcome.level][outcome_status(outcome)] += 1
-    summary.elapsed_s = time.monotonic() - start
-    run.events.append(
-        "dataset_exported",
-        payload={"files": [str(p) for p in summary.files], "counts": summary.counts},
-    )
-    return summary
+        with run.store() as store:
+            subsets = subsets_now({c.oracle_key: c for c in store.calls()} if prerequisites else {})
+            if not export_only:
+                run.write_cycle_structures(0, "structures", structures)
+                first = spec.oracles[0]
+                others = [RunDirectory.reused_store(p, "--reuse") for p in reuse]  # before any work
+                executor = make_executor(spec.execution, folder=run.path / "jobs")
+                runner = OracleRunner(
+                    store,
+                    executor,
+                    timeout_s=first.timeout_s,
+                    max_retries=first.max_retries,
+                    desc=spec.name,
+                    reuse=others,
+                    retry_failed=retry_failed,
+                )
+                submitted: set[tuple[int, int]] = set()
+                try:
+                    with executor, contextlib.ExitStack() as closing:
+                        for other in others:
+                            closing.callback(other.close)
+                        # Rounds: a 'passed' prerequisite computed in this build admits more pairs.
+                        for _ in range(len(spec.oracles)):
+                            pairs = [(k, i) for k, chosen in enumerate(subsets) for i in chosen]
+                            pairs = [pair for pair in pairs if pair not in submitted]
+                            if not pairs:
+                                break
+                            submitted.update(pairs)
+                            _run_pairs(run, runner, spec, structures, hashes, oracles, pairs, work)
+                            if not prerequisites:
+                                break
+                            subsets = subsets_now({c.oracle_key: c for c in store.calls()})
+                except KeyboardInterrupt:
+                    run.events.append("interrupted", payload={"name": spec.name})
+                    raise
+            calls = {c.oracle_key: c for c in store.calls()}
+            if prerequisites:
+                subsets = subsets_now(calls)
+        outcomes = []
+        for oracle, chosen in zip(oracles, subsets, strict=True):
+            digest = oracle.settings_hash()
+            for i in chosen:
+                key = oracle_call_key(hashes[i], digest)
+                outcomes.append(PairOutcome.from_call(i, oracle.level, key, calls.get(key)))
+        if spec.export:
+            summary.files = export_dataset(
+                spec,
+                structures,
+                hashes,
+                oracles,
+                outcomes,
+                command=command or f"qaware build-dataset {spec_path}",
+            )
+        for o in spec.oracles:
+            summary.counts[o.level] = {s: 0 for s in ("ok", "failed", "gated", "pending")}
+            summary.counts[o.level].update(work[o.level])
+        for outcome in outcomes:
+            summary.counts[outcome.level][outcome_status(outcome)] += 1
+        summary.elapsed_s = time.monotonic() - start
+        run.events.append(
+            "dataset_exported",
+            payload={"files": [str(p) for p in summary.files], "counts": summary.counts},
+        )
+        return summary
 
 
 def _run_pairs(
