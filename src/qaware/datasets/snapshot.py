@@ -24,7 +24,15 @@ from qaware.datasets.store_text import dump_store, load_store
 
 __all__ = ["restore_run", "snapshot_run"]
 
-_SKIP = ("campaign.db*", "*.tmp", "jobs", "executor", "report", "store")  # report: `qaware report`
+_SKIP = (
+    "campaign.db*",
+    "*.tmp",
+    "jobs",
+    "executor",
+    "report",
+    "store",
+    "driver.lock",
+)  # report: `qaware report`
 _DB, _GZ, _TEXT = "campaign.db", "campaign.db.gz", "store"
 
 

@@ -28,6 +28,7 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
     (src / "report").mkdir()  # rebuilt by `qaware report`, not committed
     (src / "report" / "report.html").write_text("<html></html>")
     (src / "events.jsonl").write_text('{"a": 1}\n{"b": 2}\n{"c": 3')  # a line being written
+    (src / "driver.lock").write_text('{"pid": 1}\n')  # the live build's, not the snapshot's
     with CampaignStore(src / "campaign.db", campaign="c") as store:
         store.add_candidates(_cells(7), cycle=0, hashes=[f"h{i}" for i in range(7)])
         # the build still holds its store open while the snapshot is taken
@@ -39,7 +40,7 @@ def test_the_copy_holds_every_committed_row_and_whole_event_lines(tmp_path):
     first = _files(dst / "store")
     assert (dst / "events.jsonl").read_text() == '{"a": 1}\n{"b": 2}\n'
     assert not (dst / "jobs").exists() and not (dst / "stale.txt").exists()
-    assert not (dst / "report").exists()
+    assert not (dst / "report").exists() and not (dst / "driver.lock").exists()
     assert not dst.with_name("run.tmp").exists()
     restored = restore_run(dst, tmp_path / "again")
     with CampaignStore(restored / "campaign.db", campaign="c") as copy:
