@@ -208,8 +208,10 @@ def test_faulty_oracle_calls_are_retried_quarantined_and_the_campaign_finishes(
     from campaign_fixtures import fault_of
 
     faulty = "campaign_fixtures:FaultyEMT"
+    # the timeout covers a fresh process's start: 4 s ran out on an element cell (no fault)
+    # while a loaded 2-core machine ran two benchmarks beside the suite
     path = write_campaign_inputs(
-        tmp_path, budget=8, cycles=2, top_calculator=faulty, top_timeout=4, top_retries=1
+        tmp_path, budget=8, cycles=2, top_calculator=faulty, top_timeout=10, top_retries=1
     )
     cfg = load_config(path)
     cfg.campaign.batch_size = 4
