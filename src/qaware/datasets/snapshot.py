@@ -29,10 +29,10 @@ _SKIP = (
     "*.tmp",
     "jobs",
     "executor",
-    "report",
+    "report",  # rebuilt by `qaware report`
     "store",
-    "driver.lock",
-)  # report: `qaware report`
+    "driver.lock",  # the live build's lock, not the snapshot's
+)
 _DB, _GZ, _TEXT = "campaign.db", "campaign.db.gz", "store"
 
 
